@@ -1,0 +1,84 @@
+"""Cost: cloud price x GPUs, or purchase price amortised over a lifetime plus energy, per hour and per unit.
+
+    local/edge hourly = purchase x gpus / (lifetime_years x 8760 h) + TDP x gpus x power_utilization / 1000
+                        x usd_per_kwh x PUE
+    cloud hourly      = usd_per_gpu_hour x gpus (energy is in the price)
+    monthly           = hourly x 730 h (the cloud providers' billing month) x replicas
+    per request       = hourly / (3600 x requests_per_s); per 1M tokens = hourly / (3600 x tokens_per_s) x 1e6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calculator.columns import Array
+
+HOURS_PER_MONTH = 730.0
+HOURS_PER_YEAR = 8760.0
+DEPLOYMENT_MODES = ("local", "cloud", "edge")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostAssumptions:
+    """Every cost assumption is a parameter; the defaults are documented in the README."""
+
+    lifetime_years: float = 3.0
+    """Depreciation period of owned hardware (3 years is the usual straight-line schedule for servers)."""
+    usd_per_kwh: float = 0.12
+    """Electricity price (US commercial average is about $0.12-0.13/kWh, EIA Electric Power Monthly 2024)."""
+    pue: float = 1.3
+    """Power usage effectiveness of the room (Uptime Institute 2023 survey average: 1.58; modern halls ~1.2-1.4)."""
+    power_utilization: float = 0.7
+    """Average board power as a share of TDP while serving."""
+    network_rtt_s: float = 0.05
+    """Round trip a cloud deployment adds to time to first token and end-to-end latency."""
+    edge_power_factor: float = 0.8
+    """Edge devices run power-capped: compute and bandwidth scaled by this factor."""
+    edge_memory_share: float = 0.9
+    """Share of an edge device's memory the model may use (the rest belongs to the OS and the app)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostColumns:
+    hourly_usd: Array
+    energy_hourly_usd: Array
+    monthly_usd: Array
+    cost_per_request_usd: Array
+    power_cost_per_request_usd: Array
+    cost_per_million_tokens_usd: Array
+    replicas: Array
+    replica_utilization: Array
+    price_missing: Array
+
+
+def deployment_costs(*, mode: Array, num_gpus: Array, cloud_usd_per_hour: Array, purchase_usd: Array,
+                     tdp_watts: Array, requests_per_s: Array, output_tokens_per_s: Array,
+                     requests_per_hour: Array, assumptions: CostAssumptions) -> CostColumns:
+    """Cost of one replica per hour, the replicas needed for `requests_per_hour`, and unit costs."""
+    energy = tdp_watts * num_gpus * assumptions.power_utilization / 1000.0 * assumptions.usd_per_kwh * assumptions.pue
+    amortised = purchase_usd * num_gpus / (assumptions.lifetime_years * HOURS_PER_YEAR)
+    cloud = mode == 1.0
+    hourly = np.where(cloud, cloud_usd_per_hour * num_gpus, amortised + energy)
+    price_missing = np.where(cloud, cloud_usd_per_hour <= 0, purchase_usd <= 0)
+    energy_hourly = np.where(cloud, 0.0, energy)
+    capacity_per_hour = requests_per_s * 3600.0
+    safe_capacity = np.where(capacity_per_hour > 0, capacity_per_hour, np.inf)
+    replicas = np.maximum(1.0, np.ceil(requests_per_hour / safe_capacity))
+    replica_utilization = np.where(capacity_per_hour > 0, requests_per_hour / (replicas * safe_capacity), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_request = np.where(requests_per_s > 0, hourly / (3600.0 * requests_per_s), np.inf)
+        power_per_request = np.where(requests_per_s > 0, energy_hourly / (3600.0 * requests_per_s), np.inf)
+        per_million = np.where(output_tokens_per_s > 0, hourly / (3600.0 * output_tokens_per_s) * 1e6, np.inf)
+    return CostColumns(
+        hourly_usd=hourly,
+        energy_hourly_usd=energy_hourly,
+        monthly_usd=hourly * HOURS_PER_MONTH * replicas,
+        cost_per_request_usd=per_request,
+        power_cost_per_request_usd=power_per_request,
+        cost_per_million_tokens_usd=per_million,
+        replicas=replicas,
+        replica_utilization=replica_utilization,
+        price_missing=price_missing,
+    )

@@ -1,0 +1,211 @@
+"""Resolve user inputs (names, numbers) into a validated `Deployment`, and turn deployments into a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from calculator.catalog import default_catalog, resolve_hardware, resolve_model
+
+from calculator.calibration import Calibration
+from calculator.cost import DEPLOYMENT_MODES
+from calculator.engine import ConfigBatch
+from calculator.frameworks import FrameworkSpec, resolve_framework
+from calculator.grid import EntityTables, build_batch
+from calculator.precisions import PrecisionSpec, kv_bytes_per_element, resolve_precision
+from calculator.specs import Catalog, HardwareSpec, ModelSpec
+
+
+class InputError(ValueError):
+    """A user input is invalid; `field` names it so callers can show the error next to that field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    model: ModelSpec
+    hardware: HardwareSpec
+    precision: PrecisionSpec
+    framework: FrameworkSpec
+    kv_cache_precision: str
+    kv_bytes_per_element: float
+    num_gpus: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    prompt_tokens: int
+    output_tokens: int
+    batch_size: int
+    """Concurrent sequences; 0 = the largest batch that fits (offline max throughput)."""
+    deployment_mode: str
+    requests_per_hour: float
+    request_rate: float | None = None
+    concurrency: int | None = None
+    context_tokens: int = 0
+    gpu_memory_utilization: float = 0.0
+
+    def replace(self, **changes: object) -> Deployment:
+        from dataclasses import replace
+
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(field: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise InputError(field, "must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise InputError(field, f"must be a whole number, got {value!r}")
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(field, f"must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise InputError(field, f"must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(field: str, value: object, minimum: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(field, f"must be a number, got {value!r}") from None
+    if not np.isfinite(number) or number < minimum:
+        raise InputError(field, f"must be a finite number of at least {minimum:g}, got {value!r}")
+    return number
+
+
+def resolve_deployment(
+    model: str | ModelSpec,
+    hardware: str | HardwareSpec,
+    *,
+    precision: str = "fp16",
+    kv_cache_precision: str | None = None,
+    framework: str = "vllm",
+    num_gpus: int | None = None,
+    tensor_parallel: int | None = None,
+    pipeline_parallel: int = 1,
+    prompt_tokens: int = 512,
+    output_tokens: int = 256,
+    batch_size: int = 1,
+    deployment_mode: str = "cloud",
+    requests_per_hour: float = 0.0,
+    request_rate: float | None = None,
+    concurrency: int | None = None,
+    context_tokens: int = 0,
+    gpu_memory_utilization: float = 0.0,
+    catalog: Catalog | None = None,
+) -> Deployment:
+    """Validate inputs; num_gpus defaults to tensor_parallel x pipeline_parallel and vice versa."""
+    catalog = catalog or default_catalog()
+    try:
+        model_spec = model if isinstance(model, ModelSpec) else resolve_model(model, catalog)
+    except KeyError as error:
+        raise InputError("model", str(error).strip("'\"")) from None
+    try:
+        hardware_spec = hardware if isinstance(hardware, HardwareSpec) else resolve_hardware(hardware, catalog)
+    except KeyError as error:
+        raise InputError("hardware", str(error).strip("'\"")) from None
+    try:
+        precision_spec = resolve_precision(precision)
+    except KeyError as error:
+        raise InputError("precision", str(error)) from None
+    try:
+        kv_bytes = kv_bytes_per_element(kv_cache_precision, precision_spec)
+    except KeyError as error:
+        raise InputError("kv_cache_precision", str(error)) from None
+    try:
+        framework_spec = resolve_framework(framework)
+    except KeyError as error:
+        raise InputError("framework", str(error)) from None
+    if deployment_mode not in DEPLOYMENT_MODES:
+        raise InputError("deployment_mode", f"must be one of {', '.join(DEPLOYMENT_MODES)}, got {deployment_mode!r}")
+    pp = _int("pipeline_parallel", pipeline_parallel, 1)
+    if tensor_parallel is None:
+        tp = (_int("num_gpus", num_gpus, 1) // pp) if num_gpus is not None else 1
+        tp = max(tp, 1)
+    else:
+        tp = _int("tensor_parallel", tensor_parallel, 1)
+    gpus = _int("num_gpus", num_gpus, 1) if num_gpus is not None else tp * pp
+    if gpus != tp * pp:
+        raise InputError("num_gpus", f"must equal tensor_parallel x pipeline_parallel = {tp * pp}, got {gpus}")
+    if tp > 1 and model_spec.num_attention_heads % tp:
+        raise InputError(
+            "tensor_parallel",
+            f"{tp} does not divide {model_spec.name}'s {model_spec.num_attention_heads} attention heads",
+        )
+    kv = model_spec.num_kv_heads
+    if tp > 1 and model_spec.attention != "mla" and kv % tp and tp % kv:
+        raise InputError("tensor_parallel", f"{tp} neither divides nor is a multiple of the {kv} KV heads")
+    prompt = _int("prompt_tokens", prompt_tokens, 0)
+    output = _int("output_tokens", output_tokens, 0)
+    if prompt + output == 0:
+        raise InputError("prompt_tokens", "prompt_tokens + output_tokens must be at least 1")
+    return Deployment(
+        model=model_spec,
+        hardware=hardware_spec,
+        precision=precision_spec,
+        framework=framework_spec,
+        kv_cache_precision=kv_cache_precision or ("fp32" if precision_spec.key == "fp32" else "fp16"),
+        kv_bytes_per_element=kv_bytes,
+        num_gpus=gpus,
+        tensor_parallel=tp,
+        pipeline_parallel=pp,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        batch_size=_int("batch_size", batch_size, 0),
+        deployment_mode=deployment_mode,
+        requests_per_hour=_float("requests_per_hour", requests_per_hour, 0.0),
+        request_rate=None if request_rate is None else _float("request_rate", request_rate, 0.0),
+        concurrency=None if concurrency is None else _int("concurrency", concurrency, 1),
+        context_tokens=_int("context_tokens", context_tokens, 0),
+        gpu_memory_utilization=_float("gpu_memory_utilization", gpu_memory_utilization, 0.0),
+    )
+
+
+def _index(items: list, key_of) -> tuple[list, np.ndarray]:  # type: ignore[no-untyped-def]
+    unique: dict[str, int] = {}
+    entities = []
+    index = np.empty(len(items), dtype=np.intp)
+    for i, item in enumerate(items):
+        key = key_of(item)
+        if key not in unique:
+            unique[key] = len(entities)
+            entities.append(item)
+        index[i] = unique[key]
+    return entities, index
+
+
+def deployments_batch(deployments: Sequence[Deployment], calibration: Calibration | None = None) -> ConfigBatch:
+    """One ConfigBatch row per deployment (entities are de-duplicated by identity of their spec)."""
+    models, mi = _index([d.model for d in deployments], lambda s: repr(s))
+    hardware, hi = _index([d.hardware for d in deployments], lambda s: repr(s))
+    precisions, pi = _index([d.precision for d in deployments], lambda s: s.key)
+    frameworks, fi = _index([d.framework for d in deployments], lambda s: s.key)
+    tables = EntityTables(models=models, hardware=hardware, precisions=precisions, frameworks=frameworks)
+
+    def column(name: str) -> np.ndarray:
+        return np.array([float(getattr(d, name) or 0) for d in deployments])
+
+    return build_batch(
+        tables,
+        model_index=mi,
+        hardware_index=hi,
+        precision_index=pi,
+        framework_index=fi,
+        kv_bytes_per_element=column("kv_bytes_per_element"),
+        tensor_parallel=column("tensor_parallel"),
+        pipeline_parallel=column("pipeline_parallel"),
+        num_gpus=column("num_gpus"),
+        prompt_tokens=column("prompt_tokens"),
+        output_tokens=column("output_tokens"),
+        batch_size=column("batch_size"),
+        deployment_mode=np.array([float(DEPLOYMENT_MODES.index(d.deployment_mode)) for d in deployments]),
+        requests_per_hour=column("requests_per_hour"),
+        context_tokens=column("context_tokens"),
+        gpu_memory_utilization=column("gpu_memory_utilization"),
+        calibration=calibration,
+    )

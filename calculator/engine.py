@@ -1,0 +1,216 @@
+"""The vectorised estimate: every configuration's memory, operating point, latency, throughput and cost.
+
+`evaluate(batch)` is array arithmetic over columns; `calculator.estimate` calls it with length-1 arrays and
+the comparison service with millions of rows, so both paths are the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from calculator.columns import (
+    Array,
+    EfficiencyColumns,
+    FrameworkColumns,
+    HardwareColumns,
+    ModelColumns,
+    PrecisionColumns,
+    WorkloadColumns,
+)
+from calculator.cost import CostAssumptions, CostColumns, deployment_costs
+from calculator.memory import (
+    activation_peak_bytes,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token_all_layers,
+    kv_pool_bytes,
+    memory_capacity_bytes,
+    runtime_overhead_bytes,
+    weight_bytes_per_device,
+)
+from calculator.performance import decode_roofline_tokens_per_s, decode_step_time_s, prefill_time_s
+
+# Blocker bits: a configuration with any bit set cannot run as specified.
+BLOCKERS = {
+    1: ("does_not_fit", "weights, activations and KV cache exceed the device memory"),
+    2: ("tp_heads", "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)"),
+    4: ("gpu_count", "num_gpus must equal tensor_parallel x pipeline_parallel"),
+    8: ("context_too_long", "prompt + output tokens exceed the model's maximum context"),
+    16: ("precision_unsupported", "the framework or hardware does not run this precision"),
+    32: ("no_kv_room", "no memory left for even one sequence's KV cache"),
+}
+BLOCKER_NAMES = {bit: name for bit, (name, _) in BLOCKERS.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigBatch:
+    model: ModelColumns
+    hardware: HardwareColumns
+    precision: PrecisionColumns
+    framework: FrameworkColumns
+    efficiency: EfficiencyColumns
+    workload: WorkloadColumns
+    deployment_mode: Array
+    """0 local, 1 cloud, 2 edge (cost.DEPLOYMENT_MODES)."""
+    requests_per_hour: Array
+    compat_blockers: Array
+    """Blocker bits decided from names (framework x precision x hardware), see `compat_blockers` in grid.py."""
+    memory_logits_factor: float
+    memory_hidden_factor: float
+    memory_base_bytes: float
+
+    def __len__(self) -> int:
+        return len(self.deployment_mode)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultColumns:
+    weights_bytes: Array
+    kv_cache_bytes: Array
+    activation_bytes: Array
+    overhead_bytes: Array
+    total_bytes: Array
+    capacity_bytes: Array
+    reserved_bytes: Array
+    """What the framework holds: vLLM and SGLang reserve their whole memory fraction up front."""
+    kv_pool_bytes: Array
+    kv_bytes_per_token: Array
+    memory_utilization: Array
+    fits: Array
+    max_batch_size: Array
+    max_context_tokens: Array
+    batch_size: Array
+    ttft_s: Array
+    prefill_s: Array
+    tpot_s: Array
+    e2e_latency_s: Array
+    prefill_tokens_per_s: Array
+    decode_tokens_per_s_per_user: Array
+    output_tokens_per_s: Array
+    requests_per_s: Array
+    roofline_tokens_per_s_per_user: Array
+    blockers: Array
+    cost: CostColumns
+
+    def __len__(self) -> int:
+        return len(self.ttft_s)
+
+    def take(self, index: Array) -> ResultColumns:
+        values = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "cost"}
+        cost = CostColumns(**{f.name: getattr(self.cost, f.name)[index] for f in fields(self.cost)})
+        return ResultColumns(**values, cost=cost)
+
+
+def _edge_scaled(batch: ConfigBatch, assumptions: CostAssumptions) -> HardwareColumns:
+    """Edge deployments run power-capped with part of memory left to the OS (cost.CostAssumptions)."""
+    h = batch.hardware
+    edge = batch.deployment_mode == 2.0
+    if not edge.any():
+        return h
+    power = np.where(edge, assumptions.edge_power_factor, 1.0)
+    return HardwareColumns(**{
+        **{f.name: getattr(h, f.name) for f in fields(h)},
+        "memory_bytes": h.memory_bytes * np.where(edge, assumptions.edge_memory_share, 1.0),
+        "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s * power,
+        "fp32_flops": h.fp32_flops * power,
+        "fp16_dense_flops": h.fp16_dense_flops * power,
+        "bf16_dense_flops": h.bf16_dense_flops * power,
+        "fp8_dense_flops": h.fp8_dense_flops * power,
+        "fp4_dense_flops": h.fp4_dense_flops * power,
+        "int8_dense_ops": h.int8_dense_ops * power,
+    })
+
+
+def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> ResultColumns:
+    """Estimate every configuration of `batch`.
+
+    Operating point: batch_size > 0 is a static batch of that many sequences; batch_size == 0 picks the
+    largest batch the KV pool and the scheduler allow (continuous batching at offline max throughput).
+    A batch cycle prefills every prompt, then decodes at the mean context prompt + output/2:
+        e2e = TTFT + (output - 1) x TPOT,   output tokens/s = batch x output x min(batch, pp) / e2e.
+    """
+    assumptions = assumptions or CostAssumptions()
+    m, p, f, e, w = batch.model, batch.precision, batch.framework, batch.efficiency, batch.workload
+    h = _edge_scaled(batch, assumptions)
+
+    weights = weight_bytes_per_device(m, p, w)
+    overhead = runtime_overhead_bytes(f, w)
+    activations = activation_peak_bytes(
+        m, f, w, np.float64(batch.memory_logits_factor), np.float64(batch.memory_hidden_factor),
+        np.float64(batch.memory_base_bytes),
+    )
+    pool = kv_pool_bytes(h, f, w, weights, activations, overhead)
+    capacity = memory_capacity_bytes(h, f, w)
+
+    sequence_tokens = w.prompt_tokens + w.output_tokens
+    context = np.where(w.context_tokens > 0, w.context_tokens, sequence_tokens)
+    kv_per_sequence = kv_bytes_per_sequence(m, w, np.maximum(context, 1.0))
+    safe_kv_seq = np.maximum(kv_per_sequence, 1.0)
+    max_batch = np.where(pool > 0, np.floor(pool / safe_kv_seq), 0.0)
+    scheduler_cap = f.max_num_seqs
+    auto_batch = np.clip(np.minimum(max_batch, scheduler_cap), 1.0, None)
+    batch_size = np.where(w.batch_size > 0, w.batch_size, auto_batch)
+
+    kv_needed = kv_per_sequence * batch_size
+    kv_per_token = kv_bytes_per_token_all_layers(m, w)
+    needed = weights + activations + overhead + kv_needed
+    reserved = np.where((f.memory_rule == 0.0) | (f.memory_rule == 2.0), capacity, needed)
+    fits = (pool > 0) & (kv_needed <= pool + 1.0)
+    max_context = np.where(pool > 0, np.floor(pool / np.maximum(kv_per_token * batch_size, 1.0)), 0.0)
+    max_context = np.minimum(max_context, m.max_context_tokens)
+
+    prefill = prefill_time_s(m, h, p, w, e, batch_size)
+    lone_prefill = prefill_time_s(m, h, p, w, e, np.ones_like(batch_size))
+    mean_context = w.prompt_tokens + w.output_tokens / 2.0
+    tpot = decode_step_time_s(m, h, p, w, e, batch_size, mean_context)
+    rtt = np.where(batch.deployment_mode == 1.0, assumptions.network_rtt_s, 0.0)
+    ttft = prefill + rtt
+    e2e = ttft + np.maximum(w.output_tokens - 1.0, 0.0) * tpot
+    pipeline_overlap = np.minimum(batch_size, w.pipeline_parallel)
+    output_tps = np.where(w.output_tokens > 0, batch_size * w.output_tokens * pipeline_overlap / e2e, 0.0)
+    requests_per_s = batch_size * pipeline_overlap / e2e
+    roofline = decode_roofline_tokens_per_s(m, h, p, w, mean_context)
+
+    blockers = batch.compat_blockers.astype(np.int64)
+    blockers |= np.where(~fits & (pool > 0), 1, 0)
+    blockers |= np.where(pool <= 0, 1 | 32, 0)
+    heads_ok = (m.num_attention_heads % w.tensor_parallel == 0) & (
+        (m.num_kv_heads % w.tensor_parallel == 0) | (w.tensor_parallel % m.num_kv_heads == 0) | (m.is_mla > 0)
+    )
+    blockers |= np.where(heads_ok, 0, 2)
+    blockers |= np.where(w.num_gpus == w.tensor_parallel * w.pipeline_parallel, 0, 4)
+    blockers |= np.where(sequence_tokens <= m.max_context_tokens, 0, 8)
+
+    cost = deployment_costs(
+        mode=batch.deployment_mode, num_gpus=w.num_gpus, cloud_usd_per_hour=h.cloud_usd_per_hour,
+        purchase_usd=h.purchase_usd, tdp_watts=h.tdp_watts, requests_per_s=requests_per_s,
+        output_tokens_per_s=output_tps, requests_per_hour=batch.requests_per_hour, assumptions=assumptions,
+    )
+    return ResultColumns(
+        weights_bytes=weights,
+        kv_cache_bytes=kv_needed,
+        activation_bytes=activations,
+        overhead_bytes=overhead,
+        total_bytes=needed,
+        capacity_bytes=capacity,
+        reserved_bytes=reserved,
+        kv_pool_bytes=pool,
+        kv_bytes_per_token=kv_per_token,
+        memory_utilization=needed / h.memory_bytes,
+        fits=fits,
+        max_batch_size=np.minimum(max_batch, scheduler_cap),
+        max_context_tokens=max_context,
+        batch_size=batch_size,
+        ttft_s=ttft,
+        prefill_s=lone_prefill,
+        tpot_s=tpot,
+        e2e_latency_s=e2e,
+        prefill_tokens_per_s=w.prompt_tokens / lone_prefill,
+        decode_tokens_per_s_per_user=1.0 / tpot,
+        output_tokens_per_s=output_tps,
+        requests_per_s=requests_per_s,
+        roofline_tokens_per_s_per_user=roofline,
+        blockers=blockers,
+        cost=cost,
+    )

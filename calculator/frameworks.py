@@ -1,0 +1,107 @@
+"""Serving frameworks: how each one reserves memory and which calibration family it belongs to.
+
+Memory rules (the engines' documented semantics):
+- vllm: KV pool = gpu_memory_utilization x total memory - weights - profiled activation peak - non-torch memory
+  (vLLM docs, "gpu_memory_utilization"; worker log "Available KV cache memory"). Default 0.9.
+- tensorrt-llm: KV pool = kv_cache_free_gpu_mem_fraction x memory free after the engine loads (TensorRT-LLM
+  docs, KV cache manager; default 0.9).
+- sglang: weights + KV pool = mem_fraction_static x total memory (SGLang server arguments; default ~0.88).
+- llama.cpp: KV cache allocated for the whole context (n_ctx x n_seq) up front, plus a compute buffer
+  (llama.cpp `llama_context` logs "KV self size", "compute buffer size").
+- exllamav2 / mlc-llm / hf-transformers: KV sized for the requests actually served (static cache per sequence
+  for exllamav2 and mlc-llm, dynamic for transformers), plus the runtime context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MemoryRule = Literal["utilization_of_total", "fraction_of_free", "static_fraction", "full_context", "dynamic"]
+
+GIB = 2**30
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameworkSpec:
+    key: str
+    family: str
+    memory_rule: MemoryRule
+    memory_fraction: float
+    runtime_overhead_bytes: float
+    """CUDA context, allocator slack and framework buffers on one device (non-torch memory at TP=1)."""
+    tp_comm_buffer_bytes: float
+    """Extra per-device memory for NCCL / custom all-reduce buffers when TP > 1 (vLLM 0.19 logs: ~1.8 GiB)."""
+    cuda_graph_bytes: float
+    max_num_seqs: int
+    """Scheduler cap on concurrent sequences (vLLM max_num_seqs, TensorRT-LLM max_batch_size)."""
+    max_num_batched_tokens: int
+    """Tokens per forward pass during prefill (chunked prefill budget); sizes the activation peak."""
+    supports_tp: bool = True
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+FRAMEWORKS: dict[str, FrameworkSpec] = {
+    f.key: f
+    for f in (
+        FrameworkSpec(
+            key="vllm", family="vllm", memory_rule="utilization_of_total", memory_fraction=0.9,
+            runtime_overhead_bytes=0.25 * GIB, tp_comm_buffer_bytes=1.82 * GIB, cuda_graph_bytes=0.9 * GIB,
+            max_num_seqs=256, max_num_batched_tokens=8192, aliases=("vLLM",),
+            description="vLLM: PagedAttention, continuous batching, CUDA graphs",
+        ),
+        FrameworkSpec(
+            key="tensorrt-llm", family="tensorrt-llm", memory_rule="fraction_of_free", memory_fraction=0.9,
+            runtime_overhead_bytes=0.75 * GIB, tp_comm_buffer_bytes=0.5 * GIB, cuda_graph_bytes=0.5 * GIB,
+            max_num_seqs=2048, max_num_batched_tokens=8192, aliases=("trt-llm", "trtllm", "tensorrt_llm"),
+            description="NVIDIA TensorRT-LLM: compiled engines, in-flight batching",
+        ),
+        FrameworkSpec(
+            key="sglang", family="vllm", memory_rule="static_fraction", memory_fraction=0.88,
+            runtime_overhead_bytes=0.5 * GIB, tp_comm_buffer_bytes=1.0 * GIB, cuda_graph_bytes=0.9 * GIB,
+            max_num_seqs=1024, max_num_batched_tokens=8192, aliases=("sgl",),
+            description="SGLang: RadixAttention, continuous batching",
+        ),
+        FrameworkSpec(
+            key="llama.cpp", family="llama.cpp", memory_rule="full_context", memory_fraction=1.0,
+            runtime_overhead_bytes=0.3 * GIB, tp_comm_buffer_bytes=0.0, cuda_graph_bytes=0.0,
+            max_num_seqs=16, max_num_batched_tokens=512,
+            aliases=("llamacpp", "llama-cpp", "ik_llama.cpp", "ollama", "gguf", "llamafile"),
+            description="llama.cpp: GGUF, CPU/GPU/Metal, KV cache for the whole context up front",
+        ),
+        FrameworkSpec(
+            key="exllamav2", family="exllamav2", memory_rule="dynamic", memory_fraction=1.0,
+            runtime_overhead_bytes=0.4 * GIB, tp_comm_buffer_bytes=0.0, cuda_graph_bytes=0.0,
+            max_num_seqs=32, max_num_batched_tokens=2048, aliases=("exllama", "exl2", "tabbyapi"),
+            description="ExLlamaV2: EXL2/GPTQ kernels for consumer GPUs",
+        ),
+        FrameworkSpec(
+            key="mlc-llm", family="mlc-llm", memory_rule="dynamic", memory_fraction=1.0,
+            runtime_overhead_bytes=0.4 * GIB, tp_comm_buffer_bytes=0.3 * GIB, cuda_graph_bytes=0.0,
+            max_num_seqs=64, max_num_batched_tokens=2048, aliases=("mlc", "mlc_llm"),
+            description="MLC LLM: TVM-compiled kernels for GPUs, Apple and mobile",
+        ),
+        FrameworkSpec(
+            key="hf-transformers", family="hf-transformers", memory_rule="dynamic", memory_fraction=1.0,
+            runtime_overhead_bytes=0.5 * GIB, tp_comm_buffer_bytes=0.5 * GIB, cuda_graph_bytes=0.0,
+            max_num_seqs=64, max_num_batched_tokens=4096,
+            aliases=("transformers", "huggingface", "hf", "tgi"),
+            description="Hugging Face transformers generate(): eager PyTorch, static batches",
+        ),
+    )
+}
+
+
+class UnknownFrameworkError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def resolve_framework(name: str) -> FrameworkSpec:
+    key = name.strip().lower().replace(" ", "-").replace("_", "-")
+    for spec in FRAMEWORKS.values():
+        names = {spec.key, *(a.lower().replace("_", "-") for a in spec.aliases)}
+        if key in names:
+            return spec
+    raise UnknownFrameworkError(f"unknown framework {name!r}; known: {', '.join(FRAMEWORKS)}")

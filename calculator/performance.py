@@ -1,0 +1,140 @@
+"""Time per phase: a roofline of compute and memory traffic per device, times calibrated efficiencies.
+
+    t_phase = max(FLOPs / (tp x peak x compute_eff), bytes / (bandwidth x bandwidth_eff)) + comm + overhead
+
+Sources: Williams et al., "Roofline" (CACM 2009); FLOP counts from Kaplan et al. 2020 (2 x params per token)
+and NOTES.md §3.5 for attention; ring all-reduce cost from Patarasuk & Yuan 2009 (2 (p-1)/p x message / bw).
+Pipeline stages run one after another for a single request, so latency divides by tp only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calculator.columns import (
+    COMPUTE_PATHS,
+    Array,
+    EfficiencyColumns,
+    HardwareColumns,
+    ModelColumns,
+    PrecisionColumns,
+    WorkloadColumns,
+)
+from calculator.memory import ACTIVATION_BYTES, kv_bytes_per_sequence, weight_bytes_total
+
+
+def peak_flops(h: HardwareColumns, p: PrecisionColumns) -> Array:
+    """Dense tensor FLOP/s on the precision's compute path, falling back to the next wider path the hardware
+    has (fp4 -> fp8 -> fp16, int8 -> fp16, bf16 -> fp16, fp16 -> fp32): weight-only formats compute in fp16."""
+    path = p.compute_path
+    fp16 = np.where(h.fp16_dense_flops > 0, h.fp16_dense_flops, h.fp32_flops)
+    bf16 = np.where(h.bf16_dense_flops > 0, h.bf16_dense_flops, fp16)
+    fp8 = np.where(h.fp8_dense_flops > 0, h.fp8_dense_flops, fp16)
+    fp4 = np.where(h.fp4_dense_flops > 0, h.fp4_dense_flops, fp8)
+    int8 = np.where(h.int8_dense_ops > 0, h.int8_dense_ops, fp16)
+    choices = [h.fp32_flops, fp16, bf16, fp8, fp4, int8]
+    return np.select([path == i for i in range(len(COMPUTE_PATHS))], choices, default=fp16)
+
+
+def expert_fraction_touched(m: ModelColumns, tokens: Array) -> Array:
+    """Expected share of routed experts read when `tokens` tokens are routed independently, top-k of E:
+    1 - (1 - k/E)^tokens. Dense models: 1."""
+    share = np.where(m.moe_num_experts > 0, m.moe_experts_per_token / np.maximum(m.moe_num_experts, 1.0), 1.0)
+    return 1.0 - (1.0 - share) ** np.maximum(tokens, 1.0)
+
+
+def weight_bytes_read(m: ModelColumns, p: PrecisionColumns, tokens: Array) -> Array:
+    """Weight bytes streamed from memory in one forward pass over `tokens` tokens (all devices together):
+    the dense part always, the routed experts in proportion to the experts touched; the vision tower is idle."""
+    total = weight_bytes_total(m, p) - m.params_vision * 2.0
+    expert_bytes = m.params_routed_experts * p.weight_bytes  # every scope quantises the experts
+    return total - expert_bytes * (1.0 - expert_fraction_touched(m, tokens))
+
+
+def matmul_params(m: ModelColumns) -> Array:
+    """Params that multiply every token: active params minus the embedding table(s); the output head is added
+    separately because prefill computes logits only for each sequence's last token."""
+    return m.params_active - m.params_embedding
+
+
+def _attention_head_dim(m: ModelColumns) -> Array:
+    """Width of the attention dot products: head_dim, or the latent rank for absorbed MLA decode."""
+    return np.where(m.is_mla > 0, m.kv_lora_rank + m.qk_rope_head_dim, m.head_dim)
+
+
+def _layers_split(m: ModelColumns) -> tuple[Array, Array, Array]:
+    swa = np.where(m.sliding_window_tokens > 0, m.sliding_window_layers, 0.0)
+    window = np.where(m.sliding_window_tokens > 0, m.sliding_window_tokens, np.inf)
+    return m.num_layers - swa, swa, window
+
+
+def prefill_flops(m: ModelColumns, prompt_tokens: Array, sequences: Array) -> Array:
+    """FLOPs to prefill `sequences` prompts of n tokens: 2 x matmul_params x N + 2 x vocab x d per sequence
+    (last-token logits) + causal attention 2 x h x d_head x n^2 per full layer (n x window on sliding layers)."""
+    n = prompt_tokens
+    full, swa, window = _layers_split(m)
+    pairs_full = n * n
+    pairs_swa = np.where(n > window, 2.0 * n * np.minimum(window, n) - np.minimum(window, n) ** 2, n * n)
+    attn = 2.0 * m.num_attention_heads * _attention_head_dim(m) * (full * pairs_full + swa * pairs_swa)
+    per_sequence = 2.0 * matmul_params(m) * n + 2.0 * m.vocab_size * m.hidden_size + attn
+    return per_sequence * sequences
+
+
+def decode_flops_per_token(m: ModelColumns, context_tokens: Array) -> Array:
+    """FLOPs for one decoded token at context c: 2 x (matmul_params + vocab x d) + 4 x h x d_head x c per layer
+    (QK^T and AV over the cached context; sliding layers see at most the window)."""
+    full, swa, window = _layers_split(m)
+    attended = full * context_tokens + swa * np.minimum(context_tokens, window)
+    attn = 4.0 * m.num_attention_heads * _attention_head_dim(m) * attended
+    return 2.0 * (matmul_params(m) + m.vocab_size * m.hidden_size) + attn
+
+
+def allreduce_time_s(m: ModelColumns, h: HardwareColumns, w: WorkloadColumns, e: EfficiencyColumns,
+                     tokens: Array) -> Array:
+    """Tensor-parallel communication per forward pass: 2 all-reduces per layer of tokens x d x 2 bytes, each
+    alpha + 2 (tp-1)/tp x bytes / (link bandwidth x efficiency) (ring all-reduce); pipeline hops add
+    (pp-1) x (alpha + tokens x d x 2 / link)."""
+    tp = w.tensor_parallel
+    message = tokens * m.hidden_size * ACTIVATION_BYTES
+    link = np.maximum(h.interconnect_bytes_per_s * e.link_efficiency, 1.0)
+    one = e.allreduce_latency_s + 2.0 * (tp - 1.0) / tp * message / link
+    tp_time = np.where(tp > 1, 2.0 * m.num_layers * one, 0.0)
+    pp_time = (w.pipeline_parallel - 1.0) * (e.allreduce_latency_s + message / link)
+    return tp_time + pp_time
+
+
+def prefill_time_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns,
+                   e: EfficiencyColumns, sequences: Array) -> Array:
+    """Time to prefill `sequences` prompts together (TTFT of a lone request when sequences = 1)."""
+    n = np.maximum(w.prompt_tokens, 1.0)
+    tokens = n * sequences
+    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * peak_flops(h, p) * e.compute_efficiency)
+    kv_write = kv_bytes_per_sequence(m, w, n) * sequences * w.pipeline_parallel
+    traffic = (weight_bytes_read(m, p, tokens) / w.tensor_parallel + kv_write) / (
+        h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
+    )
+    return np.maximum(compute, traffic) + allreduce_time_s(m, h, w, e, tokens) + e.prefill_overhead_s
+
+
+def decode_step_time_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns,
+                       e: EfficiencyColumns, batch: Array, context_tokens: Array) -> Array:
+    """One decode step for `batch` sequences at `context_tokens` each (TPOT):
+    max(batch x FLOPs/token / (tp x peak x eff), (weights read / tp + batch x KV per sequence) / (bw x eff))
+    + all-reduce + fixed step overhead."""
+    compute = batch * decode_flops_per_token(m, context_tokens) / (
+        w.tensor_parallel * peak_flops(h, p) * e.compute_efficiency
+    )
+    kv_read = batch * kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel
+    traffic = (weight_bytes_read(m, p, batch) / w.tensor_parallel + kv_read) / (
+        h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
+    )
+    return np.maximum(compute, traffic) + allreduce_time_s(m, h, w, e, batch) + e.decode_step_overhead_s
+
+
+def decode_roofline_tokens_per_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns,
+                                 w: WorkloadColumns, context_tokens: Array) -> Array:
+    """Physics guard for one stream: aggregate bandwidth / bytes read per token (efficiency 1, no overhead)."""
+    bytes_per_token = weight_bytes_read(m, p, np.ones_like(context_tokens)) + kv_bytes_per_sequence(
+        m, w, context_tokens
+    ) * w.pipeline_parallel * w.tensor_parallel
+    return w.tensor_parallel * h.memory_bandwidth_bytes_per_s / bytes_per_token

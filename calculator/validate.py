@@ -1,0 +1,271 @@
+"""Predict measured rows and report the error: performance rows (measurements.csv columns) and memory rows
+(memory.csv columns). Each row is mapped to a deployment under its scenario; all rows are evaluated as one
+vectorised batch, online-rate rows through the queueing model.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from calculator.calibration import Calibration, default_calibration
+from calculator.catalog import default_catalog
+from calculator.columns import HARDWARE_CLASSES
+from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
+from calculator.engine import evaluate
+from calculator.serving import online_operating_point
+from calculator.specs import Catalog
+
+GIB = 2**30
+MIB = 2**20
+PERFORMANCE_METRICS = {"decode_tokens_per_s_per_user", "prefill_tokens_per_s", "output_tokens_per_s_total",
+                       "total_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_latency_s", "requests_per_s"}
+MEMORY_METRICS = {"weights_gib", "kv_cache_gib", "kv_cache_tokens", "max_concurrency", "activation_peak_gib",
+                  "non_torch_gib", "cuda_graph_gib", "llama_cpp_model_buffer_mib", "llama_cpp_kv_mib",
+                  "llama_cpp_compute_buffer_mib"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    id: str
+    metric: str
+    scenario: str
+    framework: str
+    family: str
+    hardware: str
+    hardware_class: str
+    source: str
+    measured: float
+    predicted: float
+    within_roofline: bool = True
+
+    @property
+    def ape(self) -> float:
+        return abs(self.predicted - self.measured) / abs(self.measured)
+
+    @property
+    def signed(self) -> float:
+        return (self.predicted - self.measured) / abs(self.measured)
+
+
+@dataclass(kw_only=True)
+class ValidationReport:
+    rows: int
+    predictions: list[Prediction] = field(default_factory=list)
+    unresolved: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def physics_violations(self) -> list[Prediction]:
+        return [p for p in self.predictions if not p.within_roofline]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "predicted": len(self.predictions),
+            "metrics": group_errors(self.predictions, lambda p: p.metric),
+            "scenarios": group_errors(self.predictions, lambda p: p.scenario),
+            "unresolved": [row_id for row_id, _ in self.unresolved],
+            "physics_violations": [p.id for p in self.physics_violations],
+        }
+
+
+def error_stats(preds: list[Prediction]) -> dict[str, float | int]:
+    ape = np.array([p.ape for p in preds])
+    signed = np.array([p.signed for p in preds])
+    return {
+        "n": len(preds),
+        "median_ape": round(float(np.median(ape)), 4),
+        "mean_ape": round(float(np.mean(ape)), 4),
+        "within_25pct": round(float(np.mean(ape <= 0.25)), 4),
+        "median_signed": round(float(np.median(signed)), 4),
+    }
+
+
+def group_errors(preds: Iterable[Prediction], key) -> dict[str, dict[str, float | int]]:  # type: ignore[no-untyped-def]
+    groups: dict[str, list[Prediction]] = defaultdict(list)
+    for p in preds:
+        groups[key(p)].append(p)
+    return {k: error_stats(v) for k, v in sorted(groups.items())}
+
+
+def _num(row: dict[str, str], name: str, default: float = 0.0) -> float:
+    value = (row.get(name) or "").strip()
+    return float(value) if value else default
+
+
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
+    scenario = row["scenario"]
+    tp = int(_num(row, "tp", 1.0)) or 1
+    pp = int(_num(row, "pp", 1.0)) or 1
+    precision = row["precision"]
+    kv = "fp8" if row["framework"] == "tensorrt-llm" and precision == "fp8" else None
+    batch = {"single_stream": 1, "static_batch": int(_num(row, "batch_size", 1.0)),
+             "offline_max_throughput": 0, "online_rate": 0}[scenario]
+    return resolve_deployment(
+        row["model"], row["hardware"], precision=precision, kv_cache_precision=kv, framework=row["framework"],
+        tensor_parallel=tp, pipeline_parallel=pp, num_gpus=tp * pp, prompt_tokens=int(_num(row, "input_tokens")),
+        output_tokens=int(_num(row, "output_tokens")), batch_size=batch, deployment_mode="local", catalog=catalog,
+    )
+
+
+def _memory_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
+    tp = int(_num(row, "tp", 1.0)) or 1
+    model = row["model"]
+    precision = row["precision"] or "bf16"
+    kv = row.get("kv_cache_precision") or None
+    return resolve_deployment(
+        model, row["hardware"], precision=precision, kv_cache_precision=kv, framework=row["framework"],
+        tensor_parallel=tp, num_gpus=tp, prompt_tokens=1, output_tokens=0, batch_size=1,
+        context_tokens=int(_num(row, "max_model_len", 0.0)),
+        gpu_memory_utilization=_num(row, "gpu_memory_utilization", 0.0), deployment_mode="local", catalog=catalog,
+    )
+
+
+def _hardware_class(d: Deployment) -> str:
+    return d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
+
+
+def predict_rows(rows: list[dict[str, str]], *, calibration: Calibration | None = None,
+                 catalog: Catalog | None = None) -> ValidationReport:
+    """Predict each row's metric; rows that cannot be mapped are listed as unresolved with the reason."""
+    calibration = calibration or default_calibration()
+    catalog = catalog or default_catalog()
+    report = ValidationReport(rows=len(rows))
+    perf: list[tuple[dict[str, str], Deployment]] = []
+    mem: list[tuple[dict[str, str], Deployment]] = []
+    for row in rows:
+        metric = row.get("metric", "")
+        row_id = row.get("id", "?")
+        try:
+            value = float(row.get("value") or "nan")
+            if not np.isfinite(value) or value == 0:
+                raise InputError("value", "missing or zero measured value")
+            if metric in PERFORMANCE_METRICS:
+                perf.append((row, _performance_deployment(row, catalog)))
+            elif metric in MEMORY_METRICS:
+                mem.append((row, _memory_deployment(row, catalog)))
+            else:
+                raise InputError("metric", f"unknown metric {metric!r}")
+        except (InputError, KeyError, ValueError) as error:
+            report.unresolved.append((row_id, str(error)))
+    if perf:
+        report.predictions.extend(_predict_performance(perf, calibration))
+    if mem:
+        report.predictions.extend(_predict_memory(mem, calibration))
+    return report
+
+
+def _prediction(row: dict[str, str], d: Deployment, predicted: float, ok: bool = True) -> Prediction:
+    return Prediction(
+        id=row.get("id", "?"), metric=row["metric"], scenario=row.get("scenario") or "memory",
+        framework=d.framework.key, family=d.framework.family, hardware=d.hardware.key,
+        hardware_class=_hardware_class(d), source=row.get("source", ""), measured=float(row["value"]),
+        predicted=float(predicted), within_roofline=ok,
+    )
+
+
+def _predict_performance(items: list[tuple[dict[str, str], Deployment]], calibration: Calibration) -> list[Prediction]:
+    deployments = [d for _, d in items]
+    batch = deployments_batch(deployments, calibration)
+    r = evaluate(batch)
+    online_idx = [i for i, (row, _) in enumerate(items) if row["scenario"] == "online_rate"]
+    online = {}
+    if online_idx:
+        sub = deployments_batch([deployments[i] for i in online_idx], calibration)
+        rates = np.array([_num(items[i][0], "request_rate", 0.0) for i in online_idx])
+        conc = np.array([_num(items[i][0], "concurrency", 0.0) for i in online_idx])
+        cap = r.max_batch_size[online_idx]
+        # Closed loop where a concurrency is given; an unbounded rate (INF) keeps the server saturated.
+        closed = np.where(conc > 0, conc, np.where(rates > 0, 0.0, cap))
+        o_closed = online_operating_point(sub, cap, concurrency=np.maximum(closed, 1.0))
+        o_open = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
+        for k, i in enumerate(online_idx):
+            o = o_open if rates[k] > 0 else o_closed
+            online[i] = {"ttft_ms": float(o.ttft_mean_s[k]) * 1e3, "tpot_ms": float(o.tpot_s[k]) * 1e3,
+                         "output": float(o.output_tokens_per_s[k]), "e2e": float(o.e2e_latency_s[k]),
+                         "rps": float(o.requests_per_s[k])}
+    out = []
+    for i, (row, d) in enumerate(items):
+        metric = row["metric"]
+        io = (d.prompt_tokens + d.output_tokens) / max(d.output_tokens, 1)
+        if i in online:
+            o = online[i]
+            value = {"ttft_ms": o["ttft_ms"], "tpot_ms": o["tpot_ms"], "output_tokens_per_s_total": o["output"],
+                     "total_tokens_per_s": o["output"] * io, "e2e_latency_s": o["e2e"], "requests_per_s": o["rps"],
+                     "decode_tokens_per_s_per_user": 1e3 / o["tpot_ms"],
+                     "prefill_tokens_per_s": float(r.prefill_tokens_per_s[i])}[metric]
+        else:
+            value = {
+                "decode_tokens_per_s_per_user": float(r.decode_tokens_per_s_per_user[i]),
+                "prefill_tokens_per_s": float(d.prompt_tokens * r.batch_size[i] / (r.ttft_s[i])),
+                "output_tokens_per_s_total": float(r.output_tokens_per_s[i]),
+                "total_tokens_per_s": float(r.output_tokens_per_s[i]) * io,
+                "ttft_ms": float(r.ttft_s[i]) * 1e3,
+                "tpot_ms": float(r.tpot_s[i]) * 1e3,
+                "e2e_latency_s": float(r.e2e_latency_s[i]),
+                "requests_per_s": float(r.requests_per_s[i]),
+            }[metric]
+        per_user = float(r.decode_tokens_per_s_per_user[i])
+        ok = per_user <= float(r.roofline_tokens_per_s_per_user[i]) * (1 + 1e-9)
+        if metric == "decode_tokens_per_s_per_user":
+            ok = ok and value <= float(r.roofline_tokens_per_s_per_user[i]) * (1 + 1e-9)
+        out.append(_prediction(row, d, value, ok))
+    return out
+
+
+def _predict_memory(items: list[tuple[dict[str, str], Deployment]], calibration: Calibration) -> list[Prediction]:
+    deployments = [d for _, d in items]
+    r = evaluate(deployments_batch(deployments, calibration))
+    out = []
+    for i, (row, d) in enumerate(items):
+        pool = max(float(r.kv_pool_bytes[i]), 0.0)
+        tokens = pool / float(r.kv_bytes_per_token[i])
+        context = max(d.context_tokens, 1)
+        value = {
+            "weights_gib": float(r.weights_bytes[i]) / GIB,
+            "kv_cache_gib": pool / GIB,
+            "kv_cache_tokens": tokens,
+            "max_concurrency": tokens / context,
+            "activation_peak_gib": float(r.activation_bytes[i]) / GIB,
+            "non_torch_gib": float(r.overhead_bytes[i]) / GIB,
+            "cuda_graph_gib": d.framework.cuda_graph_bytes / GIB,
+            "llama_cpp_model_buffer_mib": float(r.weights_bytes[i]) / MIB,
+            "llama_cpp_kv_mib": float(r.kv_cache_bytes[i]) / MIB,
+            "llama_cpp_compute_buffer_mib": float(r.activation_bytes[i]) / MIB,
+        }[row["metric"]]
+        out.append(_prediction(row, d, value))
+    return out
+
+
+def validate_file(path: str | Path, *, calibration: Calibration | None = None,
+                  catalog: Catalog | None = None) -> ValidationReport:
+    return predict_rows(read_rows(path), calibration=calibration, catalog=catalog)
+
+
+def render_report(report: ValidationReport, console: Console) -> None:
+    summary = report.summary()
+    console.print(f"{summary['predicted']} of {summary['rows']} rows predicted; "
+                  f"{len(report.unresolved)} unresolved; {len(report.physics_violations)} roofline violations")
+    for title, groups in (("per metric", summary["metrics"]), ("per scenario", summary["scenarios"])):
+        table = Table(title=f"Absolute percentage error {title}")
+        for col in ("group", "n", "median", "mean", "within 25%", "median signed"):
+            table.add_column(col, justify="right" if col != "group" else "left")
+        for name, s in groups.items():
+            table.add_row(name, str(s["n"]), f"{s['median_ape']:.1%}", f"{s['mean_ape']:.1%}",
+                          f"{s['within_25pct']:.0%}", f"{s['median_signed']:+.1%}")
+        console.print(table)
+    for row_id, reason in report.unresolved:
+        console.print(f"[red]unresolved[/] {row_id}: {reason}")
