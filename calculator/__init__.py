@@ -1,6 +1,6 @@
 """LLM inference planning engine: memory, latency, throughput and cost from a calibrated roofline.
 
-    from calculator import estimate, LLMInferenceCalculator
+from calculator import estimate, LLMInferenceCalculator
 """
 
 from calculator.deployment import Deployment, InputError, resolve_deployment

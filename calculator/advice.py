@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 GIB = 2**30
 TP_CHOICES = (1, 2, 4, 8)
+CONTEXT_TOO_LONG = 8
 
 
 def _precision_choices(d: Deployment) -> list[str]:
@@ -46,7 +47,9 @@ def _valid_tp(d: Deployment, tp: int) -> bool:
 def _candidates(d: Deployment, catalog: Catalog) -> list[Deployment]:
     out: list[Deployment] = []
     precisions = [d.precision, *(resolve_precision(n) for n in _precision_choices(d))]
-    same_kind = [h for h in catalog.hardware.values() if h.kind == d.hardware.kind and h.key != d.hardware.key]
+    same_kind = [
+        h for h in catalog.hardware.values() if h.kind == d.hardware.kind and h.key != d.hardware.key
+    ]
     if d.hardware.kind in ("consumer_gpu", "edge"):
         same_kind += [h for h in catalog.hardware.values() if h.kind == "datacenter_gpu"]
     for precision in precisions:
@@ -58,19 +61,35 @@ def _candidates(d: Deployment, catalog: Catalog) -> list[Deployment]:
                     continue
                 if (precision.key, hardware.key, tp) == (d.precision.key, d.hardware.key, d.tensor_parallel):
                     continue
-                out.append(d.replace(precision=precision, hardware=hardware, tensor_parallel=tp,
-                                     num_gpus=tp * d.pipeline_parallel))
+                out.append(
+                    d.replace(
+                        precision=precision,
+                        hardware=hardware,
+                        tensor_parallel=tp,
+                        num_gpus=tp * d.pipeline_parallel,
+                    )
+                )
     return out
 
 
 def _describe(alt: Deployment) -> str:
     return f"{alt.precision.key} on {alt.num_gpus}x {alt.hardware.name}" + (
-        f" (TP={alt.tensor_parallel})" if alt.tensor_parallel > 1 else "")
+        f" (TP={alt.tensor_parallel})" if alt.tensor_parallel > 1 else ""
+    )
 
 
-def recommend(d: Deployment, memory: MemoryEstimate, performance: PerformanceEstimate, cost: CostEstimate,
-              blockers: list[Finding], *, calibration: Calibration, assumptions: CostAssumptions,
-              catalog: Catalog | None = None, limit: int = 4) -> list[Recommendation]:
+def recommend(
+    d: Deployment,
+    memory: MemoryEstimate,
+    performance: PerformanceEstimate,
+    cost: CostEstimate,
+    blockers: list[Finding],
+    *,
+    calibration: Calibration,
+    assumptions: CostAssumptions,
+    catalog: Catalog | None = None,
+    limit: int = 4,
+) -> list[Recommendation]:
     from calculator.estimate import Recommendation
 
     catalog = catalog or default_catalog()
@@ -78,20 +97,31 @@ def recommend(d: Deployment, memory: MemoryEstimate, performance: PerformanceEst
     if not candidates:
         return []
     results = evaluate(deployments_batch(candidates, calibration), assumptions)
-    feasible = (results.blockers == 0)
+    # Hardware, precision and parallelism cannot fix an over-long request; judge alternatives without it
+    # and say so separately.
+    feasible = (results.blockers & ~CONTEXT_TOO_LONG) == 0
     free_gib = (results.capacity_bytes - results.total_bytes) / GIB
     recs: list[Recommendation] = []
 
     def add(i: int, text: str) -> None:
         alt = candidates[i]
-        recs.append(Recommendation(
-            text=text,
-            changes={"precision": alt.precision.key, "hardware": alt.hardware.key, "num_gpus": alt.num_gpus,
-                     "tensor_parallel": alt.tensor_parallel},
-            figures={"free_gib": round(float(free_gib[i]), 2), "tpot_ms": round(float(results.tpot_s[i]) * 1e3, 2),
-                     "decode_tokens_per_s_per_user": round(float(results.decode_tokens_per_s_per_user[i]), 1),
-                     "hourly_usd": round(float(results.cost.hourly_usd[i]), 3)},
-        ))
+        recs.append(
+            Recommendation(
+                text=text,
+                changes={
+                    "precision": alt.precision.key,
+                    "hardware": alt.hardware.key,
+                    "num_gpus": alt.num_gpus,
+                    "tensor_parallel": alt.tensor_parallel,
+                },
+                figures={
+                    "free_gib": round(float(free_gib[i]), 2),
+                    "tpot_ms": round(float(results.tpot_s[i]) * 1e3, 2),
+                    "decode_tokens_per_s_per_user": round(float(results.decode_tokens_per_s_per_user[i]), 1),
+                    "hourly_usd": round(float(results.cost.hourly_usd[i]), 3),
+                },
+            )
+        )
 
     def first(mask: np.ndarray, order: np.ndarray) -> int | None:
         idx = np.flatnonzero(mask)
@@ -102,41 +132,83 @@ def recommend(d: Deployment, memory: MemoryEstimate, performance: PerformanceEst
     gpus = np.array([c.num_gpus for c in candidates], dtype=float)
     hourly = np.where(np.isfinite(results.cost.hourly_usd), results.cost.hourly_usd, 1e9)
     priced = hourly > 0
+    if any(b.code == "context_too_long" for b in blockers):
+        limit_tokens = d.model.max_context_tokens
+        recs.append(
+            Recommendation(
+                text=f"{d.model.name} reads at most {limit_tokens:,} tokens: keep prompt + output within that "
+                f"(now {d.prompt_tokens + d.output_tokens:,})",
+                changes={"output_tokens": max(limit_tokens - d.prompt_tokens, 1)},
+                figures={"max_context_tokens": float(limit_tokens)},
+            )
+        )
     if blockers:
         # Cheapest ways to make it run: fewer GPUs first, then lower cost, on the same card when possible.
         order = gpus * 1e6 + hourly
         for mask in (same_hw & (gpus == d.num_gpus), same_hw & same_precision, same_hw, ~same_hw & priced):
             i = first(feasible & mask, order)
-            if i is not None and all(r.changes != {"precision": candidates[i].precision.key,
-                                                   "hardware": candidates[i].hardware.key,
-                                                   "num_gpus": candidates[i].num_gpus,
-                                                   "tensor_parallel": candidates[i].tensor_parallel} for r in recs):
-                add(i, f"{_describe(candidates[i])} fits with {free_gib[i]:.1f} GiB free per device, "
-                       f"{results.decode_tokens_per_s_per_user[i]:.0f} tokens/s per user")
+            if i is not None and all(
+                r.changes
+                != {
+                    "precision": candidates[i].precision.key,
+                    "hardware": candidates[i].hardware.key,
+                    "num_gpus": candidates[i].num_gpus,
+                    "tensor_parallel": candidates[i].tensor_parallel,
+                }
+                for r in recs
+            ):
+                add(
+                    i,
+                    f"{_describe(candidates[i])} fits with {free_gib[i]:.1f} GiB free per device, "
+                    f"{results.decode_tokens_per_s_per_user[i]:.0f} tokens/s per user",
+                )
         return recs[:limit]
 
     tp_up = first(feasible & same_hw & same_precision & (gpus > d.num_gpus), gpus)
     if tp_up is not None and results.tpot_s[tp_up] < performance.tpot_s * 0.85:
-        add(tp_up, f"TP={candidates[tp_up].tensor_parallel} cuts TPOT from {performance.tpot_s * 1e3:.1f} ms to "
-                   f"{results.tpot_s[tp_up] * 1e3:.1f} ms")
-    faster = first(feasible & same_hw & ~same_precision & (gpus == d.num_gpus), -results.decode_tokens_per_s_per_user)
-    if faster is not None and results.decode_tokens_per_s_per_user[faster] > performance.decode_tokens_per_s_per_user * 1.15:
-        add(faster, f"{candidates[faster].precision.key} raises decode speed from "
-                    f"{performance.decode_tokens_per_s_per_user:.0f} to "
-                    f"{results.decode_tokens_per_s_per_user[faster]:.0f} tokens/s per user")
+        add(
+            tp_up,
+            f"TP={candidates[tp_up].tensor_parallel} cuts TPOT from {performance.tpot_s * 1e3:.1f} ms to "
+            f"{results.tpot_s[tp_up] * 1e3:.1f} ms",
+        )
+    faster = first(
+        feasible & same_hw & ~same_precision & (gpus == d.num_gpus), -results.decode_tokens_per_s_per_user
+    )
+    if (
+        faster is not None
+        and results.decode_tokens_per_s_per_user[faster] > performance.decode_tokens_per_s_per_user * 1.15
+    ):
+        add(
+            faster,
+            f"{candidates[faster].precision.key} raises decode speed from "
+            f"{performance.decode_tokens_per_s_per_user:.0f} to "
+            f"{results.decode_tokens_per_s_per_user[faster]:.0f} tokens/s per user",
+        )
     cheaper = first(feasible & ~same_hw & priced & same_precision, results.cost.cost_per_million_tokens_usd)
-    if cheaper is not None and results.cost.cost_per_million_tokens_usd[cheaper] < cost.cost_per_million_tokens_usd * 0.8:
-        add(cheaper, f"{_describe(candidates[cheaper])} costs ${results.cost.cost_per_million_tokens_usd[cheaper]:.2f} "
-                     f"per 1M output tokens instead of ${cost.cost_per_million_tokens_usd:.2f}")
+    if (
+        cheaper is not None
+        and results.cost.cost_per_million_tokens_usd[cheaper] < cost.cost_per_million_tokens_usd * 0.8
+    ):
+        add(
+            cheaper,
+            f"{_describe(candidates[cheaper])} costs ${results.cost.cost_per_million_tokens_usd[cheaper]:.2f} "
+            f"per 1M output tokens instead of ${cost.cost_per_million_tokens_usd:.2f}",
+        )
     if memory.max_batch_size > max(d.batch_size, 1) * 2:
-        batched = evaluate(deployments_batch([d.replace(batch_size=memory.max_batch_size)], calibration), assumptions)
+        batched = evaluate(
+            deployments_batch([d.replace(batch_size=memory.max_batch_size)], calibration), assumptions
+        )
         per_million = float(batched.cost.cost_per_million_tokens_usd[0])
         if per_million < cost.cost_per_million_tokens_usd * 0.8:
-            recs.append(Recommendation(
-                text=f"batching {memory.max_batch_size} requests (the most that fit) cuts the cost per 1M output "
-                     f"tokens from ${cost.cost_per_million_tokens_usd:.2f} to ${per_million:.2f}",
-                changes={"batch_size": memory.max_batch_size},
-                figures={"cost_per_million_tokens_usd": round(per_million, 4),
-                         "tpot_ms": round(float(batched.tpot_s[0]) * 1e3, 2)},
-            ))
+            recs.append(
+                Recommendation(
+                    text=f"batching {memory.max_batch_size} requests (the most that fit) cuts the cost per 1M output "
+                    f"tokens from ${cost.cost_per_million_tokens_usd:.2f} to ${per_million:.2f}",
+                    changes={"batch_size": memory.max_batch_size},
+                    figures={
+                        "cost_per_million_tokens_usd": round(per_million, 4),
+                        "tpot_ms": round(float(batched.tpot_s[0]) * 1e3, 2),
+                    },
+                )
+            )
     return recs[:limit]

@@ -30,7 +30,8 @@ PRIORS: dict[str, float] = {
     "prefill_overhead_s": 0.002,
     "allreduce_latency_s": 10e-6,
     "link_efficiency": 0.7,
-    "batch_scale": 0.0,
+    "per_sequence_overhead_s": 0.0,
+    "dequant_efficiency": 1.0,
 }
 MEMORY_PRIORS: dict[str, float] = {"logits_factor": 0.95, "hidden_factor": 0.0, "base_bytes": 0.0}
 
@@ -78,7 +79,12 @@ class Calibration:
         return EfficiencyColumns(**{name: table[name][fi, ci] for name in EFFICIENCY_PARAMS})
 
     def to_json(self) -> str:
-        payload = {"meta": self.meta, "entries": self.entries, "memory": self.memory, "error_bands": self.error_bands}
+        payload = {
+            "meta": self.meta,
+            "entries": self.entries,
+            "memory": self.memory,
+            "error_bands": self.error_bands,
+        }
         return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 
 

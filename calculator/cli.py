@@ -27,12 +27,20 @@ GIB = 2**30
 def _add_deployment_args(p: argparse.ArgumentParser, *, lists: bool = False) -> None:
     kind = str
     suffix = " (comma-separated list)" if lists else ""
-    p.add_argument("--model", "-m", type=kind, default="llama-3.1-8b", help="catalog model key or alias" + suffix)
-    p.add_argument("--hardware", "-H", type=kind, default="h100-sxm-80gb", help="catalog hardware key" + suffix)
+    p.add_argument(
+        "--model", "-m", type=kind, default="llama-3.1-8b", help="catalog model key or alias" + suffix
+    )
+    p.add_argument(
+        "--hardware", "-H", type=kind, default="h100-sxm-80gb", help="catalog hardware key" + suffix
+    )
     p.add_argument("--precision", "-p", type=kind, default="fp16", help="weight precision" + suffix)
     p.add_argument("--framework", "-f", type=kind, default="vllm", help="serving framework" + suffix)
-    p.add_argument("--tensor-parallel", "--tp", type=kind, default="1", help="tensor parallel degree" + suffix)
-    p.add_argument("--batch-size", "-b", type=kind, default="1", help="concurrent sequences; 0 = max that fits" + suffix)
+    p.add_argument(
+        "--tensor-parallel", "--tp", type=kind, default="1", help="tensor parallel degree" + suffix
+    )
+    p.add_argument(
+        "--batch-size", "-b", type=kind, default="1", help="concurrent sequences; 0 = max that fits" + suffix
+    )
     p.add_argument("--kv-cache-precision", default=None, help="KV cache precision (default: 16-bit)")
     p.add_argument("--pipeline-parallel", "--pp", type=int, default=1)
     p.add_argument("--prompt-tokens", type=int, default=512)
@@ -48,15 +56,28 @@ def _fmt_band(band: float | None) -> str:
 
 def render_estimate(est: Estimate, console: Console) -> None:
     i, m, p, c = est.inputs, est.memory, est.performance, est.cost
-    console.print(f"[bold]{i['model_name']}[/] on {i['num_gpus']}x {i['hardware_name']} · {i['precision']} · "
-                  f"{i['framework']} · TP={i['tensor_parallel']} · prompt {i['prompt_tokens']} / output "
-                  f"{i['output_tokens']} · batch {p.batch_size}")
+    console.print(
+        f"[bold]{i['model_name']}[/] on {i['num_gpus']}x {i['hardware_name']} · {i['precision']} · "
+        f"{i['framework']} · TP={i['tensor_parallel']} · prompt {i['prompt_tokens']} / output "
+        f"{i['output_tokens']} · batch {p.batch_size}"
+    )
     mem = Table(title=f"Memory per device: {m.status.replace('_', ' ')}")
     for col in ("weights", "KV cache", "activations", "overhead", "total", "usable", "utilisation"):
         mem.add_column(col, justify="right")
-    mem.add_row(*(f"{v / GIB:.2f} GiB" for v in (m.weights_bytes, m.kv_cache_bytes, m.activation_bytes,
-                                                  m.overhead_bytes, m.total_bytes, m.capacity_bytes)),
-                f"{m.utilization:.0%}")
+    mem.add_row(
+        *(
+            f"{v / GIB:.2f} GiB"
+            for v in (
+                m.weights_bytes,
+                m.kv_cache_bytes,
+                m.activation_bytes,
+                m.overhead_bytes,
+                m.total_bytes,
+                m.capacity_bytes,
+            )
+        ),
+        f"{m.utilization:.0%}",
+    )
     console.print(mem)
     b = est.error_bands
     perf = Table(title="Performance (error band: cross-validated median error)")
@@ -64,25 +85,43 @@ def render_estimate(est: Estimate, console: Console) -> None:
         perf.add_column(col, justify="right" if col != "metric" else "left")
     perf.add_row("TTFT", f"{p.ttft_s * 1e3:.1f} ms", _fmt_band(b.get("ttft_ms")))
     perf.add_row("TPOT", f"{p.tpot_s * 1e3:.2f} ms", _fmt_band(b.get("tpot_ms")))
-    perf.add_row("decode tokens/s per user", f"{p.decode_tokens_per_s_per_user:.1f}",
-                 _fmt_band(b.get("decode_tokens_per_s_per_user")))
+    perf.add_row(
+        "decode tokens/s per user",
+        f"{p.decode_tokens_per_s_per_user:.1f}",
+        _fmt_band(b.get("decode_tokens_per_s_per_user")),
+    )
     perf.add_row("roofline tokens/s per user", f"{p.roofline_decode_tokens_per_s_per_user:.1f}", "limit")
-    perf.add_row("prefill tokens/s", f"{p.prefill_tokens_per_s:.0f}", _fmt_band(b.get("prefill_tokens_per_s")))
-    perf.add_row("output tokens/s (this batch)", f"{p.output_tokens_per_s:.0f}",
-                 _fmt_band(b.get("output_tokens_per_s_total")))
-    perf.add_row(f"max throughput (batch {est.max_throughput.batch_size})",
-                 f"{est.max_throughput.output_tokens_per_s:.0f} tok/s", _fmt_band(b.get("output_tokens_per_s_total")))
+    perf.add_row(
+        "prefill tokens/s", f"{p.prefill_tokens_per_s:.0f}", _fmt_band(b.get("prefill_tokens_per_s"))
+    )
+    perf.add_row(
+        "output tokens/s (this batch)",
+        f"{p.output_tokens_per_s:.0f}",
+        _fmt_band(b.get("output_tokens_per_s_total")),
+    )
+    perf.add_row(
+        f"max throughput (batch {est.max_throughput.batch_size})",
+        f"{est.max_throughput.output_tokens_per_s:.0f} tok/s",
+        _fmt_band(b.get("output_tokens_per_s_total")),
+    )
     perf.add_row("end-to-end latency", f"{p.e2e_latency_s:.2f} s", "")
     console.print(perf)
     if est.online:
         o = est.online
-        console.print(f"Online at {o.request_rate_per_s:.2f} req/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
-                      f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
-                      + (" [red](saturated)[/]" if o.saturated else ""))
-    console.print(f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h per replica, ${c.monthly_usd:,.0f}/month for "
-                  f"{c.replicas} replica(s), ${c.cost_per_request_usd:.5f}/request, "
-                  f"${c.cost_per_million_tokens_usd:.2f} per 1M output tokens")
-    console.print(f"Score: {est.performance_score:.0f}/100" + ("" if est.calibrated else " (uncalibrated: roofline priors)"))
+        console.print(
+            f"Online at {o.request_rate_per_s:.2f} req/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
+            f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
+            + (" [red](saturated)[/]" if o.saturated else "")
+        )
+    console.print(
+        f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h per replica, ${c.monthly_usd:,.0f}/month for "
+        f"{c.replicas} replica(s), ${c.cost_per_request_usd:.5f}/request, "
+        f"${c.cost_per_million_tokens_usd:.2f} per 1M output tokens"
+    )
+    console.print(
+        f"Score: {est.performance_score:.0f}/100"
+        + ("" if est.calibrated else " (uncalibrated: roofline priors)")
+    )
     for f in est.blockers:
         console.print(f"[red]blocker[/] {f.code}: {f.message}")
     for f in est.warnings:
@@ -98,11 +137,19 @@ def _split(value: str) -> list[str]:
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     est = estimate(
-        args.model, args.hardware, precision=args.precision, framework=args.framework,
-        tensor_parallel=int(args.tensor_parallel), pipeline_parallel=args.pipeline_parallel,
-        batch_size=int(args.batch_size), kv_cache_precision=args.kv_cache_precision,
-        prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens, deployment_mode=args.deployment_mode,
-        requests_per_hour=args.requests_per_hour, calibration=calibration,
+        args.model,
+        args.hardware,
+        precision=args.precision,
+        framework=args.framework,
+        tensor_parallel=int(args.tensor_parallel),
+        pipeline_parallel=args.pipeline_parallel,
+        batch_size=int(args.batch_size),
+        kv_cache_precision=args.kv_cache_precision,
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
+        deployment_mode=args.deployment_mode,
+        requests_per_hour=args.requests_per_hour,
+        calibration=calibration,
     )
     if args.json:
         print(json.dumps(est.to_dict(), indent=2))
@@ -111,41 +158,92 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMPARE_COLUMNS = ("rank", "model", "hardware", "precision", "framework", "tp", "batch", "fits", "ttft_ms",
-                   "tpot_ms", "tokens_per_s_per_user", "output_tokens_per_s", "usd_per_million_tokens",
-                   "monthly_usd", "memory_utilization", "blockers")
+COMPARE_COLUMNS = (
+    "rank",
+    "model",
+    "hardware",
+    "precision",
+    "framework",
+    "tp",
+    "batch",
+    "fits",
+    "ttft_ms",
+    "tpot_ms",
+    "tokens_per_s_per_user",
+    "output_tokens_per_s",
+    "usd_per_million_tokens",
+    "monthly_usd",
+    "memory_utilization",
+    "blockers",
+)
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     rows: list[dict[str, Any]] = []
     for model, hw, prec, fw, tp, batch in itertools.product(
-        _split(args.model), _split(args.hardware), _split(args.precision), _split(args.framework),
-        _split(args.tensor_parallel), _split(args.batch_size),
+        _split(args.model),
+        _split(args.hardware),
+        _split(args.precision),
+        _split(args.framework),
+        _split(args.tensor_parallel),
+        _split(args.batch_size),
     ):
         try:
-            est = estimate(model, hw, precision=prec, framework=fw, tensor_parallel=int(tp), batch_size=int(batch),
-                           prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
-                           deployment_mode=args.deployment_mode, requests_per_hour=args.requests_per_hour,
-                           kv_cache_precision=args.kv_cache_precision, calibration=calibration,
-                           with_recommendations=False)
+            est = estimate(
+                model,
+                hw,
+                precision=prec,
+                framework=fw,
+                tensor_parallel=int(tp),
+                batch_size=int(batch),
+                prompt_tokens=args.prompt_tokens,
+                output_tokens=args.output_tokens,
+                deployment_mode=args.deployment_mode,
+                requests_per_hour=args.requests_per_hour,
+                kv_cache_precision=args.kv_cache_precision,
+                calibration=calibration,
+                with_recommendations=False,
+            )
         except InputError as error:
-            rows.append({"model": model, "hardware": hw, "precision": prec, "framework": fw, "tp": tp,
-                         "batch": batch, "fits": False, "blockers": str(error)})
+            rows.append(
+                {
+                    "model": model,
+                    "hardware": hw,
+                    "precision": prec,
+                    "framework": fw,
+                    "tp": tp,
+                    "batch": batch,
+                    "fits": False,
+                    "blockers": str(error),
+                }
+            )
             continue
         p = est.performance
-        rows.append({
-            "model": est.inputs["model"], "hardware": est.inputs["hardware"], "precision": prec, "framework": fw,
-            "tp": int(tp), "batch": p.batch_size, "fits": est.feasible, "ttft_ms": round(p.ttft_s * 1e3, 2),
-            "tpot_ms": round(p.tpot_s * 1e3, 3), "tokens_per_s_per_user": round(p.decode_tokens_per_s_per_user, 2),
-            "output_tokens_per_s": round(p.output_tokens_per_s, 1),
-            "usd_per_million_tokens": round(est.cost.cost_per_million_tokens_usd, 4),
-            "monthly_usd": round(est.cost.monthly_usd, 2), "memory_utilization": round(est.memory.utilization, 4),
-            "blockers": "; ".join(b.code for b in est.blockers),
-        })
-    key = {"cost": lambda r: r.get("usd_per_million_tokens", float("inf")),
-           "latency": lambda r: r.get("tpot_ms", float("inf")),
-           "throughput": lambda r: -r.get("output_tokens_per_s", 0.0)}[args.objective]
+        rows.append(
+            {
+                "model": est.inputs["model"],
+                "hardware": est.inputs["hardware"],
+                "precision": prec,
+                "framework": fw,
+                "tp": int(tp),
+                "batch": p.batch_size,
+                "fits": est.feasible,
+                "ttft_ms": round(p.ttft_s * 1e3, 2),
+                "tpot_ms": round(p.tpot_s * 1e3, 3),
+                "tokens_per_s_per_user": round(p.decode_tokens_per_s_per_user, 2),
+                "output_tokens_per_s": round(p.output_tokens_per_s, 1),
+                "usd_per_million_tokens": round(est.cost.cost_per_million_tokens_usd, 4),
+                "monthly_usd": round(est.cost.monthly_usd, 2),
+                "memory_utilization": round(est.memory.utilization, 4),
+                "blockers": "; ".join(b.code for b in est.blockers),
+            }
+        )
+    key = {
+        "cost": lambda r: r.get("usd_per_million_tokens", float("inf")),
+        "latency": lambda r: r.get("tpot_ms", float("inf")),
+        "throughput": lambda r: -r.get("output_tokens_per_s", 0.0),
+    }[args.objective]
     rows.sort(key=lambda r: (not r["fits"], key(r)))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
@@ -169,16 +267,37 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
     catalog = default_catalog()
     if args.json:
-        print(json.dumps([{"key": m.key, "name": m.name, "params_total": m.params_total,
-                           "params_active": m.params_active, "attention": m.attention,
-                           "max_context_tokens": m.max_context_tokens} for m in catalog.models.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "key": m.key,
+                        "name": m.name,
+                        "params_total": m.params_total,
+                        "params_active": m.params_active,
+                        "attention": m.attention,
+                        "max_context_tokens": m.max_context_tokens,
+                    }
+                    for m in catalog.models.values()
+                ],
+                indent=2,
+            )
+        )
         return 0
     table = Table(title=f"{len(catalog.models)} models")
     for col in ("key", "name", "params (B)", "active (B)", "layers", "attention", "KV heads", "context"):
         table.add_column(col)
     for m in sorted(catalog.models.values(), key=lambda m: m.key):
-        table.add_row(m.key, m.name, f"{m.params_total / 1e9:.2f}", f"{m.params_active / 1e9:.2f}", str(m.num_layers),
-                      m.attention, str(m.num_kv_heads), str(m.max_context_tokens))
+        table.add_row(
+            m.key,
+            m.name,
+            f"{m.params_total / 1e9:.2f}",
+            f"{m.params_active / 1e9:.2f}",
+            str(m.num_layers),
+            m.attention,
+            str(m.num_kv_heads),
+            str(m.max_context_tokens),
+        )
     console.print(table)
     return 0
 
@@ -186,18 +305,38 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
 def cmd_hardware(args: argparse.Namespace, console: Console) -> int:
     catalog = default_catalog()
     if args.json:
-        print(json.dumps([{"key": h.key, "name": h.name, "kind": h.kind, "memory_bytes": h.memory_bytes,
-                           "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
-                           "fp16_dense_flops": h.fp16_dense_flops, "cloud_usd_per_hour": h.cloud_usd_per_hour}
-                          for h in catalog.hardware.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "key": h.key,
+                        "name": h.name,
+                        "kind": h.kind,
+                        "memory_bytes": h.memory_bytes,
+                        "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
+                        "fp16_dense_flops": h.fp16_dense_flops,
+                        "cloud_usd_per_hour": h.cloud_usd_per_hour,
+                    }
+                    for h in catalog.hardware.values()
+                ],
+                indent=2,
+            )
+        )
         return 0
     table = Table(title=f"{len(catalog.hardware)} hardware entries")
     for col in ("key", "name", "kind", "memory GiB", "bandwidth GB/s", "fp16 TFLOPS", "fp8 TFLOPS", "$/h"):
         table.add_column(col)
     for h in sorted(catalog.hardware.values(), key=lambda h: h.key):
-        table.add_row(h.key, h.name, h.kind, f"{h.memory_bytes / GIB:.0f}", f"{h.memory_bandwidth_bytes_per_s / 1e9:.0f}",
-                      f"{h.fp16_dense_flops / 1e12:.0f}", f"{h.fp8_dense_flops / 1e12:.0f}",
-                      f"{h.cloud_usd_per_hour:.2f}" if h.cloud_usd_per_hour else "")
+        table.add_row(
+            h.key,
+            h.name,
+            h.kind,
+            f"{h.memory_bytes / GIB:.0f}",
+            f"{h.memory_bandwidth_bytes_per_s / 1e9:.0f}",
+            f"{h.fp16_dense_flops / 1e12:.0f}",
+            f"{h.fp8_dense_flops / 1e12:.0f}",
+            f"{h.cloud_usd_per_hour:.2f}" if h.cloud_usd_per_hour else "",
+        )
     console.print(table)
     return 0
 
@@ -217,7 +356,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     from calculator.calibrate import run_calibration
 
-    run_calibration(args.files, out=args.out, console=console, cross_validate=not args.no_cv)
+    run_calibration(args.files, out=args.out, console=console, cross_validate_folds=not args.no_cv)
     return 0
 
 
@@ -238,10 +377,15 @@ def _interactive(console: Console) -> int:
     while True:
         try:
             est = estimate(
-                ask("Model", "7B"), ask("Hardware", "RTX4090"), precision=ask("Precision", "fp16"),
-                framework=ask("Framework", "vllm"), prompt_tokens=int(ask("Prompt tokens", "128")),
-                output_tokens=int(ask("Output tokens", "1024")), batch_size=int(ask("Batch size", "1")),
-                num_gpus=int(ask("GPUs", "1")), deployment_mode=ask("Deployment mode (local/cloud/edge)", "local"),
+                ask("Model", "7B"),
+                ask("Hardware", "RTX4090"),
+                precision=ask("Precision", "fp16"),
+                framework=ask("Framework", "vllm"),
+                prompt_tokens=int(ask("Prompt tokens", "128")),
+                output_tokens=int(ask("Output tokens", "1024")),
+                batch_size=int(ask("Batch size", "1")),
+                num_gpus=int(ask("GPUs", "1")),
+                deployment_mode=ask("Deployment mode (local/cloud/edge)", "local"),
                 requests_per_hour=float(ask("Requests per hour", "100")),
             )
         except (InputError, ValueError) as error:
@@ -269,7 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("models", "hardware"):
         p = sub.add_parser(name, help=f"list the {name} catalog")
         p.add_argument("--json", action="store_true")
-    p = sub.add_parser("validate", help="predict every row of a measurements or memory CSV and report the error")
+    p = sub.add_parser(
+        "validate", help="predict every row of a measurements or memory CSV and report the error"
+    )
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--calibration", default=None)
@@ -292,8 +438,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
-    handler = {"estimate": cmd_estimate, "compare": cmd_compare, "models": cmd_models, "hardware": cmd_hardware,
-               "validate": cmd_validate, "calibrate": cmd_calibrate, "benchmark": cmd_benchmark}[args.command]
+    handler = {
+        "estimate": cmd_estimate,
+        "compare": cmd_compare,
+        "models": cmd_models,
+        "hardware": cmd_hardware,
+        "validate": cmd_validate,
+        "calibrate": cmd_calibrate,
+        "benchmark": cmd_benchmark,
+    }[args.command]
     try:
         return handler(args, console)
     except InputError as error:

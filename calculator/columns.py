@@ -111,6 +111,9 @@ class HardwareColumns(Columns):
     hardware_class: Array
     fp32_flops: Array
     fp16_dense_flops: Array
+    fp16_accumulate_dense_flops: Array
+    """FP16 tensor rate with FP16 accumulation: GeForce cards run it at twice their FP32-accumulate rate
+    (4 x the FP32 vector rate on Ampere/Ada, NVIDIA GA102 and Ada whitepapers via reference/NOTES.md)."""
     bf16_dense_flops: Array
     fp8_dense_flops: Array
     fp4_dense_flops: Array
@@ -133,6 +136,9 @@ class HardwareColumns(Columns):
                     "hardware_class": float(HARDWARE_CLASSES.index(s.kind)),
                     "fp32_flops": s.fp32_flops,
                     "fp16_dense_flops": fp16,
+                    "fp16_accumulate_dense_flops": max(fp16, 4.0 * s.fp32_flops)
+                    if s.kind == "consumer_gpu" and s.vendor.lower() == "nvidia"
+                    else fp16,
                     "bf16_dense_flops": s.bf16_dense_flops or fp16,
                     "fp8_dense_flops": s.fp8_dense_flops,
                     "fp4_dense_flops": s.fp4_dense_flops,
@@ -177,6 +183,9 @@ class FrameworkColumns(Columns):
     cuda_graph_bytes: Array
     max_num_seqs: Array
     max_num_batched_tokens: Array
+    tp_splits_heads: Array
+    fp16_accumulate: Array
+    materialises_attention: Array
 
     @classmethod
     def from_specs(cls, specs: list[FrameworkSpec]) -> FrameworkColumns:
@@ -189,6 +198,9 @@ class FrameworkColumns(Columns):
                 "cuda_graph_bytes": s.cuda_graph_bytes,
                 "max_num_seqs": s.max_num_seqs,
                 "max_num_batched_tokens": s.max_num_batched_tokens,
+                "tp_splits_heads": float(s.tp_splits_heads),
+                "fp16_accumulate": float(s.fp16_accumulate),
+                "materialises_attention": float(s.materialises_attention),
             }
             for s in specs
         ]
@@ -205,8 +217,10 @@ class EfficiencyColumns(Columns):
     prefill_overhead_s: Array
     allreduce_latency_s: Array
     link_efficiency: Array
-    batch_scale: Array
-    """Scheduler efficiency at large batch: throughput x batch/(batch + batch_scale) below the roofline."""
+    dequant_efficiency: Array
+    """Share of the fp16 GEMM rate that weight-only quantised formats reach in prefill (dequantisation cost)."""
+    per_sequence_overhead_s: Array
+    """Host-side scheduling and sampling cost per sequence per decode step (the large-batch curve)."""
 
 
 @dataclass(frozen=True, kw_only=True)

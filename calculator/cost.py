@@ -1,10 +1,10 @@
 """Cost: cloud price x GPUs, or purchase price amortised over a lifetime plus energy, per hour and per unit.
 
-    local/edge hourly = purchase x gpus / (lifetime_years x 8760 h) + TDP x gpus x power_utilization / 1000
-                        x usd_per_kwh x PUE
-    cloud hourly      = usd_per_gpu_hour x gpus (energy is in the price)
-    monthly           = hourly x 730 h (the cloud providers' billing month) x replicas
-    per request       = hourly / (3600 x requests_per_s); per 1M tokens = hourly / (3600 x tokens_per_s) x 1e6
+local/edge hourly = purchase x gpus / (lifetime_years x 8760 h) + TDP x gpus x power_utilization / 1000
+                    x usd_per_kwh x PUE
+cloud hourly      = usd_per_gpu_hour x gpus (energy is in the price)
+monthly           = hourly x 730 h (the cloud providers' billing month) x replicas
+per request       = hourly / (3600 x requests_per_s); per 1M tokens = hourly / (3600 x tokens_per_s) x 1e6
 """
 
 from __future__ import annotations
@@ -53,11 +53,27 @@ class CostColumns:
     price_missing: Array
 
 
-def deployment_costs(*, mode: Array, num_gpus: Array, cloud_usd_per_hour: Array, purchase_usd: Array,
-                     tdp_watts: Array, requests_per_s: Array, output_tokens_per_s: Array,
-                     requests_per_hour: Array, assumptions: CostAssumptions) -> CostColumns:
+def deployment_costs(
+    *,
+    mode: Array,
+    num_gpus: Array,
+    cloud_usd_per_hour: Array,
+    purchase_usd: Array,
+    tdp_watts: Array,
+    requests_per_s: Array,
+    output_tokens_per_s: Array,
+    requests_per_hour: Array,
+    assumptions: CostAssumptions,
+) -> CostColumns:
     """Cost of one replica per hour, the replicas needed for `requests_per_hour`, and unit costs."""
-    energy = tdp_watts * num_gpus * assumptions.power_utilization / 1000.0 * assumptions.usd_per_kwh * assumptions.pue
+    energy = (
+        tdp_watts
+        * num_gpus
+        * assumptions.power_utilization
+        / 1000.0
+        * assumptions.usd_per_kwh
+        * assumptions.pue
+    )
     amortised = purchase_usd * num_gpus / (assumptions.lifetime_years * HOURS_PER_YEAR)
     cloud = mode == 1.0
     hourly = np.where(cloud, cloud_usd_per_hour * num_gpus, amortised + energy)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 
 from calculator.calibration import Calibration
+from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import ConfigBatch
 from calculator.frameworks import FrameworkSpec, resolve_framework
 from calculator.grid import EntityTables, build_batch
+from calculator.hf_config import model_from_hf_config
 from calculator.precisions import PrecisionSpec, kv_bytes_per_element, resolve_precision
 from calculator.specs import Catalog, HardwareSpec, ModelSpec
 
@@ -78,6 +80,15 @@ def _float(field: str, value: object, minimum: float) -> float:
     return number
 
 
+def _model_from_name_or_config(model: str, catalog: Catalog) -> ModelSpec:
+    """A catalog name, or a published config.json given as a file path or as JSON text."""
+    text = model.strip()
+    if text.startswith("{") or (text.endswith(".json") and Path(text).is_file()):
+        spec, _warnings = model_from_hf_config(text if text.startswith("{") else Path(text))
+        return spec
+    return resolve_model(model, catalog)
+
+
 def resolve_deployment(
     model: str | ModelSpec,
     hardware: str | HardwareSpec,
@@ -102,11 +113,15 @@ def resolve_deployment(
     """Validate inputs; num_gpus defaults to tensor_parallel x pipeline_parallel and vice versa."""
     catalog = catalog or default_catalog()
     try:
-        model_spec = model if isinstance(model, ModelSpec) else resolve_model(model, catalog)
+        model_spec = model if isinstance(model, ModelSpec) else _model_from_name_or_config(model, catalog)
     except KeyError as error:
         raise InputError("model", str(error).strip("'\"")) from None
+    except ValueError as error:
+        raise InputError("model", str(error)) from None
     try:
-        hardware_spec = hardware if isinstance(hardware, HardwareSpec) else resolve_hardware(hardware, catalog)
+        hardware_spec = (
+            hardware if isinstance(hardware, HardwareSpec) else resolve_hardware(hardware, catalog)
+        )
     except KeyError as error:
         raise InputError("hardware", str(error).strip("'\"")) from None
     try:
@@ -122,7 +137,9 @@ def resolve_deployment(
     except KeyError as error:
         raise InputError("framework", str(error)) from None
     if deployment_mode not in DEPLOYMENT_MODES:
-        raise InputError("deployment_mode", f"must be one of {', '.join(DEPLOYMENT_MODES)}, got {deployment_mode!r}")
+        raise InputError(
+            "deployment_mode", f"must be one of {', '.join(DEPLOYMENT_MODES)}, got {deployment_mode!r}"
+        )
     pp = _int("pipeline_parallel", pipeline_parallel, 1)
     if tensor_parallel is None:
         tp = (_int("num_gpus", num_gpus, 1) // pp) if num_gpus is not None else 1
@@ -131,14 +148,17 @@ def resolve_deployment(
         tp = _int("tensor_parallel", tensor_parallel, 1)
     gpus = _int("num_gpus", num_gpus, 1) if num_gpus is not None else tp * pp
     if gpus != tp * pp:
-        raise InputError("num_gpus", f"must equal tensor_parallel x pipeline_parallel = {tp * pp}, got {gpus}")
-    if tp > 1 and model_spec.num_attention_heads % tp:
+        raise InputError(
+            "num_gpus", f"must equal tensor_parallel x pipeline_parallel = {tp * pp}, got {gpus}"
+        )
+    splits_heads = framework_spec.tp_splits_heads
+    if tp > 1 and splits_heads and model_spec.num_attention_heads % tp:
         raise InputError(
             "tensor_parallel",
             f"{tp} does not divide {model_spec.name}'s {model_spec.num_attention_heads} attention heads",
         )
     kv = model_spec.num_kv_heads
-    if tp > 1 and model_spec.attention != "mla" and kv % tp and tp % kv:
+    if tp > 1 and splits_heads and model_spec.attention != "mla" and kv % tp and tp % kv:
         raise InputError("tensor_parallel", f"{tp} neither divides nor is a multiple of the {kv} KV heads")
     prompt = _int("prompt_tokens", prompt_tokens, 0)
     output = _int("output_tokens", output_tokens, 0)
@@ -179,7 +199,9 @@ def _index(items: list, key_of) -> tuple[list, np.ndarray]:  # type: ignore[no-u
     return entities, index
 
 
-def deployments_batch(deployments: Sequence[Deployment], calibration: Calibration | None = None) -> ConfigBatch:
+def deployments_batch(
+    deployments: Sequence[Deployment], calibration: Calibration | None = None
+) -> ConfigBatch:
     """One ConfigBatch row per deployment (entities are de-duplicated by identity of their spec)."""
     models, mi = _index([d.model for d in deployments], lambda s: repr(s))
     hardware, hi = _index([d.hardware for d in deployments], lambda s: repr(s))

@@ -34,7 +34,10 @@ from calculator.performance import decode_roofline_tokens_per_s, decode_step_tim
 # Blocker bits: a configuration with any bit set cannot run as specified.
 BLOCKERS = {
     1: ("does_not_fit", "weights, activations and KV cache exceed the device memory"),
-    2: ("tp_heads", "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)"),
+    2: (
+        "tp_heads",
+        "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)",
+    ),
     4: ("gpu_count", "num_gpus must equal tensor_parallel x pipeline_parallel"),
     8: ("context_too_long", "prompt + output tokens exceed the model's maximum context"),
     16: ("precision_unsupported", "the framework or hardware does not run this precision"),
@@ -62,6 +65,11 @@ class ConfigBatch:
 
     def __len__(self) -> int:
         return len(self.deployment_mode)
+
+
+def full(value: Array, shape: tuple[int, ...]) -> Array:
+    """A result column at the full shape of a grid (a zero-copy broadcast view)."""
+    return np.broadcast_to(value, shape)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,21 +117,28 @@ def _edge_scaled(batch: ConfigBatch, assumptions: CostAssumptions) -> HardwareCo
     if not edge.any():
         return h
     power = np.where(edge, assumptions.edge_power_factor, 1.0)
-    return HardwareColumns(**{
-        **{f.name: getattr(h, f.name) for f in fields(h)},
-        "memory_bytes": h.memory_bytes * np.where(edge, assumptions.edge_memory_share, 1.0),
-        "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s * power,
-        "fp32_flops": h.fp32_flops * power,
-        "fp16_dense_flops": h.fp16_dense_flops * power,
-        "bf16_dense_flops": h.bf16_dense_flops * power,
-        "fp8_dense_flops": h.fp8_dense_flops * power,
-        "fp4_dense_flops": h.fp4_dense_flops * power,
-        "int8_dense_ops": h.int8_dense_ops * power,
-    })
+    return HardwareColumns(
+        **{
+            **{f.name: getattr(h, f.name) for f in fields(h)},
+            "memory_bytes": h.memory_bytes * np.where(edge, assumptions.edge_memory_share, 1.0),
+            "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s * power,
+            "fp32_flops": h.fp32_flops * power,
+            "fp16_dense_flops": h.fp16_dense_flops * power,
+            "fp16_accumulate_dense_flops": h.fp16_accumulate_dense_flops * power,
+            "bf16_dense_flops": h.bf16_dense_flops * power,
+            "fp8_dense_flops": h.fp8_dense_flops * power,
+            "fp4_dense_flops": h.fp4_dense_flops * power,
+            "int8_dense_ops": h.int8_dense_ops * power,
+        }
+    )
 
 
 def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> ResultColumns:
     """Estimate every configuration of `batch`.
+
+    Columns may be 1-D (one row per configuration) or broadcastable N-D arrays (a grid with one axis per
+    dimension, see grid.Grid.tensor_batch): every formula is elementwise, so each intermediate is computed
+    at the smallest shape its inputs span, and the grid's full size is reached only where dimensions meet.
 
     Operating point: batch_size > 0 is a static batch of that many sequences; batch_size == 0 picks the
     largest batch the KV pool and the scheduler allow (continuous batching at offline max throughput).
@@ -137,7 +152,11 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     weights = weight_bytes_per_device(m, p, w)
     overhead = runtime_overhead_bytes(f, w)
     activations = activation_peak_bytes(
-        m, f, w, np.float64(batch.memory_logits_factor), np.float64(batch.memory_hidden_factor),
+        m,
+        f,
+        w,
+        np.float64(batch.memory_logits_factor),
+        np.float64(batch.memory_hidden_factor),
         np.float64(batch.memory_base_bytes),
     )
     pool = kv_pool_bytes(h, f, w, weights, activations, overhead)
@@ -160,10 +179,10 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     max_context = np.where(pool > 0, np.floor(pool / np.maximum(kv_per_token * batch_size, 1.0)), 0.0)
     max_context = np.minimum(max_context, m.max_context_tokens)
 
-    prefill = prefill_time_s(m, h, p, w, e, batch_size)
-    lone_prefill = prefill_time_s(m, h, p, w, e, np.ones_like(batch_size))
+    prefill = prefill_time_s(m, h, p, f, w, e, batch_size)
+    lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones(()))  # no batch axis: one prompt alone
     mean_context = w.prompt_tokens + w.output_tokens / 2.0
-    tpot = decode_step_time_s(m, h, p, w, e, batch_size, mean_context)
+    tpot = decode_step_time_s(m, h, p, f, w, e, batch_size, mean_context)
     rtt = np.where(batch.deployment_mode == 1.0, assumptions.network_rtt_s, 0.0)
     ttft = prefill + rtt
     e2e = ttft + np.maximum(w.output_tokens - 1.0, 0.0) * tpot
@@ -172,20 +191,27 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     requests_per_s = batch_size * pipeline_overlap / e2e
     roofline = decode_roofline_tokens_per_s(m, h, p, w, mean_context)
 
+    # Not in place: with broadcast (grid-shaped) columns each term may have a different shape.
     blockers = batch.compat_blockers.astype(np.int64)
-    blockers |= np.where(~fits & (pool > 0), 1, 0)
-    blockers |= np.where(pool <= 0, 1 | 32, 0)
-    heads_ok = (m.num_attention_heads % w.tensor_parallel == 0) & (
+    blockers = blockers | np.where(~fits & (pool > 0), 1, 0)
+    blockers = blockers | np.where(pool <= 0, 1 | 32, 0)
+    heads_ok = (f.tp_splits_heads == 0) | (m.num_attention_heads % w.tensor_parallel == 0) & (
         (m.num_kv_heads % w.tensor_parallel == 0) | (w.tensor_parallel % m.num_kv_heads == 0) | (m.is_mla > 0)
     )
-    blockers |= np.where(heads_ok, 0, 2)
-    blockers |= np.where(w.num_gpus == w.tensor_parallel * w.pipeline_parallel, 0, 4)
-    blockers |= np.where(sequence_tokens <= m.max_context_tokens, 0, 8)
+    blockers = blockers | np.where(heads_ok, 0, 2)
+    blockers = blockers | np.where(w.num_gpus == w.tensor_parallel * w.pipeline_parallel, 0, 4)
+    blockers = blockers | np.where(sequence_tokens <= m.max_context_tokens, 0, 8)
 
     cost = deployment_costs(
-        mode=batch.deployment_mode, num_gpus=w.num_gpus, cloud_usd_per_hour=h.cloud_usd_per_hour,
-        purchase_usd=h.purchase_usd, tdp_watts=h.tdp_watts, requests_per_s=requests_per_s,
-        output_tokens_per_s=output_tps, requests_per_hour=batch.requests_per_hour, assumptions=assumptions,
+        mode=batch.deployment_mode,
+        num_gpus=w.num_gpus,
+        cloud_usd_per_hour=h.cloud_usd_per_hour,
+        purchase_usd=h.purchase_usd,
+        tdp_watts=h.tdp_watts,
+        requests_per_s=requests_per_s,
+        output_tokens_per_s=output_tps,
+        requests_per_hour=batch.requests_per_hour,
+        assumptions=assumptions,
     )
     return ResultColumns(
         weights_bytes=weights,

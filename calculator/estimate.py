@@ -24,8 +24,15 @@ from calculator.specs import Catalog
 ENGINE_VERSION = "0.1.0"
 GIB = 2**30
 TIGHT_UTILIZATION = 0.9
-METRICS = ("decode_tokens_per_s_per_user", "prefill_tokens_per_s", "output_tokens_per_s_total", "ttft_ms",
-           "tpot_ms", "weights_gib", "kv_cache_gib")
+METRICS = (
+    "decode_tokens_per_s_per_user",
+    "prefill_tokens_per_s",
+    "output_tokens_per_s_total",
+    "ttft_ms",
+    "tpot_ms",
+    "weights_gib",
+    "kv_cache_gib",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +163,9 @@ def _performance(r: dict[str, float]) -> PerformanceEstimate:
     )
 
 
-def performance_score(*, fits: bool, utilization: float, decode_tokens_per_s_per_user: float,
-                      cost_per_million_tokens_usd: float) -> float:
+def performance_score(
+    *, fits: bool, utilization: float, decode_tokens_per_s_per_user: float, cost_per_million_tokens_usd: float
+) -> float:
     """0-100 score = 100 x (0.4 memory + 0.4 speed + 0.2 cost), 0 when the deployment cannot run.
 
     memory = 1 up to 80% utilisation, falling linearly to 0 at 100%;
@@ -167,7 +175,9 @@ def performance_score(*, fits: bool, utilization: float, decode_tokens_per_s_per
     if not fits:
         return 0.0
     memory = float(np.clip((1.0 - utilization) / 0.2, 0.0, 1.0))
-    speed = float(np.clip(math.log10(max(decode_tokens_per_s_per_user, 1e-9) / 5.0) / math.log10(20.0), 0.0, 1.0))
+    speed = float(
+        np.clip(math.log10(max(decode_tokens_per_s_per_user, 1e-9) / 5.0) / math.log10(20.0), 0.0, 1.0)
+    )
     if math.isfinite(cost_per_million_tokens_usd) and cost_per_million_tokens_usd > 0:
         cost = float(np.clip(math.log10(100.0 / cost_per_million_tokens_usd) / 3.0, 0.0, 1.0))
     else:
@@ -181,33 +191,64 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
     for bit, (code, message) in BLOCKERS.items():
         if bits & bit and code != "precision_unsupported":
             if code == "does_not_fit":
-                message = (f"needs {r['total_bytes'] / GIB:.1f} GiB per device but {d.hardware.name} has "
-                           f"{r['capacity_bytes'] / GIB:.1f} GiB usable")
+                message = (
+                    f"needs {r['total_bytes'] / GIB:.1f} GiB per device but {d.hardware.name} has "
+                    f"{r['capacity_bytes'] / GIB:.1f} GiB usable"
+                )
             blockers.append(Finding(code=code, message=message))
-    blockers.extend(Finding(code="precision_unsupported", message=m) for m in compat_reasons(
-        d.framework, d.precision, d.hardware))
+    blockers.extend(
+        Finding(code="precision_unsupported", message=m)
+        for m in compat_reasons(d.framework, d.precision, d.hardware)
+    )
     warnings: list[Finding] = []
     if r["memory_utilization"] > TIGHT_UTILIZATION and not bits & 1:
-        warnings.append(Finding(code="tight_memory", message=f"uses {r['memory_utilization']:.0%} of device memory"))
-    if d.precision.compute_path == "fp8" and d.hardware.fp8_dense_flops <= 0 and d.framework.key != "tensorrt-llm":
-        warnings.append(Finding(code="fp8_weight_only",
-                                message=f"{d.hardware.name} has no FP8 tensor cores: FP8 weights are upcast to 16-bit"))
+        warnings.append(
+            Finding(code="tight_memory", message=f"uses {r['memory_utilization']:.0%} of device memory")
+        )
+    if (
+        d.precision.compute_path == "fp8"
+        and d.hardware.fp8_dense_flops <= 0
+        and d.framework.key != "tensorrt-llm"
+    ):
+        warnings.append(
+            Finding(
+                code="fp8_weight_only",
+                message=f"{d.hardware.name} has no FP8 tensor cores: FP8 weights are upcast to 16-bit",
+            )
+        )
     if d.deployment_mode == "edge" and d.hardware.kind == "datacenter_gpu":
         warnings.append(Finding(code="edge_datacenter", message="a datacenter GPU is an unusual edge device"))
     if d.tensor_parallel > 1 and d.hardware.interconnect_bytes_per_s < 50e9:
-        warnings.append(Finding(code="slow_interconnect",
-                                message="tensor parallelism over PCIe: all-reduces cost more than on NVLink"))
+        warnings.append(
+            Finding(
+                code="slow_interconnect",
+                message="tensor parallelism over PCIe: all-reduces cost more than on NVLink",
+            )
+        )
     if d.prompt_tokens + d.output_tokens > d.model.max_context_tokens * 0.9 and not bits & 8:
-        warnings.append(Finding(code="near_context_limit", message="the request is near the model's context limit"))
+        warnings.append(
+            Finding(code="near_context_limit", message="the request is near the model's context limit")
+        )
     if d.model.key == "gpt-3-175b":
-        warnings.append(Finding(code="proxy_model", message=(
-            "GPT-4's architecture is unpublished; it is modelled as a GPT-3-175B-shaped dense model")))
+        warnings.append(
+            Finding(
+                code="proxy_model",
+                message=(
+                    "GPT-4's architecture is unpublished; it is modelled as a GPT-3-175B-shaped dense model"
+                ),
+            )
+        )
     return blockers, warnings
 
 
-def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None,
-                        assumptions: CostAssumptions | None = None, catalog: Catalog | None = None,
-                        with_recommendations: bool = True) -> Estimate:
+def estimate_deployment(
+    d: Deployment,
+    *,
+    calibration: Calibration | None = None,
+    assumptions: CostAssumptions | None = None,
+    catalog: Catalog | None = None,
+    with_recommendations: bool = True,
+) -> Estimate:
     calibration = calibration or default_calibration()
     assumptions = assumptions or CostAssumptions()
     auto = d.replace(batch_size=0)
@@ -221,23 +262,32 @@ def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None
         single = deployments_batch([d], calibration)
         max_batch = results.max_batch_size[:1]
         o = online_operating_point(
-            single, max_batch,
+            single,
+            max_batch,
             request_rate=None if d.concurrency is not None else np.array([rate]),
             concurrency=None if d.concurrency is None else np.array([float(d.concurrency)]),
         )
         online = OnlineEstimate(
-            request_rate_per_s=float(o.requests_per_s[0]), concurrency=float(o.concurrency[0]),
-            ttft_p50_s=float(o.ttft_p50_s[0]), ttft_p99_s=float(o.ttft_p99_s[0]), tpot_s=float(o.tpot_s[0]),
-            e2e_latency_s=float(o.e2e_latency_s[0]), output_tokens_per_s=float(o.output_tokens_per_s[0]),
+            request_rate_per_s=float(o.requests_per_s[0]),
+            concurrency=float(o.concurrency[0]),
+            ttft_p50_s=float(o.ttft_p50_s[0]),
+            ttft_p99_s=float(o.ttft_p99_s[0]),
+            tpot_s=float(o.tpot_s[0]),
+            e2e_latency_s=float(o.e2e_latency_s[0]),
+            output_tokens_per_s=float(o.output_tokens_per_s[0]),
             saturated=bool(o.saturated[0]),
         )
 
     c = results.cost
     price_missing = bool(c.price_missing[0])
     if d.deployment_mode == "cloud":
-        price_source = "no cloud price in the catalog" if price_missing else "catalog cloud price per GPU-hour"
+        price_source = (
+            "no cloud price in the catalog" if price_missing else "catalog cloud price per GPU-hour"
+        )
     else:
-        price_source = "no purchase price in the catalog" if price_missing else "purchase price amortised + energy"
+        price_source = (
+            "no purchase price in the catalog" if price_missing else "purchase price amortised + energy"
+        )
     total_per_request = float(c.cost_per_request_usd[0])
     power_per_request = float(c.power_cost_per_request_usd[0])
     tokens_per_request = max(d.output_tokens, 1)
@@ -257,13 +307,21 @@ def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None
     fits = not any(b.code in ("does_not_fit", "no_kv_room") for b in blockers)
     utilization = r["memory_utilization"]
     memory = MemoryEstimate(
-        weights_bytes=r["weights_bytes"], kv_cache_bytes=r["kv_cache_bytes"], activation_bytes=r["activation_bytes"],
-        overhead_bytes=r["overhead_bytes"], total_bytes=r["total_bytes"], capacity_bytes=r["capacity_bytes"],
-        device_memory_bytes=d.hardware.runtime_memory_bytes, kv_pool_bytes=max(r["kv_pool_bytes"], 0.0),
+        weights_bytes=r["weights_bytes"],
+        kv_cache_bytes=r["kv_cache_bytes"],
+        activation_bytes=r["activation_bytes"],
+        overhead_bytes=r["overhead_bytes"],
+        total_bytes=r["total_bytes"],
+        capacity_bytes=r["capacity_bytes"],
+        device_memory_bytes=d.hardware.runtime_memory_bytes,
+        kv_pool_bytes=max(r["kv_pool_bytes"], 0.0),
         kv_pool_tokens=max(r["kv_pool_bytes"], 0.0) / max(r["kv_bytes_per_token"], 1.0),
-        kv_bytes_per_token=r["kv_bytes_per_token"], utilization=utilization, fits=fits,
+        kv_bytes_per_token=r["kv_bytes_per_token"],
+        utilization=utilization,
+        fits=fits,
         status="does_not_fit" if not fits else ("tight" if utilization > TIGHT_UTILIZATION else "fits"),
-        max_batch_size=int(max(r["max_batch_size"], 0)), max_context_tokens=int(max(r["max_context_tokens"], 0)),
+        max_batch_size=int(max(r["max_batch_size"], 0)),
+        max_context_tokens=int(max(r["max_context_tokens"], 0)),
     )
     performance = _performance(r)
     family = d.framework.family
@@ -275,8 +333,16 @@ def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None
     if with_recommendations:
         from calculator.advice import recommend
 
-        recommendations = recommend(d, memory, performance, cost, blockers, calibration=calibration,
-                                    assumptions=assumptions, catalog=catalog)
+        recommendations = recommend(
+            d,
+            memory,
+            performance,
+            cost,
+            blockers,
+            calibration=calibration,
+            assumptions=assumptions,
+            catalog=catalog,
+        )
     return Estimate(
         inputs=_inputs(d),
         memory=memory,
@@ -287,7 +353,8 @@ def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None
         blockers=blockers,
         warnings=warnings,
         performance_score=performance_score(
-            fits=not blockers, utilization=utilization,
+            fits=not blockers,
+            utilization=utilization,
             decode_tokens_per_s_per_user=performance.decode_tokens_per_s_per_user,
             cost_per_million_tokens_usd=cost.cost_per_million_tokens_usd,
         ),
@@ -300,19 +367,42 @@ def estimate_deployment(d: Deployment, *, calibration: Calibration | None = None
 
 def _inputs(d: Deployment) -> dict[str, Any]:
     return {
-        "model": d.model.key, "model_name": d.model.name, "hardware": d.hardware.key,
-        "hardware_name": d.hardware.name, "precision": d.precision.key, "kv_cache_precision": d.kv_cache_precision,
-        "framework": d.framework.key, "num_gpus": d.num_gpus, "tensor_parallel": d.tensor_parallel,
-        "pipeline_parallel": d.pipeline_parallel, "prompt_tokens": d.prompt_tokens,
-        "output_tokens": d.output_tokens, "batch_size": d.batch_size, "deployment_mode": d.deployment_mode,
-        "requests_per_hour": d.requests_per_hour, "request_rate": d.request_rate, "concurrency": d.concurrency,
+        "model": d.model.key,
+        "model_name": d.model.name,
+        "hardware": d.hardware.key,
+        "hardware_name": d.hardware.name,
+        "precision": d.precision.key,
+        "kv_cache_precision": d.kv_cache_precision,
+        "framework": d.framework.key,
+        "num_gpus": d.num_gpus,
+        "tensor_parallel": d.tensor_parallel,
+        "pipeline_parallel": d.pipeline_parallel,
+        "prompt_tokens": d.prompt_tokens,
+        "output_tokens": d.output_tokens,
+        "batch_size": d.batch_size,
+        "deployment_mode": d.deployment_mode,
+        "requests_per_hour": d.requests_per_hour,
+        "request_rate": d.request_rate,
+        "concurrency": d.concurrency,
     }
 
 
-def estimate(model: str, hardware: str, *, calibration: Calibration | None = None,
-             assumptions: CostAssumptions | None = None, catalog: Catalog | None = None,
-             with_recommendations: bool = True, **inputs: Any) -> Estimate:
+def estimate(
+    model: str,
+    hardware: str,
+    *,
+    calibration: Calibration | None = None,
+    assumptions: CostAssumptions | None = None,
+    catalog: Catalog | None = None,
+    with_recommendations: bool = True,
+    **inputs: Any,
+) -> Estimate:
     """Estimate one deployment. Keyword inputs: see `calculator.deployment.resolve_deployment`."""
     deployment = resolve_deployment(model, hardware, catalog=catalog, **inputs)
-    return estimate_deployment(deployment, calibration=calibration, assumptions=assumptions, catalog=catalog,
-                               with_recommendations=with_recommendations)
+    return estimate_deployment(
+        deployment,
+        calibration=calibration,
+        assumptions=assumptions,
+        catalog=catalog,
+        with_recommendations=with_recommendations,
+    )

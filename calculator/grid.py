@@ -6,8 +6,10 @@ only hold integer indices into them, so a million-row grid is a handful of numpy
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -34,11 +36,15 @@ LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "q4_0", "q4_k_m", "q5_k_m", "q8_
 def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware: HardwareSpec) -> list[str]:
     """Why this framework cannot run this precision on this hardware (empty when it can)."""
     reasons = []
+    if max(hardware.fp32_flops, hardware.fp16_dense_flops, hardware.bf16_dense_flops) <= 0:
+        reasons.append(f"the catalog has no compute throughput for {hardware.name}; add it before estimating")
     if precision.frameworks and framework.key not in precision.frameworks:
         reasons.append(f"{precision.key} runs only on {', '.join(precision.frameworks)}, not {framework.key}")
     if framework.key == "llama.cpp" and precision.key not in LLAMA_CPP_PRECISIONS:
         reasons.append(f"llama.cpp loads GGUF files (fp16, q8_0, q4_k_m, ...), not {precision.key}")
-    if framework.key == "exllamav2" and not (precision.key.startswith("exl2") or precision.key in {"int4-gptq", "fp16"}):
+    if framework.key == "exllamav2" and not (
+        precision.key.startswith("exl2") or precision.key in {"int4-gptq", "fp16"}
+    ):
         reasons.append(f"ExLlamaV2 runs EXL2, GPTQ or fp16 weights, not {precision.key}")
     if hardware.kind in ("cpu", "apple") and framework.key in GPU_FRAMEWORKS - {"vllm", "hf-transformers"}:
         reasons.append(f"{framework.key} needs a discrete GPU; {hardware.name} is {hardware.kind}")
@@ -48,8 +54,14 @@ def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware:
     if framework.key in NVIDIA_ONLY and vendor and vendor != "nvidia":
         reasons.append(f"{framework.key} runs on NVIDIA GPUs only")
     if framework.key == "tensorrt-llm" and precision.compute_path == "fp8" and hardware.fp8_dense_flops <= 0:
-        reasons.append(f"{hardware.name} has no FP8 tensor cores (TensorRT-LLM FP8 needs Ada, Hopper or newer)")
-    if precision.compute_path == "fp4" and hardware.fp4_dense_flops <= 0 and framework.key not in {"vllm", "sglang"}:
+        reasons.append(
+            f"{hardware.name} has no FP8 tensor cores (TensorRT-LLM FP8 needs Ada, Hopper or newer)"
+        )
+    if (
+        precision.compute_path == "fp4"
+        and hardware.fp4_dense_flops <= 0
+        and framework.key not in {"vllm", "sglang"}
+    ):
         reasons.append(f"{hardware.name} has no FP4 tensor cores (Blackwell)")
     return reasons
 
@@ -60,6 +72,30 @@ class EntityTables:
     hardware: list[HardwareSpec]
     precisions: list[PrecisionSpec]
     frameworks: list[FrameworkSpec]
+
+    @cached_property
+    def model_columns(self) -> ModelColumns:
+        return ModelColumns.from_specs(self.models)
+
+    @cached_property
+    def hardware_columns(self) -> HardwareColumns:
+        return HardwareColumns.from_specs(self.hardware)
+
+    @cached_property
+    def precision_columns(self) -> PrecisionColumns:
+        return PrecisionColumns.from_specs(self.precisions)
+
+    @cached_property
+    def framework_columns(self) -> FrameworkColumns:
+        return FrameworkColumns.from_specs(self.frameworks)
+
+    @cached_property
+    def family_of_framework(self) -> np.ndarray:
+        return np.array([FAMILIES.index(f.family) for f in self.frameworks], dtype=np.intp)
+
+    @cached_property
+    def compat(self) -> np.ndarray:
+        return self.compat_table()
 
     def compat_table(self) -> np.ndarray:
         """Blocker bit 16 per [framework, precision, hardware]."""
@@ -96,9 +132,10 @@ def build_batch(
     calibration = calibration or default_calibration()
     n = len(model_index)
     zeros = np.zeros(n)
-    hw_cols = HardwareColumns.from_specs(tables.hardware).take(hardware_index)
-    family_of_framework = np.array([FAMILIES.index(f.family) for f in tables.frameworks], dtype=np.intp)
-    efficiency = calibration.efficiency_columns(family_of_framework[framework_index], hw_cols.hardware_class)
+    hw_cols = tables.hardware_columns.take(hardware_index)
+    efficiency = calibration.efficiency_columns(
+        tables.family_of_framework[framework_index], hw_cols.hardware_class
+    )
     workload = WorkloadColumns(
         tensor_parallel=np.asarray(tensor_parallel, dtype=np.float64),
         pipeline_parallel=np.asarray(pipeline_parallel, dtype=np.float64),
@@ -108,16 +145,17 @@ def build_batch(
         batch_size=np.asarray(batch_size, dtype=np.float64),
         kv_bytes_per_element=np.asarray(kv_bytes_per_element, dtype=np.float64),
         context_tokens=zeros if context_tokens is None else np.asarray(context_tokens, dtype=np.float64),
-        gpu_memory_utilization=zeros if gpu_memory_utilization is None
+        gpu_memory_utilization=zeros
+        if gpu_memory_utilization is None
         else np.asarray(gpu_memory_utilization, dtype=np.float64),
     )
-    compat = tables.compat_table()[framework_index, precision_index, hardware_index]
+    compat = tables.compat[framework_index, precision_index, hardware_index]
     mem = calibration.memory
     return ConfigBatch(
-        model=ModelColumns.from_specs(tables.models).take(model_index),
+        model=tables.model_columns.take(model_index),
         hardware=hw_cols,
-        precision=PrecisionColumns.from_specs(tables.precisions).take(precision_index),
-        framework=FrameworkColumns.from_specs(tables.frameworks).take(framework_index),
+        precision=tables.precision_columns.take(precision_index),
+        framework=tables.framework_columns.take(framework_index),
         efficiency=efficiency,
         workload=workload,
         deployment_mode=np.asarray(deployment_mode, dtype=np.float64),
@@ -129,32 +167,122 @@ def build_batch(
     )
 
 
-def grid_batch(
-    tables: EntityTables,
-    *,
-    tensor_parallel: Sequence[int] = (1,),
-    batch_sizes: Sequence[int] = (0,),
-    prompt_tokens: float = 512,
-    output_tokens: float = 256,
-    kv_bytes_per_element: float = 2.0,
-    deployment_mode: str = "cloud",
-    requests_per_hour: float = 0.0,
-    calibration: Calibration | None = None,
-) -> tuple[ConfigBatch, dict[str, np.ndarray]]:
-    """Cartesian product models x hardware x precisions x frameworks x tensor_parallel x batch_sizes
-    (num_gpus = tensor_parallel, pp = 1). Returns the batch and the index arrays that name each row."""
-    shape = (len(tables.models), len(tables.hardware), len(tables.precisions), len(tables.frameworks),
-             len(tensor_parallel), len(batch_sizes))
-    mi, hi, pi, fi, ti, bi = (a.ravel() for a in np.indices(shape, dtype=np.intp))
-    tp = np.asarray(tensor_parallel, dtype=np.float64)[ti]
-    n = len(mi)
-    batch = build_batch(
-        tables, model_index=mi, hardware_index=hi, precision_index=pi, framework_index=fi,
-        kv_bytes_per_element=np.full(n, kv_bytes_per_element), tensor_parallel=tp, pipeline_parallel=np.ones(n),
-        num_gpus=tp, prompt_tokens=np.full(n, float(prompt_tokens)), output_tokens=np.full(n, float(output_tokens)),
-        batch_size=np.asarray(batch_sizes, dtype=np.float64)[bi],
-        deployment_mode=np.full(n, float(DEPLOYMENT_MODES.index(deployment_mode))),
-        requests_per_hour=np.full(n, float(requests_per_hour)), calibration=calibration,
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """A cartesian product models x hardware x precisions x frameworks x tensor_parallel x batch_sizes
+    (num_gpus = tensor_parallel, pp = 1) over shared workload settings; rows are built chunk by chunk."""
+
+    tables: EntityTables
+    tensor_parallel: Sequence[int] = (1,)
+    batch_sizes: Sequence[int] = (0,)
+    prompt_tokens: float = 512
+    output_tokens: float = 256
+    kv_bytes_per_element: float = 2.0
+    deployment_mode: str = "cloud"
+    requests_per_hour: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        t = self.tables
+        return (
+            len(t.models),
+            len(t.hardware),
+            len(t.precisions),
+            len(t.frameworks),
+            len(self.tensor_parallel),
+            len(self.batch_sizes),
+        )
+
+    def __len__(self) -> int:
+        return int(np.prod(self.shape))
+
+    def indices(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """Entity indices of rows [start, stop) in C order of `shape`."""
+        flat = np.arange(start, len(self) if stop is None else min(stop, len(self)), dtype=np.intp)
+        names = ("model", "hardware", "precision", "framework", "tensor_parallel", "batch_size")
+        return dict(zip(names, np.unravel_index(flat, self.shape), strict=True))
+
+    def batch(
+        self, start: int = 0, stop: int | None = None, calibration: Calibration | None = None
+    ) -> tuple[ConfigBatch, dict[str, np.ndarray]]:
+        idx = self.indices(start, stop)
+        n = len(idx["model"])
+        tp = np.asarray(self.tensor_parallel, dtype=np.float64)[idx["tensor_parallel"]]
+        batch = build_batch(
+            self.tables,
+            model_index=idx["model"],
+            hardware_index=idx["hardware"],
+            precision_index=idx["precision"],
+            framework_index=idx["framework"],
+            kv_bytes_per_element=np.full(n, self.kv_bytes_per_element),
+            tensor_parallel=tp,
+            pipeline_parallel=np.ones(n),
+            num_gpus=tp,
+            prompt_tokens=np.full(n, float(self.prompt_tokens)),
+            output_tokens=np.full(n, float(self.output_tokens)),
+            batch_size=np.asarray(self.batch_sizes, dtype=np.float64)[idx["batch_size"]],
+            deployment_mode=np.full(n, float(DEPLOYMENT_MODES.index(self.deployment_mode))),
+            requests_per_hour=np.full(n, float(self.requests_per_hour)),
+            calibration=calibration,
+        )
+        return batch, idx
+
+    def chunks(self, size: int = 65_536) -> Iterator[tuple[int, int]]:
+        for start in range(0, len(self), size):
+            yield start, min(start + size, len(self))
+
+
+def _on_axis(columns: Any, axis: int, ndim: int = 6) -> Any:
+    shape = [1] * ndim
+    shape[axis] = -1
+    return type(columns)(**{f.name: getattr(columns, f.name).reshape(shape) for f in fields(columns)})
+
+
+def _scalar(value: float, ndim: int = 6) -> np.ndarray:
+    return np.full((1,) * ndim, float(value))
+
+
+def tensor_batch(
+    grid: Grid, models: slice = slice(None), calibration: Calibration | None = None
+) -> ConfigBatch:
+    """The grid (or a slice of its models) as broadcast columns of shape (models, hardware, precisions,
+    frameworks, tensor_parallel, batch_sizes): entity columns keep their own axis, so per-entity work is
+    done once per entity rather than once per configuration."""
+    calibration = calibration or default_calibration()
+    t = grid.tables
+    hw = _on_axis(t.hardware_columns, 1)
+    family = t.family_of_framework.reshape(1, 1, 1, -1, 1, 1)
+    tp = np.asarray(grid.tensor_parallel, dtype=np.float64).reshape(1, 1, 1, 1, -1, 1)
+    workload = WorkloadColumns(
+        tensor_parallel=tp,
+        pipeline_parallel=_scalar(1.0),
+        num_gpus=tp,
+        prompt_tokens=_scalar(grid.prompt_tokens),
+        output_tokens=_scalar(grid.output_tokens),
+        batch_size=np.asarray(grid.batch_sizes, dtype=np.float64).reshape(1, 1, 1, 1, 1, -1),
+        kv_bytes_per_element=_scalar(grid.kv_bytes_per_element),
+        context_tokens=_scalar(0.0),
+        gpu_memory_utilization=_scalar(0.0),
     )
-    return batch, {"model": mi, "hardware": hi, "precision": pi, "framework": fi, "tensor_parallel": ti,
-                   "batch_size": bi}
+    mem = calibration.memory
+    return ConfigBatch(
+        model=_on_axis(t.model_columns.take(models), 0),
+        hardware=hw,
+        precision=_on_axis(t.precision_columns, 2),
+        framework=_on_axis(t.framework_columns, 3),
+        efficiency=calibration.efficiency_columns(family, hw.hardware_class),
+        workload=workload,
+        deployment_mode=_scalar(DEPLOYMENT_MODES.index(grid.deployment_mode)),
+        requests_per_hour=_scalar(grid.requests_per_hour),
+        compat_blockers=t.compat.transpose(2, 1, 0)[None, :, :, :, None, None],
+        memory_logits_factor=float(mem["logits_factor"]),
+        memory_hidden_factor=float(mem["hidden_factor"]),
+        memory_base_bytes=float(mem["base_bytes"]),
+    )
+
+
+def grid_batch(
+    tables: EntityTables, *, calibration: Calibration | None = None, **settings: Any
+) -> tuple[ConfigBatch, dict[str, np.ndarray]]:
+    """The whole grid as one batch (see `Grid` for the settings; use `Grid.chunks` for large grids)."""
+    return Grid(tables=tables, **settings).batch(calibration=calibration)

@@ -22,8 +22,13 @@ class LLMInferenceCalculator:
     Memory figures are per device in decimal GB, as the seed printed them.
     """
 
-    def __init__(self, *, catalog: Catalog | None = None, calibration: Calibration | None = None,
-                 assumptions: CostAssumptions | None = None):
+    def __init__(
+        self,
+        *,
+        catalog: Catalog | None = None,
+        calibration: Calibration | None = None,
+        assumptions: CostAssumptions | None = None,
+    ):
         self.catalog = catalog
         self.calibration = calibration
         self.assumptions = assumptions
@@ -46,13 +51,21 @@ class LLMInferenceCalculator:
         framework: str = "vllm",
     ) -> dict[str, Any]:
         est = estimate(
-            model_size, hardware_type, catalog=self.catalog, calibration=self.calibration,
+            model_size,
+            hardware_type,
+            catalog=self.catalog,
+            calibration=self.calibration,
             assumptions=self.assumptions,
             prompt_tokens=128 if prompt_tokens is None else prompt_tokens,
             output_tokens=tokens if output_tokens is None else output_tokens,
-            batch_size=batch_size, deployment_mode=deployment_mode, requests_per_hour=requests_per_hour,
-            precision=precision, kv_cache_precision=kv_cache_precision, num_gpus=num_gpus,
-            tensor_parallel=tensor_parallel, framework=framework,
+            batch_size=batch_size,
+            deployment_mode=deployment_mode,
+            requests_per_hour=requests_per_hour,
+            precision=precision,
+            kv_cache_precision=kv_cache_precision,
+            num_gpus=num_gpus,
+            tensor_parallel=tensor_parallel,
+            framework=framework,
         )
         mem, perf, cost = est.memory, est.performance, est.cost
         decode_s = perf.e2e_latency_s - perf.ttft_s
@@ -60,8 +73,13 @@ class LLMInferenceCalculator:
         per_request = cost.cost_per_request_usd
         return {
             "inputs": {
-                "model_size": model_size, "tokens": tokens, "batch_size": batch_size, "hardware_type": hardware_type,
-                "deployment_mode": deployment_mode, "requests_per_hour": requests_per_hour, **est.inputs,
+                "model_size": model_size,
+                "tokens": tokens,
+                "batch_size": batch_size,
+                "hardware_type": hardware_type,
+                "deployment_mode": deployment_mode,
+                "requests_per_hour": requests_per_hour,
+                **est.inputs,
             },
             "memory": {
                 "model_memory_gb": mem.weights_bytes / GB,

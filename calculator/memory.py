@@ -65,15 +65,23 @@ def kv_bytes_per_sequence(m: ModelColumns, w: WorkloadColumns, tokens: Array) ->
     return kv_bytes_per_token_per_layer(m, w) * (full * tokens + swa * windowed) / w.pipeline_parallel
 
 
-def activation_peak_bytes(m: ModelColumns, f: FrameworkColumns, w: WorkloadColumns, logits_factor: Array,
-                          hidden_factor: Array, base_bytes: Array) -> Array:
+def activation_peak_bytes(
+    m: ModelColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    logits_factor: Array,
+    hidden_factor: Array,
+    base_bytes: Array,
+) -> Array:
     """Peak activation memory of one forward pass of the prefill budget N = max_num_batched_tokens.
 
     peak = base + logits_factor x N x vocab x 2 bytes + hidden_factor x N x (hidden + 2 x intermediate / tp) x 2.
     vLLM profiles a dummy batch of N tokens and the logits dominate (vLLM 0.19 logs: 1.89 GiB for
     Llama-3.1-8B at N=8192, identical at TP=1, 2 and 4); factors are fitted on memory.csv.
     """
-    tokens = np.minimum(f.max_num_batched_tokens, np.maximum(w.prompt_tokens, 1.0) * np.maximum(w.batch_size, 1.0))
+    tokens = np.minimum(
+        f.max_num_batched_tokens, np.maximum(w.prompt_tokens, 1.0) * np.maximum(w.batch_size, 1.0)
+    )
     tokens = np.where(f.memory_rule == 0.0, f.max_num_batched_tokens, tokens)
     logits = logits_factor * tokens * m.vocab_size * ACTIVATION_BYTES
     hidden = hidden_factor * tokens * (m.hidden_size + 2.0 * m.intermediate_size / w.tensor_parallel)
@@ -92,8 +100,14 @@ def memory_capacity_bytes(h: HardwareColumns, f: FrameworkColumns, w: WorkloadCo
     return np.where(reserving, h.memory_bytes * fraction, h.memory_bytes)
 
 
-def kv_pool_bytes(h: HardwareColumns, f: FrameworkColumns, w: WorkloadColumns, weights: Array, activations: Array,
-                  overhead: Array) -> Array:
+def kv_pool_bytes(
+    h: HardwareColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    weights: Array,
+    activations: Array,
+    overhead: Array,
+) -> Array:
     """KV pool per device under the framework's memory rule (frameworks.py); negative = weights do not fit.
 
     vLLM:          util x total - weights - activations - non-torch
@@ -106,5 +120,8 @@ def kv_pool_bytes(h: HardwareColumns, f: FrameworkColumns, w: WorkloadColumns, w
     vllm = h.memory_bytes * fraction - weights - activations - overhead
     trt = np.where(free_after_load > 0, fraction * free_after_load, free_after_load)
     sglang = h.memory_bytes * fraction - weights - overhead
-    return np.select([f.memory_rule == 0.0, f.memory_rule == 1.0, f.memory_rule == 2.0], [vllm, trt, sglang],
-                     default=free_after_load)
+    return np.select(
+        [f.memory_rule == 0.0, f.memory_rule == 1.0, f.memory_rule == 2.0],
+        [vllm, trt, sglang],
+        default=free_after_load,
+    )

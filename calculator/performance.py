@@ -15,6 +15,7 @@ from calculator.columns import (
     COMPUTE_PATHS,
     Array,
     EfficiencyColumns,
+    FrameworkColumns,
     HardwareColumns,
     ModelColumns,
     PrecisionColumns,
@@ -22,18 +23,24 @@ from calculator.columns import (
 )
 from calculator.memory import ACTIVATION_BYTES, kv_bytes_per_sequence, weight_bytes_total
 
+PIPELINE_LINK_EFFICIENCY = 0.7
 
-def peak_flops(h: HardwareColumns, p: PrecisionColumns) -> Array:
+
+def peak_flops(h: HardwareColumns, p: PrecisionColumns, f: FrameworkColumns) -> Array:
     """Dense tensor FLOP/s on the precision's compute path, falling back to the next wider path the hardware
-    has (fp4 -> fp8 -> fp16, int8 -> fp16, bf16 -> fp16, fp16 -> fp32): weight-only formats compute in fp16."""
+    has (fp4 -> fp8 -> fp16, int8 -> fp16, bf16 -> fp16, fp16 -> fp32): weight-only formats compute in fp16,
+    at the FP16-accumulate rate for frameworks that accumulate in FP16."""
     path = p.compute_path
-    fp16 = np.where(h.fp16_dense_flops > 0, h.fp16_dense_flops, h.fp32_flops)
+    fp16_rate = np.where(f.fp16_accumulate > 0, h.fp16_accumulate_dense_flops, h.fp16_dense_flops)
+    fp16 = np.where(fp16_rate > 0, fp16_rate, h.fp32_flops)
     bf16 = np.where(h.bf16_dense_flops > 0, h.bf16_dense_flops, fp16)
     fp8 = np.where(h.fp8_dense_flops > 0, h.fp8_dense_flops, fp16)
     fp4 = np.where(h.fp4_dense_flops > 0, h.fp4_dense_flops, fp8)
     int8 = np.where(h.int8_dense_ops > 0, h.int8_dense_ops, fp16)
     choices = [h.fp32_flops, fp16, bf16, fp8, fp4, int8]
-    return np.select([path == i for i in range(len(COMPUTE_PATHS))], choices, default=fp16)
+    peak = np.select([path == i for i in range(len(COMPUTE_PATHS))], choices, default=fp16)
+    # A catalog row without any compute figure is blocked (grid.compat_reasons); keep its times finite.
+    return np.maximum(peak, 1.0)
 
 
 def expert_fraction_touched(m: ModelColumns, tokens: Array) -> Array:
@@ -89,52 +96,95 @@ def decode_flops_per_token(m: ModelColumns, context_tokens: Array) -> Array:
     return 2.0 * (matmul_params(m) + m.vocab_size * m.hidden_size) + attn
 
 
-def allreduce_time_s(m: ModelColumns, h: HardwareColumns, w: WorkloadColumns, e: EfficiencyColumns,
-                     tokens: Array) -> Array:
+def allreduce_time_s(
+    m: ModelColumns,
+    h: HardwareColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    e: EfficiencyColumns,
+    tokens: Array,
+) -> Array:
     """Tensor-parallel communication per forward pass: 2 all-reduces per layer of tokens x d x 2 bytes, each
-    alpha + 2 (tp-1)/tp x bytes / (link bandwidth x efficiency) (ring all-reduce); pipeline hops add
-    (pp-1) x (alpha + tokens x d x 2 / link)."""
+    alpha + 2 (tp-1)/tp x bytes / (link bandwidth x efficiency) (ring all-reduce). llama.cpp's row split
+    gathers partial results on the main GPU instead, so its traffic grows as (tp-1) x bytes. Pipeline hops
+    add (pp-1) x (alpha + tokens x d x 2 / link)."""
     tp = w.tensor_parallel
     message = tokens * m.hidden_size * ACTIVATION_BYTES
     link = np.maximum(h.interconnect_bytes_per_s * e.link_efficiency, 1.0)
-    one = e.allreduce_latency_s + 2.0 * (tp - 1.0) / tp * message / link
+    volume = np.where(f.tp_splits_heads > 0, 2.0 * (tp - 1.0) / tp, tp - 1.0)
+    one = e.allreduce_latency_s + volume * message / link
     tp_time = np.where(tp > 1, 2.0 * m.num_layers * one, 0.0)
-    pp_time = (w.pipeline_parallel - 1.0) * (e.allreduce_latency_s + message / link)
+    # Pipeline hops are one point-to-point copy per stage boundary at the link's nominal rate.
+    pp_time = (
+        (w.pipeline_parallel - 1.0)
+        * message
+        / np.maximum(h.interconnect_bytes_per_s * PIPELINE_LINK_EFFICIENCY, 1.0)
+    )
     return tp_time + pp_time
 
 
-def prefill_time_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns,
-                   e: EfficiencyColumns, sequences: Array) -> Array:
+def prefill_time_s(
+    m: ModelColumns,
+    h: HardwareColumns,
+    p: PrecisionColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    e: EfficiencyColumns,
+    sequences: Array,
+) -> Array:
     """Time to prefill `sequences` prompts together (TTFT of a lone request when sequences = 1)."""
     n = np.maximum(w.prompt_tokens, 1.0)
     tokens = n * sequences
-    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * peak_flops(h, p) * e.compute_efficiency)
+    # Weight-only formats dequantise inside the GEMM: a calibrated share of the fp16 rate.
+    efficiency = e.compute_efficiency * np.where(p.weight_only > 0, e.dequant_efficiency, 1.0)
+    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * peak_flops(h, p, f) * efficiency)
     kv_write = kv_bytes_per_sequence(m, w, n) * sequences * w.pipeline_parallel
     traffic = (weight_bytes_read(m, p, tokens) / w.tensor_parallel + kv_write) / (
         h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
     )
-    return np.maximum(compute, traffic) + allreduce_time_s(m, h, w, e, tokens) + e.prefill_overhead_s
+    # Unfused attention writes and reads n^2/2 fp32 scores per head and layer (causal): 4 x L x h x n^2 bytes.
+    scores = f.materialises_attention * 4.0 * m.num_layers * m.num_attention_heads / w.tensor_parallel * n * n
+    scores_time = scores * sequences / (h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency)
+    return (
+        np.maximum(compute, traffic)
+        + scores_time
+        + allreduce_time_s(m, h, f, w, e, tokens)
+        + e.prefill_overhead_s
+    )
 
 
-def decode_step_time_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns,
-                       e: EfficiencyColumns, batch: Array, context_tokens: Array) -> Array:
+def decode_step_time_s(
+    m: ModelColumns,
+    h: HardwareColumns,
+    p: PrecisionColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    e: EfficiencyColumns,
+    batch: Array,
+    context_tokens: Array,
+) -> Array:
     """One decode step for `batch` sequences at `context_tokens` each (TPOT):
     max(batch x FLOPs/token / (tp x peak x eff), (weights read / tp + batch x KV per sequence) / (bw x eff))
-    + all-reduce + fixed step overhead."""
-    compute = batch * decode_flops_per_token(m, context_tokens) / (
-        w.tensor_parallel * peak_flops(h, p) * e.compute_efficiency
+    + all-reduce + step overhead + per-sequence host overhead x batch."""
+    compute = (
+        batch
+        * decode_flops_per_token(m, context_tokens)
+        / (w.tensor_parallel * peak_flops(h, p, f) * e.compute_efficiency)
     )
     kv_read = batch * kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel
     traffic = (weight_bytes_read(m, p, batch) / w.tensor_parallel + kv_read) / (
         h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
     )
-    return np.maximum(compute, traffic) + allreduce_time_s(m, h, w, e, batch) + e.decode_step_overhead_s
+    host = e.decode_step_overhead_s + e.per_sequence_overhead_s * batch
+    return np.maximum(compute, traffic) + allreduce_time_s(m, h, f, w, e, batch) + host
 
 
-def decode_roofline_tokens_per_s(m: ModelColumns, h: HardwareColumns, p: PrecisionColumns,
-                                 w: WorkloadColumns, context_tokens: Array) -> Array:
+def decode_roofline_tokens_per_s(
+    m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns, context_tokens: Array
+) -> Array:
     """Physics guard for one stream: aggregate bandwidth / bytes read per token (efficiency 1, no overhead)."""
-    bytes_per_token = weight_bytes_read(m, p, np.ones_like(context_tokens)) + kv_bytes_per_sequence(
-        m, w, context_tokens
-    ) * w.pipeline_parallel * w.tensor_parallel
+    bytes_per_token = (
+        weight_bytes_read(m, p, np.ones_like(context_tokens))
+        + kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel * w.tensor_parallel
+    )
     return w.tensor_parallel * h.memory_bandwidth_bytes_per_s / bytes_per_token

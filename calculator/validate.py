@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +16,39 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from calculator.calibration import Calibration, default_calibration
+from calculator.calibration import FAMILIES, Calibration, default_calibration
 from calculator.catalog import default_catalog
 from calculator.columns import HARDWARE_CLASSES
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
-from calculator.engine import evaluate
+from calculator.engine import ConfigBatch, evaluate
 from calculator.serving import online_operating_point
 from calculator.specs import Catalog
 
 GIB = 2**30
 MIB = 2**20
-PERFORMANCE_METRICS = {"decode_tokens_per_s_per_user", "prefill_tokens_per_s", "output_tokens_per_s_total",
-                       "total_tokens_per_s", "ttft_ms", "tpot_ms", "e2e_latency_s", "requests_per_s"}
-MEMORY_METRICS = {"weights_gib", "kv_cache_gib", "kv_cache_tokens", "max_concurrency", "activation_peak_gib",
-                  "non_torch_gib", "cuda_graph_gib", "llama_cpp_model_buffer_mib", "llama_cpp_kv_mib",
-                  "llama_cpp_compute_buffer_mib"}
+PERFORMANCE_METRICS = {
+    "decode_tokens_per_s_per_user",
+    "prefill_tokens_per_s",
+    "output_tokens_per_s_total",
+    "total_tokens_per_s",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_latency_s",
+    "requests_per_s",
+}
+METRIC_ORDER = tuple(sorted(PERFORMANCE_METRICS))
+MEMORY_METRICS = {
+    "weights_gib",
+    "kv_cache_gib",
+    "kv_cache_tokens",
+    "max_concurrency",
+    "activation_peak_gib",
+    "non_torch_gib",
+    "cuda_graph_gib",
+    "llama_cpp_model_buffer_mib",
+    "llama_cpp_kv_mib",
+    "llama_cpp_compute_buffer_mib",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,12 +130,26 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
     pp = int(_num(row, "pp", 1.0)) or 1
     precision = row["precision"]
     kv = "fp8" if row["framework"] == "tensorrt-llm" and precision == "fp8" else None
-    batch = {"single_stream": 1, "static_batch": int(_num(row, "batch_size", 1.0)),
-             "offline_max_throughput": 0, "online_rate": 0}[scenario]
+    batch = {
+        "single_stream": 1,
+        "static_batch": int(_num(row, "batch_size", 1.0)),
+        "offline_max_throughput": 0,
+        "online_rate": 0,
+    }[scenario]
     return resolve_deployment(
-        row["model"], row["hardware"], precision=precision, kv_cache_precision=kv, framework=row["framework"],
-        tensor_parallel=tp, pipeline_parallel=pp, num_gpus=tp * pp, prompt_tokens=int(_num(row, "input_tokens")),
-        output_tokens=int(_num(row, "output_tokens")), batch_size=batch, deployment_mode="local", catalog=catalog,
+        row["model"],
+        row["hardware"],
+        precision=precision,
+        kv_cache_precision=kv,
+        framework=row["framework"],
+        tensor_parallel=tp,
+        pipeline_parallel=pp,
+        num_gpus=tp * pp,
+        prompt_tokens=int(_num(row, "input_tokens")),
+        output_tokens=int(_num(row, "output_tokens")),
+        batch_size=batch,
+        deployment_mode="local",
+        catalog=catalog,
     )
 
 
@@ -127,10 +159,20 @@ def _memory_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
     precision = row["precision"] or "bf16"
     kv = row.get("kv_cache_precision") or None
     return resolve_deployment(
-        model, row["hardware"], precision=precision, kv_cache_precision=kv, framework=row["framework"],
-        tensor_parallel=tp, num_gpus=tp, prompt_tokens=1, output_tokens=0, batch_size=1,
+        model,
+        row["hardware"],
+        precision=precision,
+        kv_cache_precision=kv,
+        framework=row["framework"],
+        tensor_parallel=tp,
+        num_gpus=tp,
+        prompt_tokens=1,
+        output_tokens=0,
+        batch_size=1,
         context_tokens=int(_num(row, "max_model_len", 0.0)),
-        gpu_memory_utilization=_num(row, "gpu_memory_utilization", 0.0), deployment_mode="local", catalog=catalog,
+        gpu_memory_utilization=_num(row, "gpu_memory_utilization", 0.0),
+        deployment_mode="local",
+        catalog=catalog,
     )
 
 
@@ -138,8 +180,9 @@ def _hardware_class(d: Deployment) -> str:
     return d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
 
 
-def predict_rows(rows: list[dict[str, str]], *, calibration: Calibration | None = None,
-                 catalog: Catalog | None = None) -> ValidationReport:
+def predict_rows(
+    rows: list[dict[str, str]], *, calibration: Calibration | None = None, catalog: Catalog | None = None
+) -> ValidationReport:
     """Predict each row's metric; rows that cannot be mapped are listed as unresolved with the reason."""
     calibration = calibration or default_calibration()
     catalog = catalog or default_catalog()
@@ -170,63 +213,134 @@ def predict_rows(rows: list[dict[str, str]], *, calibration: Calibration | None 
 
 def _prediction(row: dict[str, str], d: Deployment, predicted: float, ok: bool = True) -> Prediction:
     return Prediction(
-        id=row.get("id", "?"), metric=row["metric"], scenario=row.get("scenario") or "memory",
-        framework=d.framework.key, family=d.framework.family, hardware=d.hardware.key,
-        hardware_class=_hardware_class(d), source=row.get("source", ""), measured=float(row["value"]),
-        predicted=float(predicted), within_roofline=ok,
+        id=row.get("id", "?"),
+        metric=row["metric"],
+        scenario=row.get("scenario") or "memory",
+        framework=d.framework.key,
+        family=d.framework.family,
+        hardware=d.hardware.key,
+        hardware_class=_hardware_class(d),
+        source=row.get("source", ""),
+        measured=float(row["value"]),
+        predicted=float(predicted),
+        within_roofline=ok,
     )
 
 
-def _predict_performance(items: list[tuple[dict[str, str], Deployment]], calibration: Calibration) -> list[Prediction]:
+@dataclass(frozen=True, kw_only=True)
+class PreparedPerformance:
+    """Performance rows mapped to deployments, with their batch built once; only efficiencies change per fit."""
+
+    rows: list[dict[str, str]]
+    deployments: list[Deployment]
+    batch: ConfigBatch
+    online_index: np.ndarray
+    online_batch: ConfigBatch | None
+    family_index: np.ndarray
+    class_index: np.ndarray
+    metric_codes: np.ndarray
+    online_rates: np.ndarray
+    online_concurrency: np.ndarray
+
+    @property
+    def measured(self) -> np.ndarray:
+        return np.array([float(r["value"]) for r in self.rows])
+
+
+def prepare_performance(
+    items: list[tuple[dict[str, str], Deployment]], calibration: Calibration
+) -> PreparedPerformance:
     deployments = [d for _, d in items]
+    rows = [row for row, _ in items]
     batch = deployments_batch(deployments, calibration)
+    online_index = np.array(
+        [i for i, row in enumerate(rows) if row["scenario"] == "online_rate"], dtype=np.intp
+    )
+    online_batch = (
+        deployments_batch([deployments[i] for i in online_index], calibration) if len(online_index) else None
+    )
+    return PreparedPerformance(
+        rows=rows,
+        deployments=deployments,
+        batch=batch,
+        online_index=online_index,
+        online_batch=online_batch,
+        family_index=np.array([FAMILIES.index(d.framework.family) for d in deployments], dtype=np.intp),
+        class_index=np.array(
+            [HARDWARE_CLASSES.index(_hardware_class(d)) for d in deployments], dtype=np.intp
+        ),
+        metric_codes=np.array([METRIC_ORDER.index(row["metric"]) for row in rows]),
+        online_rates=np.array([_num(rows[i], "request_rate", 0.0) for i in online_index]),
+        online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
+    )
+
+
+def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted value of each row's metric under `calibration`, and whether it respects the roofline."""
+    batch = replace(
+        prep.batch, efficiency=calibration.efficiency_columns(prep.family_index, prep.class_index)
+    )
     r = evaluate(batch)
-    online_idx = [i for i, (row, _) in enumerate(items) if row["scenario"] == "online_rate"]
-    online = {}
-    if online_idx:
-        sub = deployments_batch([deployments[i] for i in online_idx], calibration)
-        rates = np.array([_num(items[i][0], "request_rate", 0.0) for i in online_idx])
-        conc = np.array([_num(items[i][0], "concurrency", 0.0) for i in online_idx])
-        cap = r.max_batch_size[online_idx]
+    w = batch.workload
+    io = (w.prompt_tokens + w.output_tokens) / np.maximum(w.output_tokens, 1.0)
+    columns = {
+        "decode_tokens_per_s_per_user": r.decode_tokens_per_s_per_user.copy(),
+        "prefill_tokens_per_s": w.prompt_tokens * r.batch_size / r.ttft_s,
+        "output_tokens_per_s_total": r.output_tokens_per_s.copy(),
+        "total_tokens_per_s": r.output_tokens_per_s * io,
+        "ttft_ms": r.ttft_s * 1e3,
+        "tpot_ms": r.tpot_s * 1e3,
+        "e2e_latency_s": r.e2e_latency_s.copy(),
+        "requests_per_s": r.requests_per_s.copy(),
+    }
+    if prep.online_batch is not None:
+        idx = prep.online_index
+        sub = replace(
+            prep.online_batch,
+            efficiency=calibration.efficiency_columns(prep.family_index[idx], prep.class_index[idx]),
+        )
+        rates, conc = prep.online_rates, prep.online_concurrency
+        cap = r.max_batch_size[idx]
         # Closed loop where a concurrency is given; an unbounded rate (INF) keeps the server saturated.
-        closed = np.where(conc > 0, conc, np.where(rates > 0, 0.0, cap))
-        o_closed = online_operating_point(sub, cap, concurrency=np.maximum(closed, 1.0))
-        o_open = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
-        for k, i in enumerate(online_idx):
-            o = o_open if rates[k] > 0 else o_closed
-            online[i] = {"ttft_ms": float(o.ttft_mean_s[k]) * 1e3, "tpot_ms": float(o.tpot_s[k]) * 1e3,
-                         "output": float(o.output_tokens_per_s[k]), "e2e": float(o.e2e_latency_s[k]),
-                         "rps": float(o.requests_per_s[k])}
-    out = []
-    for i, (row, d) in enumerate(items):
-        metric = row["metric"]
-        io = (d.prompt_tokens + d.output_tokens) / max(d.output_tokens, 1)
-        if i in online:
-            o = online[i]
-            value = {"ttft_ms": o["ttft_ms"], "tpot_ms": o["tpot_ms"], "output_tokens_per_s_total": o["output"],
-                     "total_tokens_per_s": o["output"] * io, "e2e_latency_s": o["e2e"], "requests_per_s": o["rps"],
-                     "decode_tokens_per_s_per_user": 1e3 / o["tpot_ms"],
-                     "prefill_tokens_per_s": float(r.prefill_tokens_per_s[i])}[metric]
-        else:
-            value = {
-                "decode_tokens_per_s_per_user": float(r.decode_tokens_per_s_per_user[i]),
-                "prefill_tokens_per_s": float(d.prompt_tokens * r.batch_size[i] / (r.ttft_s[i])),
-                "output_tokens_per_s_total": float(r.output_tokens_per_s[i]),
-                "total_tokens_per_s": float(r.output_tokens_per_s[i]) * io,
-                "ttft_ms": float(r.ttft_s[i]) * 1e3,
-                "tpot_ms": float(r.tpot_s[i]) * 1e3,
-                "e2e_latency_s": float(r.e2e_latency_s[i]),
-                "requests_per_s": float(r.requests_per_s[i]),
-            }[metric]
-        per_user = float(r.decode_tokens_per_s_per_user[i])
-        ok = per_user <= float(r.roofline_tokens_per_s_per_user[i]) * (1 + 1e-9)
-        if metric == "decode_tokens_per_s_per_user":
-            ok = ok and value <= float(r.roofline_tokens_per_s_per_user[i]) * (1 + 1e-9)
-        out.append(_prediction(row, d, value, ok))
-    return out
+        closed = online_operating_point(sub, cap, concurrency=np.maximum(np.where(conc > 0, conc, cap), 1.0))
+        opened = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
+        is_open = rates > 0
+
+        def pick(name: str) -> np.ndarray:
+            return np.where(is_open, getattr(opened, name), getattr(closed, name))
+
+        tpot = pick("tpot_s")
+        output = pick("output_tokens_per_s")
+        columns["ttft_ms"][idx] = pick("ttft_mean_s") * 1e3
+        columns["tpot_ms"][idx] = tpot * 1e3
+        columns["decode_tokens_per_s_per_user"][idx] = 1.0 / tpot
+        columns["output_tokens_per_s_total"][idx] = output
+        columns["total_tokens_per_s"][idx] = output * io[idx]
+        columns["e2e_latency_s"][idx] = pick("e2e_latency_s")
+        columns["requests_per_s"][idx] = pick("requests_per_s")
+    values = np.select(
+        [prep.metric_codes == k for k in range(len(METRIC_ORDER))],
+        [columns[name] for name in METRIC_ORDER],
+        default=np.nan,
+    )
+    roofline = r.roofline_tokens_per_s_per_user * (1 + 1e-9)
+    ok = (r.decode_tokens_per_s_per_user <= roofline) & (
+        (prep.metric_codes != METRIC_ORDER.index("decode_tokens_per_s_per_user")) | (values <= roofline)
+    )
+    return values, ok
 
 
-def _predict_memory(items: list[tuple[dict[str, str], Deployment]], calibration: Calibration) -> list[Prediction]:
+def _predict_performance(
+    items: list[tuple[dict[str, str], Deployment]], calibration: Calibration
+) -> list[Prediction]:
+    prep = prepare_performance(items, calibration)
+    values, ok = predict_performance(prep, calibration)
+    return [_prediction(row, d, values[i], bool(ok[i])) for i, (row, d) in enumerate(items)]
+
+
+def _predict_memory(
+    items: list[tuple[dict[str, str], Deployment]], calibration: Calibration
+) -> list[Prediction]:
     deployments = [d for _, d in items]
     r = evaluate(deployments_batch(deployments, calibration))
     out = []
@@ -250,22 +364,31 @@ def _predict_memory(items: list[tuple[dict[str, str], Deployment]], calibration:
     return out
 
 
-def validate_file(path: str | Path, *, calibration: Calibration | None = None,
-                  catalog: Catalog | None = None) -> ValidationReport:
+def validate_file(
+    path: str | Path, *, calibration: Calibration | None = None, catalog: Catalog | None = None
+) -> ValidationReport:
     return predict_rows(read_rows(path), calibration=calibration, catalog=catalog)
 
 
 def render_report(report: ValidationReport, console: Console) -> None:
     summary = report.summary()
-    console.print(f"{summary['predicted']} of {summary['rows']} rows predicted; "
-                  f"{len(report.unresolved)} unresolved; {len(report.physics_violations)} roofline violations")
+    console.print(
+        f"{summary['predicted']} of {summary['rows']} rows predicted; "
+        f"{len(report.unresolved)} unresolved; {len(report.physics_violations)} roofline violations"
+    )
     for title, groups in (("per metric", summary["metrics"]), ("per scenario", summary["scenarios"])):
         table = Table(title=f"Absolute percentage error {title}")
         for col in ("group", "n", "median", "mean", "within 25%", "median signed"):
             table.add_column(col, justify="right" if col != "group" else "left")
         for name, s in groups.items():
-            table.add_row(name, str(s["n"]), f"{s['median_ape']:.1%}", f"{s['mean_ape']:.1%}",
-                          f"{s['within_25pct']:.0%}", f"{s['median_signed']:+.1%}")
+            table.add_row(
+                name,
+                str(s["n"]),
+                f"{s['median_ape']:.1%}",
+                f"{s['mean_ape']:.1%}",
+                f"{s['within_25pct']:.0%}",
+                f"{s['median_signed']:+.1%}",
+            )
         console.print(table)
     for row_id, reason in report.unresolved:
         console.print(f"[red]unresolved[/] {row_id}: {reason}")

@@ -1,0 +1,375 @@
+"""Fit the efficiency factors on measured data and cross-validate them.
+
+Parameters (per framework family and hardware class, see calibration.py): achieved fraction of peak memory
+bandwidth and of peak compute, fixed overhead per decode step and per prefill, host overhead per sequence per
+step (the large-batch curve). Fitted hierarchically so every configuration has a value: "*/*" on all rows,
+then "*/class", "family/*" and "family/class" on their own rows (at least MIN_ROWS), each starting from its
+parent. Objective: mean |log(predicted / measured)| (an L1 fit in log space: robust, median-seeking).
+Rows named in data/exclusions.csv are left out of the fit with their reason; validation still predicts them.
+
+Cross-validation refits on all rows but one source (leave-one-source-out) or one hardware entry
+(leave-one-hardware-out) and predicts the held-out rows; the held-out error is the one reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from calculator.calibration import (
+    DEFAULT_PATH,
+    FAMILIES,
+    MEMORY_PRIORS,
+    PRIORS,
+    Calibration,
+)
+from calculator.catalog import default_catalog
+from calculator.columns import HARDWARE_CLASSES
+from calculator.validate import (
+    MEMORY_METRICS,
+    PERFORMANCE_METRICS,
+    PreparedPerformance,
+    _memory_deployment,
+    _performance_deployment,
+    predict_performance,
+    predict_rows,
+    prepare_performance,
+    read_rows,
+)
+
+MIN_ROWS = 8
+EXCLUSIONS_PATH = Path(__file__).parent / "data" / "exclusions.csv"
+BOUNDS: dict[str, tuple[float, float]] = {
+    "bandwidth_efficiency": (0.05, 1.0),
+    "compute_efficiency": (0.02, 1.0),
+    "decode_step_overhead_s": (0.0, 0.05),
+    "prefill_overhead_s": (0.0, 0.5),
+    "per_sequence_overhead_s": (0.0, 0.002),
+    "allreduce_latency_s": (0.0, 0.002),
+    "link_efficiency": (0.001, 1.0),
+    "dequant_efficiency": (0.2, 1.0),
+}
+FITTED = tuple(BOUNDS)
+LOG_CLIP = float(np.log(4.0))
+
+
+def load_exclusions(path: Path = EXCLUSIONS_PATH) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["id"]: row["reason"] for row in csv.DictReader(handle)}
+
+
+def _loss(pred: np.ndarray, measured: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.abs(np.log(pred / measured))
+    err = np.where(np.isfinite(err), err, LOG_CLIP)
+    return float(np.mean(np.minimum(err, LOG_CLIP)))
+
+
+def _candidates(name: str, value: float, step: float, coarse: bool) -> list[float]:
+    """Multiplicative steps around the current value; on the first sweep also a geometric grid over the
+    bounds, so a parameter can leave a poor starting point."""
+    low, high = BOUNDS[name]
+    values = {value, *(value * step**k for k in (-2, -1, 1, 2))}
+    if coarse:
+        floor = low if low > 0 else high * 1e-4
+        values.update(np.geomspace(floor, high, 9).tolist())
+        if low == 0.0:
+            values.add(0.0)
+    return sorted(min(max(v, low), high) for v in values)
+
+
+def fit_group(
+    prep: PreparedPerformance, calibration: Calibration, key: str, start: dict[str, float], sweeps: int = 4
+) -> dict[str, float]:
+    """Coordinate descent on one entry's parameters over `prep`'s rows (all of which resolve to `key`)."""
+    measured = prep.measured
+    params = dict(start)
+
+    def loss_of(candidate: dict[str, float]) -> float:
+        cal = replace(calibration, entries={**calibration.entries, key: candidate})
+        return _loss(predict_performance(prep, cal)[0], measured)
+
+    best = loss_of(params)
+    for sweep in range(sweeps):
+        step = 1.6 / (1 + 0.5 * sweep)
+        step = max(step, 1.1)
+        for name in FITTED:
+            for value in _candidates(name, params[name], step, coarse=sweep == 0):
+                trial = {**params, name: value}
+                trial_loss = loss_of(trial)
+                if trial_loss < best - 1e-9:
+                    best, params = trial_loss, trial
+    return params
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerformanceSet:
+    rows: list[dict[str, str]]
+    families: np.ndarray
+    classes: np.ndarray
+
+
+def _subset(items: list, mask: np.ndarray) -> list:  # type: ignore[type-arg]
+    return [item for item, keep in zip(items, mask, strict=True) if keep]
+
+
+def fit_performance(
+    items: list[tuple[dict[str, str], Any]], *, base: Calibration | None = None, sweeps: int = 4
+) -> Calibration:
+    """Hierarchical fit on performance rows (items are (row, Deployment) pairs)."""
+    calibration = base or Calibration()
+    families = np.array([FAMILIES.index(d.framework.family) for _, d in items])
+    classes = np.array(
+        [
+            HARDWARE_CLASSES.index(d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu")
+            for _, d in items
+        ]
+    )
+    prior = {name: PRIORS[name] for name in FITTED}
+    entries: dict[str, dict[str, float]] = {}
+
+    def fit(key: str, mask: np.ndarray, start: dict[str, float]) -> None:
+        nonlocal calibration
+        if mask.sum() < MIN_ROWS and key != "*/*":
+            return
+        # Rows must resolve to `key`: fit with exactly the entries the lookup would consult.
+        prep = prepare_performance(_subset(items, mask), calibration)
+        entries[key] = fit_group(prep, calibration, key, start, sweeps=sweeps)
+        calibration = replace(calibration, entries=dict(entries))
+
+    all_rows = np.ones(len(items), dtype=bool)
+    fit("*/*", all_rows, prior)
+    root = entries["*/*"]
+    for j, cls in enumerate(HARDWARE_CLASSES):
+        mask = classes == j
+        # A class entry only serves families without their own entry; fit it on those rows.
+        fit(f"*/{cls}", mask, root)
+    for i, fam in enumerate(FAMILIES):
+        mask = families == i
+        fit(f"{fam}/*", mask, root)
+    for i, fam in enumerate(FAMILIES):
+        for j, cls in enumerate(HARDWARE_CLASSES):
+            mask = (families == i) & (classes == j)
+            parent = entries.get(f"{fam}/*") or entries.get(f"*/{cls}") or root
+            fit(f"{fam}/{cls}", mask, parent)
+    return replace(
+        calibration, entries={k: {n: round(v, 6) for n, v in e.items()} for k, e in entries.items()}
+    )
+
+
+def fit_memory(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Least squares for vLLM's profiled activation peak: peak = base + factor x N x vocab x 2 bytes."""
+    catalog = default_catalog()
+    xs, ys = [], []
+    for row in rows:
+        if row.get("metric") != "activation_peak_gib" or row.get("framework") != "vllm":
+            continue
+        try:
+            d = _memory_deployment(row, catalog)
+        except (KeyError, ValueError):
+            continue
+        xs.append(d.framework.max_num_batched_tokens * d.model.vocab_size * 2.0)
+        ys.append(float(row["value"]) * 2**30)
+    if len(xs) < 3:
+        return dict(MEMORY_PRIORS)
+    x, y = np.array(xs), np.array(ys)
+    # Median-based line fit (Theil-Sen slope) keeps a few outlying logs from moving it.
+    slopes = [
+        (y[j] - y[i]) / (x[j] - x[i]) for i in range(len(x)) for j in range(i + 1, len(x)) if x[j] != x[i]
+    ]
+    factor = float(np.median(slopes))
+    base = float(np.median(y - factor * x))
+    return {"logits_factor": round(factor, 4), "hidden_factor": 0.0, "base_bytes": round(max(base, 0.0), 0)}
+
+
+def _split_rows(
+    rows: list[dict[str, str]], exclusions: dict[str, str]
+) -> tuple[list[tuple[dict[str, str], Any]], list[dict[str, str]]]:
+    catalog = default_catalog()
+    perf, mem = [], []
+    for row in rows:
+        if row.get("id") in exclusions:
+            continue
+        if row.get("metric") in PERFORMANCE_METRICS:
+            try:
+                perf.append((row, _performance_deployment(row, catalog)))
+            except (KeyError, ValueError):
+                continue
+        elif row.get("metric") in MEMORY_METRICS:
+            mem.append(row)
+    return perf, mem
+
+
+def _fold(
+    args: tuple[list[tuple[dict[str, str], Any]], list[tuple[dict[str, str], Any]], int, dict[str, float]],
+) -> dict[str, tuple[float, float]]:
+    train, test, sweeps, memory = args
+    cal = fit_performance(train, base=Calibration(memory={**MEMORY_PRIORS, **memory}), sweeps=sweeps)
+    values, _ = predict_performance(prepare_performance(test, cal), cal)
+    return {row["id"]: (float(row["value"]), float(v)) for (row, _), v in zip(test, values, strict=True)}
+
+
+def cross_validate(
+    items: list[tuple[dict[str, str], Any]],
+    key: Callable[[dict[str, str]], str],
+    *,
+    sweeps: int,
+    memory: dict[str, float],
+    workers: int | None = None,
+) -> dict[str, tuple[float, float]]:
+    """Refit without each group of rows and predict them: {row id: (measured, predicted)}.
+    Folds run in parallel processes (one per core by default)."""
+    folds = []
+    for group in sorted({key(row) for row, _ in items}):
+        held = np.array([key(row) == group for row, _ in items])
+        if held.all():
+            continue
+        folds.append((_subset(items, ~held), _subset(items, held), sweeps, memory))
+    out: dict[str, tuple[float, float]] = {}
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        results = map(_fold, folds)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        results = pool.map(_fold, folds)
+    for part in results:
+        out.update(part)
+    if workers != 1:
+        pool.shutdown()
+    return out
+
+
+def _stats(pairs: list[tuple[float, float]]) -> dict[str, float]:
+    ape = np.array([abs(p - m) / abs(m) for m, p in pairs])
+    return {
+        "n": len(pairs),
+        "median_ape": round(float(np.median(ape)), 4),
+        "mean_ape": round(float(np.mean(ape)), 4),
+        "within_25pct": round(float(np.mean(ape <= 0.25)), 4),
+    }
+
+
+def error_table(
+    items: list[tuple[dict[str, str], Any]],
+    cv: dict[str, tuple[float, float]],
+    group: Callable[[dict[str, str], Any], str],
+) -> dict[str, dict[str, float]]:
+    buckets: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for row, d in items:
+        if row["id"] in cv:
+            buckets[group(row, d)].append(cv[row["id"]])
+    return {k: _stats(v) for k, v in sorted(buckets.items())}
+
+
+def error_bands(
+    items: list[tuple[dict[str, str], Any]], cv: dict[str, tuple[float, float]]
+) -> dict[str, dict[str, float]]:
+    """Cross-validated median APE per "family/class" (and "family/*", "*/*") and metric."""
+    bands: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row, d in items:
+        if row["id"] not in cv:
+            continue
+        m, p = cv[row["id"]]
+        ape = abs(p - m) / abs(m)
+        cls = d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
+        for key in (f"{d.framework.family}/{cls}", f"{d.framework.family}/*", "*/*"):
+            bands[key][row["metric"]].append(ape)
+    return {
+        k: {metric: round(float(np.median(v)), 4) for metric, v in metrics.items() if len(v) >= 3}
+        for k, metrics in bands.items()
+    }
+
+
+def run_calibration(
+    files: list[str],
+    *,
+    out: str | None = None,
+    console: Console | None = None,
+    cross_validate_folds: bool = True,
+    sweeps: int = 4,
+) -> dict[str, Any]:
+    console = console or Console()
+    rows = [row for f in files for row in read_rows(f)]
+    exclusions = load_exclusions()
+    perf, mem_rows = _split_rows(rows, exclusions)
+    memory = fit_memory(mem_rows) if mem_rows else dict(MEMORY_PRIORS)
+    console.print(
+        f"fitting on {len(perf)} performance rows, {len(mem_rows)} memory rows "
+        f"({len(exclusions)} excluded, see {EXCLUSIONS_PATH.name})"
+    )
+    fitted = fit_performance(perf, base=Calibration(memory=memory), sweeps=sweeps)
+    in_sample = predict_rows(rows, calibration=fitted)
+    report: dict[str, Any] = {"in_sample": in_sample.summary()}
+    bands: dict[str, dict[str, float]] = {}
+    if cross_validate_folds:
+        loso = cross_validate(perf, lambda r: r.get("source", ""), sweeps=sweeps, memory=memory)
+        loho = cross_validate(perf, lambda r: r.get("hardware", ""), sweeps=sweeps, memory=memory)
+        by_metric_scenario = lambda r, d: f"{r['metric']} | {r['scenario']} | {d.framework.family}"
+        report["leave_one_source_out"] = {
+            "metrics": error_table(perf, loso, lambda r, d: r["metric"]),
+            "detail": error_table(perf, loso, by_metric_scenario),
+        }
+        report["leave_one_hardware_out"] = {
+            "metrics": error_table(perf, loho, lambda r, d: r["metric"]),
+            "detail": error_table(perf, loho, by_metric_scenario),
+        }
+        bands = error_bands(perf, loso)
+        _render_cv(report, console)
+    final = replace(
+        fitted,
+        error_bands=bands,
+        meta={
+            "source": "calculator/data/calibration.json",
+            "fitted_on": [Path(f).name for f in files],
+            "rows": len(perf),
+            "excluded": len(exclusions),
+            "date": date.today().isoformat(),
+            "method": "hierarchical coordinate descent, mean |log error|; error bands = leave-one-source-out median APE",
+        },
+    )
+    if out:
+        target = Path(out)
+        target.write_text(final.to_json())
+        console.print(f"wrote {target}")
+        report_path = target.with_name(target.stem + "_report.json")
+        report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        console.print(f"wrote {report_path}")
+    _render_summary("in-sample", report["in_sample"]["metrics"], console)
+    return report
+
+
+def _render_summary(title: str, metrics: dict[str, dict[str, float]], console: Console) -> None:
+    table = Table(title=f"{title}: absolute percentage error per metric")
+    for col in ("metric", "n", "median", "mean", "within 25%"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for name, s in metrics.items():
+        table.add_row(
+            name, str(s["n"]), f"{s['median_ape']:.1%}", f"{s['mean_ape']:.1%}", f"{s['within_25pct']:.0%}"
+        )
+    console.print(table)
+
+
+def _render_cv(report: dict[str, Any], console: Console) -> None:
+    for key, title in (
+        ("leave_one_source_out", "leave-one-source-out"),
+        ("leave_one_hardware_out", "leave-one-hardware-out"),
+    ):
+        _render_summary(title, report[key]["metrics"], console)
+        _render_summary(f"{title} (metric | scenario | family)", report[key]["detail"], console)
+
+
+__all__ = ["DEFAULT_PATH", "cross_validate", "fit_memory", "fit_performance", "run_calibration"]

@@ -1,0 +1,87 @@
+"""Calibration: fitting lowers the error on the rows it fits, cross-validation predicts held-out rows,
+a user's own calibration file is used instead of the shipped one, and the shipped one meets its targets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calculator import estimate
+from calculator.calibrate import cross_validate, fit_performance
+from calculator.calibration import Calibration, load_calibration
+from calculator.catalog import default_catalog
+from calculator.validate import _performance_deployment, predict_performance, prepare_performance, read_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+MEASUREMENTS = ROOT.parent / "shared" / "calibration" / "measurements.csv"
+
+
+def items_for(source: str) -> list:
+    rows = [r for r in read_rows(MEASUREMENTS) if r["source"] == source]
+    return [(r, _performance_deployment(r, default_catalog())) for r in rows]
+
+
+def median_ape(items: list, calibration: Calibration) -> float:
+    prep = prepare_performance(items, calibration)
+    predicted, _ = predict_performance(prep, calibration)
+    return float(np.median(np.abs(predicted - prep.measured) / prep.measured))
+
+
+def test_fitting_lowers_the_error_of_the_rows_it_fits():
+    items = items_for("trtllm-perf-v0.9")
+    before = median_ape(items, Calibration())
+    fitted = fit_performance(items, sweeps=1)
+    after = median_ape(items, fitted)
+    assert after < before
+    assert "*/*" in fitted.entries
+    assert all(0 < e["bandwidth_efficiency"] <= 1 for e in fitted.entries.values())
+
+
+def test_cross_validation_predicts_each_held_out_group():
+    items = items_for("exllamav2-readme") + items_for("mlc-llm-perf-bench")
+    held_out = cross_validate(items, lambda r: r["hardware"], sweeps=1, memory={}, workers=1)
+    assert set(held_out) == {r["id"] for r, _ in items}
+    assert all(np.isfinite(p) and p > 0 for _, p in held_out.values())
+
+
+def test_a_users_calibration_file_replaces_the_shipped_one(tmp_path):
+    slow = Calibration(entries={"*/*": {"bandwidth_efficiency": 0.1, "compute_efficiency": 0.1}})
+    path = tmp_path / "mine.json"
+    path.write_text(slow.to_json())
+    mine = load_calibration(path)
+    shipped = estimate("llama-3.1-8b", "h100-sxm-80gb", with_recommendations=False)
+    own = estimate("llama-3.1-8b", "h100-sxm-80gb", calibration=mine, with_recommendations=False)
+    assert own.performance.tpot_s > shipped.performance.tpot_s * 2
+    out = subprocess.run(
+        [sys.executable, "-m", "calculator", "estimate", "--json", "--calibration", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["performance"]["tpot_s"] == pytest.approx(
+        estimate(
+            "llama-3.1-8b", "h100-sxm-80gb", calibration=mine, with_recommendations=False
+        ).performance.tpot_s
+    )
+
+
+def test_unknown_calibration_parameter_is_rejected(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"entries": {"*/*": {"warp_speed": 9}}}))
+    with pytest.raises(ValueError, match="warp_speed"):
+        load_calibration(path)
+
+
+def test_shipped_calibration_carries_cross_validated_error_bands():
+    shipped = load_calibration()
+    assert shipped.error_bands, "calibrate writes leave-one-source-out error bands"
+    est = estimate(
+        "llama-3.1-8b", "h100-sxm-80gb", framework="tensorrt-llm", precision="fp8", with_recommendations=False
+    )
+    assert est.calibrated
+    assert est.error_bands["output_tokens_per_s_total"] is not None

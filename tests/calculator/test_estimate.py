@@ -1,0 +1,212 @@
+"""Behaviour of the typed and seed APIs: seed examples, advice, errors, agreement with the vectorised path."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calculator import InputError, LLMInferenceCalculator, estimate
+from calculator.catalog import default_catalog
+from calculator.engine import evaluate
+from calculator.frameworks import FRAMEWORKS
+from calculator.grid import EntityTables, Grid, tensor_batch
+from calculator.precisions import PRECISIONS
+
+MEASUREMENTS = Path(__file__).resolve().parents[3] / "shared" / "calibration" / "measurements.csv"
+
+
+def measured(**match: str) -> list[float]:
+    with open(MEASUREMENTS, newline="") as handle:
+        return [float(r["value"]) for r in csv.DictReader(handle) if all(r[k] == v for k, v in match.items())]
+
+
+def test_seed_basic_example_is_below_the_roofline_and_near_measurements():
+    calc = LLMInferenceCalculator()
+    result = calc.calculate_inference_metrics(
+        model_size="7B",
+        tokens=1024,
+        batch_size=1,
+        hardware_type="RTX4090",
+        deployment_mode="local",
+        requests_per_hour=100,
+    )
+    assert set(result) == {"inputs", "memory", "latency", "cost", "compatibility"}
+    speed = result["latency"]["tokens_per_second"]
+    # Roofline: 1008 GB/s / 13.5 GB of fp16 weights = 74.8 tokens/s.
+    assert speed < 1008e9 / (6.738e9 * 2)
+    # llama.cpp and ExLlama measurements of 7B fp16 on a 4090 (tg128) sit at ~55-65 tokens/s.
+    rows = measured(
+        model="llama-2-7b",
+        hardware="rtx-4090-24gb",
+        precision="fp16",
+        num_gpus="1",
+        metric="decode_tokens_per_s_per_user",
+    )
+    assert rows, "the calibration set has 7B fp16 decode rows on the 4090"
+    assert speed == pytest.approx(float(np.median(rows)), rel=0.25)
+    assert result["memory"]["memory_fits"] is True
+    assert result["cost"]["total_cost_per_request"] == pytest.approx(
+        result["cost"]["cost_per_request"] + result["cost"]["power_cost_per_request"]
+    )
+
+
+def test_seed_comparison_example_runs_and_gpt4_on_one_h100_does_not_fit():
+    calc = LLMInferenceCalculator()
+    configs = [
+        {"model_size": "7B", "hardware_type": "RTX4090", "deployment_mode": "local"},
+        {"model_size": "13B", "hardware_type": "A100", "deployment_mode": "cloud"},
+        {"model_size": "GPT-4", "hardware_type": "H100", "deployment_mode": "cloud"},
+    ]
+    results = [
+        calc.calculate_inference_metrics(tokens=2048, batch_size=4, requests_per_hour=50, **c)
+        for c in configs
+    ]
+    for r in results:
+        assert r["latency"]["total_latency_seconds"] > 0
+        assert r["memory"]["total_memory_gb"] > 0
+        assert np.isfinite(r["cost"]["monthly_cost"])
+    gpt4 = results[2]
+    assert gpt4["memory"]["memory_fits"] is False
+    assert any("GPT-3-175B" in w for w in gpt4["compatibility"]["warnings"])
+    advice = gpt4["compatibility"]["recommendations"]
+    assert any("2,048 tokens" in text for text in advice), advice
+    assert any("fits" in text for text in advice), advice
+
+
+def test_advice_for_a_model_that_does_not_fit_names_configurations_that_do():
+    est = estimate("GPT-4", "H100", precision="fp16", prompt_tokens=512, output_tokens=256)
+    assert not est.memory.fits
+    assert est.performance_score == 0
+    assert est.recommendations
+    for rec in est.recommendations:
+        changes = rec.changes
+        assert {"hardware", "precision", "tensor_parallel"} <= set(changes)
+        alt = estimate(
+            "GPT-4",
+            changes["hardware"],
+            precision=changes["precision"],
+            tensor_parallel=changes["tensor_parallel"],
+            prompt_tokens=512,
+            output_tokens=256,
+            with_recommendations=False,
+        )
+        assert alt.feasible, rec.text
+
+
+def test_70b_on_one_4090_suggests_quantisation_or_more_gpus():
+    est = estimate("llama-3.1-70b", "rtx-4090-24gb", precision="fp16", framework="vllm")
+    assert est.memory.status == "does_not_fit"
+    texts = " ".join(r.text for r in est.recommendations)
+    assert "fits" in texts
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        ({"model": "llama-99b"}, "model"),
+        ({"hardware": "tpu-v9"}, "hardware"),
+        ({"prompt_tokens": -5}, "prompt_tokens"),
+        ({"tensor_parallel": 3}, "tensor_parallel"),
+        ({"precision": "fp7"}, "precision"),
+        ({"framework": "magic"}, "framework"),
+        ({"deployment_mode": "moon"}, "deployment_mode"),
+        ({"batch_size": 1.5}, "batch_size"),
+    ],
+)
+def test_bad_inputs_name_the_field(inputs, field):
+    args = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", **inputs}
+    with pytest.raises(InputError) as error:
+        estimate(args.pop("model"), args.pop("hardware"), **args)
+    assert error.value.field == field
+
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(InputError) as error:
+        estimate("llama-3.1-8", "h100")
+    assert "llama-3.1-8b" in str(error.value)
+
+
+def test_single_estimate_agrees_with_the_vectorised_grid():
+    catalog = default_catalog()
+    tables = EntityTables(
+        models=[catalog.models["llama-3.1-70b"], catalog.models["qwen3-30b-a3b"]],
+        hardware=[catalog.hardware["h100-sxm-80gb"], catalog.hardware["rtx-4090-24gb"]],
+        precisions=[PRECISIONS["fp16"], PRECISIONS["fp8"]],
+        frameworks=[FRAMEWORKS["vllm"], FRAMEWORKS["tensorrt-llm"]],
+    )
+    grid = Grid(
+        tables=tables, tensor_parallel=(1, 4), batch_sizes=(1, 0), prompt_tokens=1000, output_tokens=200
+    )
+    results = evaluate(tensor_batch(grid))
+    shape = grid.shape
+    tpot = np.broadcast_to(results.tpot_s, shape)
+    blockers = np.broadcast_to(results.blockers, shape)
+    flat, _ = grid.batch()
+    rows = evaluate(flat)
+    np.testing.assert_allclose(rows.tpot_s, tpot.ravel())
+    np.testing.assert_array_equal(rows.blockers, blockers.ravel())
+    for i, j, k, f, t, b in [(0, 0, 1, 1, 1, 0), (1, 0, 0, 0, 0, 1), (1, 1, 0, 1, 0, 0)]:
+        est = estimate(
+            tables.models[i].key,
+            tables.hardware[j].key,
+            precision=tables.precisions[k].key,
+            framework=tables.frameworks[f].key,
+            tensor_parallel=grid.tensor_parallel[t],
+            batch_size=grid.batch_sizes[b],
+            prompt_tokens=1000,
+            output_tokens=200,
+            with_recommendations=False,
+        )
+        if blockers[i, j, k, f, t, b] == 0:
+            assert est.performance.tpot_s == pytest.approx(tpot[i, j, k, f, t, b])
+
+
+def test_online_serving_reports_queueing_percentiles():
+    est = estimate(
+        "llama-3.1-8b",
+        "h100-sxm-80gb",
+        precision="fp8",
+        framework="vllm",
+        request_rate=5.0,
+        prompt_tokens=1000,
+        output_tokens=200,
+    )
+    assert est.online is not None
+    assert est.online.ttft_p99_s >= est.online.ttft_p50_s >= est.performance.prefill_s
+    busy = estimate(
+        "llama-3.1-8b",
+        "h100-sxm-80gb",
+        precision="fp8",
+        framework="vllm",
+        request_rate=50.0,
+        prompt_tokens=1000,
+        output_tokens=200,
+    )
+    assert busy.online.ttft_p99_s > est.online.ttft_p99_s
+
+
+def test_costs_scale_with_replicas_for_the_requested_load():
+    light = estimate("llama-3.1-8b", "h100-sxm-80gb", requests_per_hour=100, with_recommendations=False)
+    heavy = estimate("llama-3.1-8b", "h100-sxm-80gb", requests_per_hour=1_000_000, with_recommendations=False)
+    assert light.cost.replicas == 1
+    assert heavy.cost.replicas > 1
+    assert heavy.cost.monthly_usd == pytest.approx(light.cost.hourly_usd * 730 * heavy.cost.replicas)
+
+
+def test_local_cost_is_amortised_purchase_plus_energy():
+    est = estimate("llama-2-7b", "rtx-4090-24gb", deployment_mode="local", with_recommendations=False)
+    hw = default_catalog().hardware["rtx-4090-24gb"]
+    energy = hw.tdp_watts * 0.7 / 1000 * 0.12 * 1.3
+    assert est.cost.energy_hourly_usd == pytest.approx(energy)
+    assert est.cost.hourly_usd == pytest.approx(hw.purchase_usd / (3 * 8760) + energy)
+
+
+def test_estimate_serialises_to_json_safe_dict():
+    import json
+
+    payload = estimate("mixtral-8x7b", "a100-sxm-80gb", tensor_parallel=2).to_dict()
+    text = json.dumps(payload)
+    assert "NaN" not in text and "Infinity" not in text
+    assert payload["memory"]["fits"] in (True, False)
+    assert set(payload["error_bands"]) >= {"decode_tokens_per_s_per_user", "ttft_ms"}

@@ -1,0 +1,109 @@
+"""Unit tests of the engine's formulas against hand-computed values (sources in each docstring)."""
+
+import numpy as np
+import pytest
+
+from calculator.catalog import resolve_model
+from calculator.columns import ModelColumns, PrecisionColumns, WorkloadColumns
+from calculator.memory import kv_bytes_per_sequence, kv_bytes_per_token_all_layers, weight_bytes_total
+from calculator.performance import decode_flops_per_token, expert_fraction_touched, prefill_flops
+from calculator.precisions import resolve_precision
+
+
+def workload(tp: float = 1, pp: float = 1, kv_bytes: float = 2.0) -> WorkloadColumns:
+    one = np.array([1.0])
+    return WorkloadColumns(
+        tensor_parallel=np.array([float(tp)]),
+        pipeline_parallel=np.array([float(pp)]),
+        num_gpus=one * tp * pp,
+        prompt_tokens=one * 512,
+        output_tokens=one * 128,
+        batch_size=one,
+        kv_bytes_per_element=one * kv_bytes,
+        context_tokens=one * 0,
+        gpu_memory_utilization=one * 0,
+    )
+
+
+def model(key: str) -> ModelColumns:
+    return ModelColumns.from_specs([resolve_model(key)])
+
+
+def precision(key: str) -> PrecisionColumns:
+    return PrecisionColumns.from_specs([resolve_precision(key)])
+
+
+def test_fp16_weights_are_two_bytes_per_parameter():
+    m = resolve_model("llama-2-7b")
+    assert weight_bytes_total(model("llama-2-7b"), precision("fp16"))[0] == m.params_total * 2
+
+
+def test_int8_quantised_layers_are_half_of_fp16_and_embeddings_stay_16_bit():
+    spec = resolve_model("llama-3.1-8b")
+    fp16 = weight_bytes_total(model("llama-3.1-8b"), precision("fp16"))[0]
+    int8 = weight_bytes_total(model("llama-3.1-8b"), precision("int8"))[0]
+    embedding = spec.params_embedding * 2
+    assert int8 - embedding == pytest.approx((fp16 - embedding) / 2)
+
+
+def test_gguf_q4_0_is_4_5_bits_on_every_weight():
+    spec = resolve_model("llama-2-7b")
+    assert weight_bytes_total(model("llama-2-7b"), precision("q4_0"))[0] == pytest.approx(
+        spec.params_total * 4.5 / 8
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "bytes_per_token"),
+    [
+        # reference/NOTES.md §3.5: KV cache per token in BF16.
+        ("llama-2-7b", 512 * 1024),
+        ("llama-3.1-8b", 128 * 1024),
+        ("llama-3.1-70b", 320 * 1024),
+        ("llama-3.1-405b", 504 * 1024),
+        ("mixtral-8x7b", 128 * 1024),
+        ("deepseek-v3", 70_272),  # MLA: 61 layers x (512 + 64) x 2 bytes
+    ],
+)
+def test_kv_bytes_per_token_match_published_figures(key, bytes_per_token):
+    assert kv_bytes_per_token_all_layers(model(key), workload())[0] == bytes_per_token
+
+
+def test_tensor_parallel_shards_kv_heads_and_replicates_beyond_them():
+    m = model("llama-3.1-8b")  # 8 KV heads
+    per_token = kv_bytes_per_token_all_layers(m, workload())[0]
+    assert kv_bytes_per_token_all_layers(m, workload(tp=2))[0] == per_token / 2
+    assert kv_bytes_per_token_all_layers(m, workload(tp=16))[0] == per_token / 8  # one head per device
+
+
+def test_sliding_window_layers_cache_at_most_the_window():
+    spec = resolve_model("gemma-2-9b")
+    assert spec.sliding_window_tokens == 4096 and spec.sliding_window_layers > 0
+    m, w = model("gemma-2-9b"), workload()
+    per_layer = kv_bytes_per_token_all_layers(m, w)[0] / spec.num_layers
+    long = kv_bytes_per_sequence(m, w, np.array([8192.0]))[0]
+    full = spec.num_layers - spec.sliding_window_layers
+    assert long == per_layer * (full * 8192 + spec.sliding_window_layers * 4096)
+
+
+def test_prefill_flops_are_two_per_parameter_per_token_plus_attention():
+    spec = resolve_model("llama-2-7b")
+    n = 512.0
+    flops = prefill_flops(model("llama-2-7b"), np.array([n]), np.array([1.0]))[0]
+    matmul = 2 * (spec.params_active - spec.params_embedding) * n + 2 * spec.vocab_size * spec.hidden_size
+    attention = 2 * spec.num_layers * spec.num_attention_heads * spec.head_dim * n * n
+    assert flops == pytest.approx(matmul + attention)
+
+
+def test_decode_flops_grow_with_context():
+    m = model("llama-3.1-8b")
+    short, long = decode_flops_per_token(m, np.array([128.0, 8192.0]))
+    assert long > short > 2 * 7e9
+
+
+def test_moe_reads_more_experts_as_the_batch_grows():
+    m = model("mixtral-8x7b")  # top-2 of 8
+    one, many = expert_fraction_touched(m, np.array([1.0, 64.0]))
+    assert one == pytest.approx(2 / 8)
+    assert many == pytest.approx(1 - (6 / 8) ** 64)
+    assert expert_fraction_touched(model("llama-2-7b"), np.array([1.0]))[0] == 1.0
