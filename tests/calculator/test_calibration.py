@@ -57,6 +57,7 @@ def test_a_users_calibration_file_replaces_the_shipped_one(tmp_path):
     assert own.performance.tpot_s > shipped.performance.tpot_s * 2
     out = subprocess.run(
         [sys.executable, "-m", "calculator", "estimate", "--json", "--calibration", str(path)],
+        check=False,
         cwd=ROOT,
         capture_output=True,
         text=True,
