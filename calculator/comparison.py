@@ -605,7 +605,7 @@ def _entity_tables(spec: ComparisonSpec, catalog: Catalog) -> EntityTables:
 class _Chunk:
     """Full-shape views of one evaluated chunk and the row builder for selected flat indices."""
 
-    def __init__(self, spec: ComparisonSpec, chunk: ChunkSpec, tables: EntityTables, results: Any):
+    def __init__(self, spec: ComparisonSpec, chunk: ChunkSpec, results: Any):
         self.spec = spec
         self.chunk = chunk
         self.pairs = spec.parallel_pairs
@@ -761,7 +761,7 @@ def evaluate_chunk(
         calibration=calibration,
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        c = _Chunk(spec, chunk, tables, evaluate(batch))
+        c = _Chunk(spec, chunk, evaluate(batch))
 
     remaining = np.ones(c.shape, dtype=bool)
     bits = {name: bit for bit, (name, _) in BLOCKERS.items()}
