@@ -286,3 +286,69 @@ def grid_batch(
 ) -> tuple[ConfigBatch, dict[str, np.ndarray]]:
     """The whole grid as one batch (see `Grid` for the settings; use `Grid.chunks` for large grids)."""
     return Grid(tables=tables, **settings).batch(calibration=calibration)
+
+
+def parallel_tensor_batch(
+    tables: EntityTables,
+    *,
+    models: slice = slice(None),
+    hardware: slice = slice(None),
+    tensor_parallel: Sequence[int],
+    pipeline_parallel: Sequence[int],
+    batch_sizes: Sequence[int],
+    kv_bytes_per_element: Sequence[float],
+    deployment_modes: Sequence[str],
+    prompt_tokens: float,
+    output_tokens: float,
+    requests_per_hour: float = 0.0,
+    calibration: Calibration | None = None,
+) -> ConfigBatch:
+    """A 7-D variant of `tensor_batch` for the bulk comparisons: broadcast columns of shape
+    (models, hardware, precisions, frameworks, parallel, batch_sizes, deployment_modes).
+
+    The parallel axis lists (tensor_parallel[i], pipeline_parallel[i]) pairs, num_gpus = tp x pp;
+    kv_bytes_per_element is given per precision (on the precision axis); `models` and `hardware` select
+    a block of the entity tables (the compatibility table is sliced to match)."""
+    calibration = calibration or default_calibration()
+    if len(tensor_parallel) != len(pipeline_parallel):
+        raise ValueError("tensor_parallel and pipeline_parallel must list the same number of pairs")
+    if len(kv_bytes_per_element) != len(tables.precisions):
+        raise ValueError("kv_bytes_per_element needs one value per precision")
+    ndim = 7
+
+    def axis(values: Any, index: int) -> np.ndarray:
+        shape = [1] * ndim
+        shape[index] = -1
+        return np.asarray(values, dtype=np.float64).reshape(shape)
+
+    hw = _on_axis(tables.hardware_columns.take(np.arange(len(tables.hardware))[hardware]), 1, ndim)
+    family = tables.family_of_framework.reshape(1, 1, 1, -1, 1, 1, 1)
+    tp = axis(tensor_parallel, 4)
+    pp = axis(pipeline_parallel, 4)
+    workload = WorkloadColumns(
+        tensor_parallel=tp,
+        pipeline_parallel=pp,
+        num_gpus=tp * pp,
+        prompt_tokens=_scalar(prompt_tokens, ndim),
+        output_tokens=_scalar(output_tokens, ndim),
+        batch_size=axis(batch_sizes, 5),
+        kv_bytes_per_element=axis(kv_bytes_per_element, 2),
+        context_tokens=_scalar(0.0, ndim),
+        gpu_memory_utilization=_scalar(0.0, ndim),
+    )
+    mem = calibration.memory
+    compat = tables.compat[:, :, hardware].transpose(2, 1, 0)
+    return ConfigBatch(
+        model=_on_axis(tables.model_columns.take(np.arange(len(tables.models))[models]), 0, ndim),
+        hardware=hw,
+        precision=_on_axis(tables.precision_columns, 2, ndim),
+        framework=_on_axis(tables.framework_columns, 3, ndim),
+        efficiency=calibration.efficiency_columns(family, hw.hardware_class),
+        workload=workload,
+        deployment_mode=axis([DEPLOYMENT_MODES.index(m) for m in deployment_modes], 6),
+        requests_per_hour=_scalar(requests_per_hour, ndim),
+        compat_blockers=compat[None, :, :, :, None, None, None],
+        memory_logits_factor=float(mem["logits_factor"]),
+        memory_hidden_factor=float(mem["hidden_factor"]),
+        memory_base_bytes=float(mem["base_bytes"]),
+    )
