@@ -137,7 +137,7 @@ def test_embedded_mode_uses_sqlite_and_filesystem_broker():
 def test_env_bool_rejects_unknown_words(monkeypatch):
     monkeypatch.setenv("SOME_FLAG", "sure")
 
-    with pytest.raises(EnvError, match="^SOME_FLAG: expected a boolean"):
+    with pytest.raises(EnvError, match=r"^SOME_FLAG: expected a boolean"):
         env_bool("SOME_FLAG", default=False)
 
 
@@ -155,7 +155,7 @@ def test_env_helpers_read_values(monkeypatch):
 def test_env_int_enforces_minimum(monkeypatch):
     monkeypatch.setenv("AN_INT", "-1")
 
-    with pytest.raises(EnvError, match="^AN_INT: must be >= 0"):
+    with pytest.raises(EnvError, match=r"^AN_INT: must be >= 0"):
         env_int("AN_INT", 0, minimum=0)
 
 
@@ -173,5 +173,18 @@ def test_parse_database_url_accepts_postgres_and_sqlite():
 
 
 def test_validate_broker_url_requires_a_host():
-    with pytest.raises(EnvError, match="^REDIS_URL: has no host"):
+    with pytest.raises(EnvError, match=r"^REDIS_URL: has no host"):
         validate_broker_url("REDIS_URL", "redis:///0")
+
+
+@pytest.mark.django_db
+def test_suite_runs_on_the_backends_the_environment_names():
+    from django.conf import settings
+    from django.db import connection
+
+    on_services = bool(os.environ.get("DATABASE_URL"))
+
+    assert connection.vendor == ("postgresql" if on_services else "sqlite")
+    assert settings.CELERY_BROKER_URL.startswith(
+        "redis://" if os.environ.get("REDIS_URL") else "filesystem://"
+    )
