@@ -1,0 +1,274 @@
+"""Django settings for the LLM inference planning service.
+
+Everything comes from the environment (see README "Configuration"). Two modes share this file:
+
+* embedded (default, no variables): SQLite under var/ and Celery's filesystem broker under var/broker/,
+  so `make run` needs nothing but Python;
+* production (DJANGO_ENV=production): SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and a broker URL are required,
+  DEBUG is off and the HTTPS/cookie hardening that `manage.py check --deploy` asks for is on.
+
+DATABASE_URL and REDIS_URL / CELERY_BROKER_URL work in either mode (the CI suite runs on PostgreSQL + Redis
+with DJANGO_ENV unset). A set but malformed variable raises config.env.EnvError naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.env import (
+    EnvError,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+    validate_broker_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PLANNER_VAR_DIR", str(BASE_DIR / "var")))
+
+DJANGO_ENV = env_choice("DJANGO_ENV", "development", ("development", "production"))
+PRODUCTION = DJANGO_ENV == "production"
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise EnvError("DEBUG", "must not be true when DJANGO_ENV=production")
+
+if PRODUCTION:
+    SECRET_KEY = env_str("SECRET_KEY", required=True)
+else:
+    # Development-only key; production has no default (env_str(..., required=True) above).
+    SECRET_KEY = env_str("SECRET_KEY", "django-insecure-dev-only-key-not-for-production")
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]", "testserver"],
+    required=PRODUCTION,
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "planner",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+_database_url = env_str("DATABASE_URL", required=PRODUCTION)
+if _database_url:
+    _default_db = parse_database_url("DATABASE_URL", _database_url)
+    _default_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    _default_db["CONN_HEALTH_CHECKS"] = True
+else:
+    # SQLite cannot create the folder of its file.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _default_db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
+
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    _default_db.setdefault("OPTIONS", {}).update(
+        {
+            # Web, worker and heartbeat thread write concurrently: WAL lets readers run beside a writer and
+            # IMMEDIATE transactions plus a busy timeout queue writers instead of failing with "locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+    # A real file (not ":memory:") so a worker subprocess in the end-to-end tests sees the test database.
+    _default_db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+# The worker started by the end-to-end tests points at the test database through this variable; it also
+# lets an operator aim a one-off command at another database on the same server.
+_db_name_override = env_str("PLANNER_DB_NAME_OVERRIDE")
+if _db_name_override:
+    _default_db["NAME"] = _db_name_override
+
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise serves them from gunicorn in production) ---------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Outside production whitenoise serves straight from the app folders, so no collectstatic is needed.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Security (production) ------------------------------------------------------------------------------
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Container health checks call /healthz over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    if env_bool("TRUST_X_FORWARDED_PROTO", False):
+        # Only behind a proxy that sets this header itself and strips it from clients.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST framework ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LLM inference planning service",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ----------------------------------------------------------------------------------------------
+# Reference for every setting below: https://docs.celeryq.dev/en/stable/userguide/configuration.html
+_broker_var = "CELERY_BROKER_URL" if env_str("CELERY_BROKER_URL") else "REDIS_URL"
+_broker_url = env_str(_broker_var)
+if PRODUCTION and not _broker_url:
+    raise EnvError("REDIS_URL", "is required when DJANGO_ENV=production (or set CELERY_BROKER_URL)")
+BROKER_DIR = Path(env_str("PLANNER_BROKER_DIR", str(VAR_DIR / "broker")))
+
+
+def filesystem_broker_options(folder: Path) -> dict:
+    """kombu's filesystem transport: one folder is both in- and outbox, so producer and worker meet there.
+
+    https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.filesystem.html
+    The folders are created by config.celery before the first connection.
+    """
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+
+
+TASK_SOFT_TIME_LIMIT_S = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+TASK_TIME_LIMIT_S = env_int("CELERY_TASK_TIME_LIMIT", TASK_SOFT_TIME_LIMIT_S + 30, minimum=1)
+if TASK_TIME_LIMIT_S <= TASK_SOFT_TIME_LIMIT_S:
+    raise EnvError("CELERY_TASK_TIME_LIMIT", "must be greater than CELERY_TASK_SOFT_TIME_LIMIT")
+
+if _broker_url:
+    CELERY_BROKER_URL = validate_broker_url(_broker_var, _broker_url)
+    # With acks_late, Redis redelivers an unacked message after the visibility timeout: it must exceed the
+    # hard time limit or a long task runs twice.
+    # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, TASK_TIME_LIMIT_S * 2)}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
+    # kombu's filesystem fanout never deletes exchange bindings, so every broadcast would pile up in the
+    # folders of long-dead workers; liveness comes from the database heartbeat instead (planner.heartbeat).
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# JSON only: no pickle, so no code execution from a message. #std-setting-accept_content
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+# Ack after the task ran, and requeue if the worker process died mid-task: tasks must be idempotent.
+# #task-acks-late, #task-reject-on-worker-lost
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker reserves one message at a time, so a long job does not hold others hostage.
+# #worker-prefetch-multiplier and userguide/optimizing.html#prefetch-limits
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, cancel tasks on broker connection loss instead of running unackable work (Celery 6 default).
+# #worker-cancel-long-running-tasks-on-connection-loss
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# #task-time-limit, #task-soft-time-limit
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_SOFT_TIME_LIMIT_S
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT_S
+# The database owns results: no result backend, results ignored. #task-ignore-result
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "planner")
+# Never run tasks in-process: tests use a real worker. #task-always-eager
+CELERY_TASK_ALWAYS_EAGER = False
+
+# Worker liveness: each worker upserts a WorkerHeartbeat row every interval; /healthz counts rows fresher
+# than the stale threshold. See planner/heartbeat.py for why this is not `celery inspect ping`.
+WORKER_HEARTBEAT_INTERVAL_S = env_float("PLANNER_WORKER_HEARTBEAT_S", 5.0, minimum=0.1)
+WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0)
+
+# --- Logging -----------------------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
