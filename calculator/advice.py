@@ -136,7 +136,8 @@ def recommend(
         limit_tokens = d.model.max_context_tokens
         recs.append(
             Recommendation(
-                text=f"{d.model.name} reads at most {limit_tokens:,} tokens: keep prompt + output within that "
+                text=f"{d.model.name} reads at most {limit_tokens:,} tokens: keep prompt + output within "
+                f"that "
                 f"(now {d.prompt_tokens + d.output_tokens:,})",
                 changes={"output_tokens": max(limit_tokens - d.prompt_tokens, 1)},
                 figures={"max_context_tokens": float(limit_tokens)},
@@ -191,7 +192,8 @@ def recommend(
     ):
         add(
             cheaper,
-            f"{_describe(candidates[cheaper])} costs ${results.cost.cost_per_million_tokens_usd[cheaper]:.2f} "
+            f"{_describe(candidates[cheaper])} costs "
+            f"${results.cost.cost_per_million_tokens_usd[cheaper]:.2f} "
             f"per 1M output tokens instead of ${cost.cost_per_million_tokens_usd:.2f}",
         )
     if memory.max_batch_size > max(d.batch_size, 1) * 2:
@@ -202,7 +204,8 @@ def recommend(
         if per_million < cost.cost_per_million_tokens_usd * 0.8:
             recs.append(
                 Recommendation(
-                    text=f"batching {memory.max_batch_size} requests (the most that fit) cuts the cost per 1M output "
+                    text=f"batching {memory.max_batch_size} requests (the most that fit) cuts the cost per "
+                    f"1M output "
                     f"tokens from ${cost.cost_per_million_tokens_usd:.2f} to ${per_million:.2f}",
                     changes={"batch_size": memory.max_batch_size},
                     figures={

@@ -32,7 +32,8 @@ def benchmark_grid(configurations: int) -> tuple[EntityTables, dict]:
 def run_benchmark(
     *, configurations: int = 1_000_000, repeats: int = 3, console: Console | None = None
 ) -> float:
-    """Evaluate the grid model by model as broadcast columns, as the comparison jobs do; print the best rate."""
+    """Evaluate the grid model by model as broadcast columns, as the comparison jobs do; print the best
+    rate."""
     console = console or Console()
     tables, settings = benchmark_grid(configurations)
     grid = Grid(tables=tables, **settings)

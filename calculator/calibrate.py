@@ -31,8 +31,9 @@ from rich.table import Table
 from calculator.calibration import (
     DEFAULT_PATH,
     FAMILIES,
+    HARDWARE_PARAMS,
     MEMORY_PRIORS,
-    PRIORS,
+    SOFTWARE_PARAMS,
     Calibration,
 )
 from calculator.catalog import default_catalog
@@ -49,13 +50,14 @@ from calculator.validate import (
     read_rows,
 )
 
-MIN_ROWS = 8
+MIN_ROWS = 30
+"""Rows a class, family or cell needs before it gets its own entry (fewer would fit noise, not physics)."""
 EXCLUSIONS_PATH = Path(__file__).parent / "data" / "exclusions.csv"
 BOUNDS: dict[str, tuple[float, float]] = {
-    "bandwidth_efficiency": (0.05, 1.0),
+    "bandwidth_efficiency": (0.05, 0.95),
     "compute_efficiency": (0.02, 1.0),
     "decode_step_overhead_s": (0.0, 0.05),
-    "prefill_overhead_s": (0.0, 0.5),
+    "prefill_overhead_s": (0.0, 0.2),
     "per_sequence_overhead_s": (0.0, 0.002),
     "allreduce_latency_s": (0.0, 0.002),
     "link_efficiency": (0.001, 1.0),
@@ -93,9 +95,14 @@ def _candidates(name: str, value: float, step: float, coarse: bool) -> list[floa
 
 
 def fit_group(
-    prep: PreparedPerformance, calibration: Calibration, key: str, start: dict[str, float], sweeps: int = 4
+    prep: PreparedPerformance,
+    calibration: Calibration,
+    key: str,
+    start: dict[str, float],
+    sweeps: int = 4,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, float]:
-    """Coordinate descent on one entry's parameters over `prep`'s rows (all of which resolve to `key`)."""
+    """Coordinate descent on the parameters `names` (default: all) of entry `key` over `prep`'s rows."""
     measured = prep.measured
     params = dict(start)
 
@@ -107,7 +114,7 @@ def fit_group(
     for sweep in range(sweeps):
         step = 1.6 / (1 + 0.5 * sweep)
         step = max(step, 1.1)
-        for name in FITTED:
+        for name in names or FITTED:
             for value in _candidates(name, params[name], step, coarse=sweep == 0):
                 trial = {**params, name: value}
                 trial_loss = loss_of(trial)
@@ -139,33 +146,32 @@ def fit_performance(
             for _, d in items
         ]
     )
-    prior = {name: PRIORS[name] for name in FITTED}
     entries: dict[str, dict[str, float]] = {}
 
-    def fit(key: str, mask: np.ndarray, start: dict[str, float]) -> None:
+    def fit(key: str, mask: np.ndarray, names: tuple[str, ...]) -> None:
         nonlocal calibration
         if mask.sum() < MIN_ROWS and key != "*/*":
             return
-        # Rows must resolve to `key`: fit with exactly the entries the lookup would consult.
+        # Start from what the lookup gives these rows now; store only the fitted parameters, so every
+        # other parameter keeps falling through to the wider entries.
+        family, cls = key.split("/")
+        probe = (family if family != "*" else FAMILIES[0], cls if cls != "*" else HARDWARE_CLASSES[0])
+        start = {n: calibration.param(*probe, n) for n in FITTED}
         prep = prepare_performance(_subset(items, mask), calibration)
-        entries[key] = fit_group(prep, calibration, key, start, sweeps=sweeps)
+        fitted = fit_group(prep, calibration, key, start, sweeps=sweeps, names=names)
+        entries[key] = {n: fitted[n] for n in names}
         calibration = replace(calibration, entries=dict(entries))
 
-    all_rows = np.ones(len(items), dtype=bool)
-    fit("*/*", all_rows, prior)
-    root = entries["*/*"]
+    # Global first; then what each hardware class achieves (efficiencies, from every framework's rows on
+    # it); then what each framework costs (overheads, on every class); then cells with enough rows.
+    fit("*/*", np.ones(len(items), dtype=bool), FITTED)
     for j, cls in enumerate(HARDWARE_CLASSES):
-        mask = classes == j
-        # A class entry only serves families without their own entry; fit it on those rows.
-        fit(f"*/{cls}", mask, root)
+        fit(f"*/{cls}", classes == j, HARDWARE_PARAMS)
     for i, fam in enumerate(FAMILIES):
-        mask = families == i
-        fit(f"{fam}/*", mask, root)
+        fit(f"{fam}/*", families == i, SOFTWARE_PARAMS)
     for i, fam in enumerate(FAMILIES):
         for j, cls in enumerate(HARDWARE_CLASSES):
-            mask = (families == i) & (classes == j)
-            parent = entries.get(f"{fam}/*") or entries.get(f"*/{cls}") or root
-            fit(f"{fam}/{cls}", mask, parent)
+            fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
     return replace(
         calibration, entries={k: {n: round(v, 6) for n, v in e.items()} for k, e in entries.items()}
     )
@@ -318,7 +324,10 @@ def run_calibration(
     if cross_validate_folds:
         loso = cross_validate(perf, lambda r: r.get("source", ""), sweeps=sweeps, memory=memory)
         loho = cross_validate(perf, lambda r: r.get("hardware", ""), sweeps=sweeps, memory=memory)
-        by_metric_scenario = lambda r, d: f"{r['metric']} | {r['scenario']} | {d.framework.family}"
+
+        def by_metric_scenario(r, d):
+            return f"{r['metric']} | {r['scenario']} | {d.framework.family}"
+
         report["leave_one_source_out"] = {
             "metrics": error_table(perf, loso, lambda r, d: r["metric"]),
             "detail": error_table(perf, loso, by_metric_scenario),
@@ -338,7 +347,8 @@ def run_calibration(
             "rows": len(perf),
             "excluded": len(exclusions),
             "date": date.today().isoformat(),
-            "method": "hierarchical coordinate descent, mean |log error|; error bands = leave-one-source-out median APE",
+            "method": "hierarchical coordinate descent, mean |log error|; "
+            "error bands = leave-one-source-out median APE",
         },
     )
     if out:

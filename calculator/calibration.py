@@ -1,8 +1,10 @@
 """Calibrated efficiency factors: what fraction of the roofline each framework family reaches on each
 hardware class, plus fixed overheads. Values live in data/calibration.json, written by `calibrate`.
 
-Lookup order for (family, hardware class): "family/class", then "family/*", then "*/class", then "*/*";
-each parameter falls back independently, so a sparse calibration file still gives every configuration a value.
+Lookup order for (family, hardware class) starts at "family/class" and ends at "*/*". In between, what
+the hardware achieves (fractions of peak bandwidth, compute and link) looks at "*/class" before "family/*",
+and what the software costs (fixed and per-sequence overheads, all-reduce latency) at "family/*" before
+"*/class". Each parameter falls back independently, so a sparse file still gives every configuration a value.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
 FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "exllamav2", "mlc-llm", "hf-transformers")
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)
+HARDWARE_PARAMS = ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency", "link_efficiency")
+"""What the hardware achieves; looked up per class before per family."""
+SOFTWARE_PARAMS = tuple(p for p in EFFICIENCY_PARAMS if p not in HARDWARE_PARAMS)
+"""What the framework costs; looked up per family before per class."""
+HARDWARE_PARAMS = ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency", "link_efficiency")
+SOFTWARE_PARAMS = tuple(p for p in EFFICIENCY_PARAMS if p not in HARDWARE_PARAMS)
 DEFAULT_PATH = Path(__file__).parent / "data" / "calibration.json"
 
 # Physics priors used where no measurement constrains a parameter: streaming kernels reach ~80% of peak
@@ -45,7 +53,11 @@ class Calibration:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def param(self, family: str, hardware_class: str, name: str) -> float:
-        for key in (f"{family}/{hardware_class}", f"{family}/*", f"*/{hardware_class}", "*/*"):
+        if name in HARDWARE_PARAMS:
+            order = (f"{family}/{hardware_class}", f"*/{hardware_class}", f"{family}/*", "*/*")
+        else:
+            order = (f"{family}/{hardware_class}", f"{family}/*", f"*/{hardware_class}", "*/*")
+        for key in order:
             entry = self.entries.get(key)
             if entry is not None and name in entry:
                 return float(entry[name])

@@ -218,7 +218,8 @@ class EfficiencyColumns(Columns):
     allreduce_latency_s: Array
     link_efficiency: Array
     dequant_efficiency: Array
-    """Share of the fp16 GEMM rate that weight-only quantised formats reach in prefill (dequantisation cost)."""
+    """Share of the fp16 GEMM rate that weight-only quantised formats reach in prefill (dequantisation
+    cost)."""
     per_sequence_overhead_s: Array
     """Host-side scheduling and sampling cost per sequence per decode step (the large-batch curve)."""
 
@@ -234,6 +235,7 @@ class WorkloadColumns(Columns):
     """Concurrent sequences; 0 = pick the largest batch that fits (offline max throughput)."""
     kv_bytes_per_element: Array
     context_tokens: Array
-    """Context the KV cache is sized for per sequence (llama.cpp n_ctx, vLLM max_model_len); 0 = prompt+output."""
+    """Context the KV cache is sized for per sequence (llama.cpp n_ctx, vLLM max_model_len); 0 =
+    prompt+output."""
     gpu_memory_utilization: Array
     """Framework memory fraction override; 0 = the framework's default."""

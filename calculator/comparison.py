@@ -125,7 +125,8 @@ class ComparisonSpec:
 
     @property
     def gpu_axis(self) -> tuple[int, ...]:
-        """The num_gpus values crossed with tensor_parallel (tensor_parallel itself when num_gpus is empty)."""
+        """The num_gpus values crossed with tensor_parallel (tensor_parallel itself when num_gpus is
+        empty)."""
         return self.num_gpus or (0,)
 
     @property

@@ -29,7 +29,8 @@ class CostAssumptions:
     usd_per_kwh: float = 0.12
     """Electricity price (US commercial average is about $0.12-0.13/kWh, EIA Electric Power Monthly 2024)."""
     pue: float = 1.3
-    """Power usage effectiveness of the room (Uptime Institute 2023 survey average: 1.58; modern halls ~1.2-1.4)."""
+    """Power usage effectiveness of the room (Uptime Institute 2023 survey average: 1.58; modern halls
+    ~1.2-1.4)."""
     power_utilization: float = 0.7
     """Average board power as a share of TDP while serving."""
     network_rtt_s: float = 0.05

@@ -58,7 +58,8 @@ class ConfigBatch:
     """0 local, 1 cloud, 2 edge (cost.DEPLOYMENT_MODES)."""
     requests_per_hour: Array
     compat_blockers: Array
-    """Blocker bits decided from names (framework x precision x hardware), see `compat_blockers` in grid.py."""
+    """Blocker bits decided from names (framework x precision x hardware), see `compat_blockers` in
+    grid.py."""
     memory_logits_factor: float
     memory_hidden_factor: float
     memory_base_bytes: float

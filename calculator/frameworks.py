@@ -1,7 +1,8 @@
 """Serving frameworks: how each one reserves memory and which calibration family it belongs to.
 
 Memory rules (the engines' documented semantics):
-- vllm: KV pool = gpu_memory_utilization x total memory - weights - profiled activation peak - non-torch memory
+- vllm: KV pool = gpu_memory_utilization x total memory - weights - profiled activation peak - non-torch
+memory
   (vLLM docs, "gpu_memory_utilization"; worker log "Available KV cache memory"). Default 0.9.
 - tensorrt-llm: KV pool = kv_cache_free_gpu_mem_fraction x memory free after the engine loads (TensorRT-LLM
   docs, KV cache manager; default 0.9).
@@ -38,12 +39,14 @@ class FrameworkSpec:
     max_num_batched_tokens: int
     """Tokens per forward pass during prefill (chunked prefill budget); sizes the activation peak."""
     tp_splits_heads: bool = True
-    """Tensor parallelism shards attention heads (so TP must divide them); llama.cpp splits matrix rows freely."""
+    """Tensor parallelism shards attention heads (so TP must divide them); llama.cpp splits matrix rows
+    freely."""
     fp16_accumulate: bool = False
+    """16-bit GEMMs accumulate in FP16 (llama.cpp's cuBLAS path uses CUBLAS_COMPUTE_16F; ExLlama's half2
+    kernels)."""
     materialises_attention: bool = False
     """Prefill writes and reads the n x n attention scores in fp32 (no fused/flash attention): llama.cpp
     before flash attention became its default, eager transformers."""
-    """16-bit GEMMs accumulate in FP16 (llama.cpp's cuBLAS path uses CUBLAS_COMPUTE_16F; ExLlama's half2 kernels)."""
     aliases: tuple[str, ...] = ()
     description: str = ""
 

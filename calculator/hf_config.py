@@ -334,10 +334,7 @@ def model_from_hf_config(
 
     experts = spec_kwargs.get("moe_num_experts", 0)
     k_active = spec_kwargs.get("moe_experts_per_token", 0)
-    if experts:
-        active = counts.total - round(counts.routed * (1 - k_active / experts))
-    else:
-        active = counts.total
+    active = counts.total - round(counts.routed * (1 - k_active / experts)) if experts else counts.total
     spec_key = key or str(top.get("_name_or_path") or model_type).lower().replace("/", "-").replace("_", "-")
     spec = ModelSpec(
         key=spec_key,
@@ -627,10 +624,7 @@ def _falcon(cfg: dict[str, Any]) -> tuple[dict, _Counter]:
     v = int(_req(cfg, "vocab_size"))
     hd = d // h
     new_arch = bool(cfg.get("new_decoder_architecture"))
-    if new_arch:
-        kv = int(_req(cfg, "num_kv_heads"))
-    else:
-        kv = 1 if cfg.get("multi_query", True) else h
+    kv = int(_req(cfg, "num_kv_heads")) if new_arch else 1 if cfg.get("multi_query", True) else h
     f = int(_opt(cfg, "ffn_hidden_size", 4 * d))
     c = _Counter()
     tied = _embeddings(cfg, "falcon", v, d, c)

@@ -1,4 +1,5 @@
-"""The seed's dictionary API, kept for existing callers: `LLMInferenceCalculator().calculate_inference_metrics`."""
+"""The seed's dictionary API, kept for existing callers:
+`LLMInferenceCalculator().calculate_inference_metrics`."""
 
 from __future__ import annotations
 

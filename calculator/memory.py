@@ -41,7 +41,8 @@ def weight_bytes_per_device(m: ModelColumns, p: PrecisionColumns, w: WorkloadCol
 def kv_bytes_per_token_per_layer(m: ModelColumns, w: WorkloadColumns) -> Array:
     """KV bytes one token adds to one layer on one device.
 
-    MHA/GQA/MQA: 2 (K and V) x ceil(kv_heads / tp) x head_dim x bytes; heads are replicated when tp > kv_heads.
+    MHA/GQA/MQA: 2 (K and V) x ceil(kv_heads / tp) x head_dim x bytes; heads are replicated when tp >
+    kv_heads.
     MLA: (kv_lora_rank + qk_rope_head_dim) x bytes, the compressed latent, replicated on every TP rank
     (DeepSeek-V2 paper §2.1; vLLM MLA backend).
     """
@@ -75,7 +76,8 @@ def activation_peak_bytes(
 ) -> Array:
     """Peak activation memory of one forward pass of the prefill budget N = max_num_batched_tokens.
 
-    peak = base + logits_factor x N x vocab x 2 bytes + hidden_factor x N x (hidden + 2 x intermediate / tp) x 2.
+    peak = base + logits_factor x N x vocab x 2 bytes + hidden_factor x N x (hidden + 2 x intermediate /
+    tp) x 2.
     vLLM profiles a dummy batch of N tokens and the logits dominate (vLLM 0.19 logs: 1.89 GiB for
     Llama-3.1-8B at N=8192, identical at TP=1, 2 and 4); factors are fitted on memory.csv.
     """

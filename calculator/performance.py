@@ -52,7 +52,8 @@ def expert_fraction_touched(m: ModelColumns, tokens: Array) -> Array:
 
 def weight_bytes_read(m: ModelColumns, p: PrecisionColumns, tokens: Array) -> Array:
     """Weight bytes streamed from memory in one forward pass over `tokens` tokens (all devices together):
-    the dense part always, the routed experts in proportion to the experts touched; the vision tower is idle."""
+    the dense part always, the routed experts in proportion to the experts touched; the vision tower is
+    idle."""
     total = weight_bytes_total(m, p) - m.params_vision * 2.0
     expert_bytes = m.params_routed_experts * p.weight_bytes  # every scope quantises the experts
     return total - expert_bytes * (1.0 - expert_fraction_touched(m, tokens))
@@ -77,7 +78,8 @@ def _layers_split(m: ModelColumns) -> tuple[Array, Array, Array]:
 
 def prefill_flops(m: ModelColumns, prompt_tokens: Array, sequences: Array) -> Array:
     """FLOPs to prefill `sequences` prompts of n tokens: 2 x matmul_params x N + 2 x vocab x d per sequence
-    (last-token logits) + causal attention 2 x h x d_head x n^2 per full layer (n x window on sliding layers)."""
+    (last-token logits) + causal attention 2 x h x d_head x n^2 per full layer (n x window on sliding
+    layers)."""
     n = prompt_tokens
     full, swa, window = _layers_split(m)
     pairs_full = n * n
@@ -88,7 +90,8 @@ def prefill_flops(m: ModelColumns, prompt_tokens: Array, sequences: Array) -> Ar
 
 
 def decode_flops_per_token(m: ModelColumns, context_tokens: Array) -> Array:
-    """FLOPs for one decoded token at context c: 2 x (matmul_params + vocab x d) + 4 x h x d_head x c per layer
+    """FLOPs for one decoded token at context c: 2 x (matmul_params + vocab x d) + 4 x h x d_head x c per
+    layer
     (QK^T and AV over the cached context; sliding layers see at most the window)."""
     full, swa, window = _layers_split(m)
     attended = full * context_tokens + swa * np.minimum(context_tokens, window)
@@ -182,7 +185,8 @@ def decode_step_time_s(
 def decode_roofline_tokens_per_s(
     m: ModelColumns, h: HardwareColumns, p: PrecisionColumns, w: WorkloadColumns, context_tokens: Array
 ) -> Array:
-    """Physics guard for one stream: aggregate bandwidth / bytes read per token (efficiency 1, no overhead)."""
+    """Physics guard for one stream: aggregate bandwidth / bytes read per token (efficiency 1, no
+    overhead)."""
     bytes_per_token = (
         weight_bytes_read(m, p, np.ones_like(context_tokens))
         + kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel * w.tensor_parallel

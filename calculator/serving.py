@@ -2,10 +2,12 @@
 
 Operating point by Little's law: concurrency B = rate x e2e(B), solved by fixed-point iteration (e2e grows
 with B, so the iteration is monotone). Prefills interrupt decoding, so each decode step is stretched by the
-share of time spent prefilling: TPOT_online = TPOT(B) / (1 - rho_prefill), rho_prefill = rate x prefill_time(B) / B.
+share of time spent prefilling: TPOT_online = TPOT(B) / (1 - rho_prefill), rho_prefill = rate x
+prefill_time(B) / B.
 Concurrent prefills are batched, so each request costs prefill(B prompts) / B of device time.
 TTFT waits in an M/D/1 queue in front of the prefill work (Kleinrock, Queueing Systems vol. 1, §5.6):
-    W_mean = rho / (2 (1 - rho)) x S;  p99 from the exponential tail  W_q(p) = S / (1 - rho) x ln(rho / (1 - p)).
+    W_mean = rho / (2 (1 - rho)) x S;  p99 from the exponential tail  W_q(p) = S / (1 - rho) x ln(rho /
+    (1 - p)).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def online_operating_point(
     concurrency: Array | None = None,
     iterations: int = 40,
 ) -> OnlineColumns:
-    """Serve at `request_rate` requests/s (open loop) or keep `concurrency` requests in flight (closed loop)."""
+    """Serve at `request_rate` requests/s (open loop) or keep `concurrency` requests in flight (closed
+    loop)."""
     m, h, p, w, e = batch.model, batch.hardware, batch.precision, batch.workload, batch.efficiency
     f = batch.framework
     n = len(batch)

@@ -229,7 +229,8 @@ def _prediction(row: dict[str, str], d: Deployment, predicted: float, ok: bool =
 
 @dataclass(frozen=True, kw_only=True)
 class PreparedPerformance:
-    """Performance rows mapped to deployments, with their batch built once; only efficiencies change per fit."""
+    """Performance rows mapped to deployments, with their batch built once; only efficiencies change per
+    fit."""
 
     rows: list[dict[str, str]]
     deployments: list[Deployment]

@@ -1,4 +1,5 @@
-"""Bulk comparisons: validation, chunking, ranking, Pareto front, constraint counts, agreement with estimate."""
+"""Bulk comparisons: validation, chunking, ranking, Pareto front, constraint counts, agreement with
+estimate."""
 
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ def test_chunked_equals_unchunked_whatever_the_order(objective):
     partials = [evaluate_chunk(spec, c) for c in chunks]
     # through JSON, as a Celery result backend stores them, shuffled, with one chunk delivered twice
     stored = [PartialResult.from_dict(json.loads(json.dumps(p.to_dict()))) for p in partials]
-    shuffled = random.Random(7).sample(stored, len(stored)) + [stored[3]]
+    shuffled = [*random.Random(7).sample(stored, len(stored)), stored[3]]
     merged = merge_partials(spec, shuffled)
     assert merged.chunks == len(chunks)
     assert without_chunk_count(merged) == without_chunk_count(whole)
