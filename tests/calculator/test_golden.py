@@ -50,14 +50,20 @@ def test_tensorrt_llm_offline_throughput_matches_nvidias_table():
 
 
 def test_h100_batch_one_decode_of_70b_is_bandwidth_bound():
-    """Llama 3.1 70B fp16 on 4x H100 SXM (TP=4): 141 GB of weights over 4 x 3.35 TB/s gives a roofline of
-    ~95 tokens/s per stream; the estimate must sit below it and above half of it."""
+    """Llama 3.1 70B fp16 on 4x H100 SXM (TP=4) with TensorRT-LLM: 141 GB of weights over 4 x 3.35 TB/s
+    gives a roofline of ~95 tokens/s per stream. The estimate sits below it and above a third of it: the
+    weight stream at the calibrated ~80% of peak takes ~13 ms; all-reduces and step overhead add less."""
     est = estimate(
-        "llama-3.1-70b", "h100-sxm-80gb", precision="fp16", tensor_parallel=4, with_recommendations=False
+        "llama-3.1-70b",
+        "h100-sxm-80gb",
+        precision="fp16",
+        framework="tensorrt-llm",
+        tensor_parallel=4,
+        with_recommendations=False,
     )
     spec = default_catalog().models["llama-3.1-70b"]
     roofline = 4 * 3.35e12 / (spec.params_total * 2)
-    assert roofline / 2 < est.performance.decode_tokens_per_s_per_user < roofline
+    assert roofline / 3 < est.performance.decode_tokens_per_s_per_user < roofline
 
 
 def test_a_model_can_be_brought_as_its_config_json():
