@@ -131,7 +131,7 @@ def recommend(
     same_precision = np.array([c.precision.key == d.precision.key for c in candidates])
     gpus = np.array([c.num_gpus for c in candidates], dtype=float)
     hourly = np.where(np.isfinite(results.cost.hourly_usd), results.cost.hourly_usd, 1e9)
-    priced = hourly > 0
+    priced = (hourly > 0) & ~results.cost.price_missing  # no catalog price: never "cheaper"
     if any(b.code == "context_too_long" for b in blockers):
         limit_tokens = d.model.max_context_tokens
         recs.append(

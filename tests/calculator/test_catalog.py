@@ -84,8 +84,8 @@ def test_model_aliases(name, key):
     [
         ("RTX4090", "rtx-4090-24gb"),
         ("RTX 4090", "rtx-4090-24gb"),
-        ("V100", "v100-sxm2-32gb"),
-        ("A100", "a100-sxm-80gb"),
+        ("V100", "v100-sxm2-16gb"),  # the seed README: V100 16 GB
+        ("A100", "a100-40gb"),  # the seed README: A100 40 GB
         ("A100 80GB", "a100-sxm-80gb"),
         ("H100", "h100-sxm-80gb"),
         ("H100 SXM", "h100-sxm-80gb"),
