@@ -58,12 +58,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "planner",
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused (413) before any other middleware or view can read it.
+    "planner.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,22 +176,57 @@ if PRODUCTION:
         # Only behind a proxy that sets this header itself and strips it from clients.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Request size ---------------------------------------------------------------------------------------
+# Bodies above this are refused with 413 by planner.middleware.BodySizeLimitMiddleware (the API's largest
+# legitimate body, a pasted config.json, is a few kB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PLANNER_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+
+# --- Cache (DRF throttling counters) --------------------------------------------------------------------
+# Per-process memory by default; set CACHE_URL (redis://...) so every web process shares the counters.
+# Its own variable, not REDIS_URL: clearing a cache must never flush the broker's database.
+_cache_url = env_str("CACHE_URL")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://")):
+    raise EnvError("CACHE_URL", "must be a redis:// or rediss:// URL")
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST framework ------------------------------------------------------------------------------------
+# https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
+    # Token first: unauthenticated requests get 401 with "WWW-Authenticate: Token" rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "planner.api.pagination.PageNumber",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "planner.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "estimate_anon": env_str("PLANNER_ESTIMATE_ANON_RATE", "30/min"),
+        "estimate_user": env_str("PLANNER_ESTIMATE_USER_RATE", "600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "LLM inference planning service",
-    "VERSION": "0.1.0",
+    "DESCRIPTION": "Memory, speed and cost estimates for serving LLMs; catalog, teams and versioned plans.",
+    "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery ----------------------------------------------------------------------------------------------

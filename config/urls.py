@@ -1,12 +1,15 @@
 from django.contrib import admin
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from django.urls import include, path
 
 from planner import views
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/", include("planner.api.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# JSON errors in the API's shape for anything Django answers itself (unknown URL, crash).
+handler404 = "planner.api.errors.not_found"
+handler500 = "planner.api.errors.server_error"

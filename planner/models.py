@@ -1,4 +1,10 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 
 
 class WorkerHeartbeat(models.Model):
@@ -28,3 +34,297 @@ class TaskProbe(models.Model):
 
     def __str__(self) -> str:
         return f"probe {self.pk} ({self.status})"
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+class Role(models.TextChoices):
+    """Team roles, weakest first: viewers read, editors also create and edit plans, admins also delete
+    plans and manage the team and its members."""
+
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    ADMIN = "admin", "Admin"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
+
+
+class TeamQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TeamQuerySet:
+        """Teams the user belongs to (anonymous users and staff without a membership see none)."""
+        if not user.is_authenticated:
+            return self.none()
+        # A subquery, not a join: annotations over memberships (member counts) must see every member.
+        return self.filter(pk__in=Membership.objects.filter(user=user).values("team_id"))
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
+        ordering = ["team_id", "user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+# --- Catalog ----------------------------------------------------------------------------------------------
+
+CATALOG_KEY_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9.\-]*$",
+    "Keys are lowercase letters, digits, '.' and '-'.",
+)
+
+
+def _aliases_valid(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
+        raise ValidationError("aliases must be a list of non-empty strings.")
+
+
+class Hardware(models.Model):
+    """One accelerator, in the engine's SI units (bytes, bytes/s, FLOP/s, seconds; calculator.HardwareSpec).
+
+    cloud_usd_per_hour is the fallback price: the latest on-demand PricePoint (a team's own first) wins.
+    """
+
+    class Kind(models.TextChoices):
+        DATACENTER_GPU = "datacenter_gpu", "Datacenter GPU"
+        CONSUMER_GPU = "consumer_gpu", "Consumer GPU"
+        APPLE = "apple", "Apple silicon"
+        CPU = "cpu", "CPU"
+        EDGE = "edge", "Edge device"
+
+    key = models.CharField(max_length=100, unique=True, validators=[CATALOG_KEY_VALIDATOR])
+    name = models.CharField(max_length=200)
+    vendor = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    aliases = models.JSONField(default=list, blank=True, validators=[_aliases_valid])
+    memory_bytes = models.FloatField(validators=[MinValueValidator(1.0)])
+    usable_memory_bytes = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    memory_bandwidth_bytes_per_s = models.FloatField(validators=[MinValueValidator(1.0)])
+    fp32_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    tf32_dense_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    fp16_dense_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    bf16_dense_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    fp8_dense_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    fp4_dense_flops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    int8_dense_ops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    int4_dense_ops = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    tdp_watts = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    interconnect_bytes_per_s = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    interconnect_latency_s = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    cloud_usd_per_hour = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    purchase_usd = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    notes = models.TextField(blank=True)
+    source = models.TextField(help_text="Where the figures come from (URLs, documents).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name_plural = "hardware"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.usable_memory_bytes and self.memory_bytes and self.usable_memory_bytes > self.memory_bytes:
+            errors["usable_memory_bytes"] = "must not exceed memory_bytes."
+        if not (self.source or "").strip():
+            errors["source"] = "every catalog row needs a source."
+        if errors:
+            raise ValidationError(errors)
+
+
+class LLMModel(models.Model):
+    """A transformer decoder as the engine sees it (calculator.ModelSpec); parameters are exact counts."""
+
+    class Attention(models.TextChoices):
+        MHA = "mha", "Multi-head"
+        GQA = "gqa", "Grouped-query"
+        MQA = "mqa", "Multi-query"
+        MLA = "mla", "Multi-head latent"
+
+    key = models.CharField(max_length=100, unique=True, validators=[CATALOG_KEY_VALIDATOR])
+    name = models.CharField(max_length=200)
+    family = models.CharField(max_length=100, blank=True)
+    aliases = models.JSONField(default=list, blank=True, validators=[_aliases_valid])
+    params_total = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+    params_active = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+    params_embedding = models.PositiveBigIntegerField(default=0)
+    params_routed_experts = models.PositiveBigIntegerField(default=0)
+    params_vision = models.PositiveBigIntegerField(default=0)
+    num_layers = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    hidden_size = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    num_attention_heads = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    num_kv_heads = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    head_dim = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    intermediate_size = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    vocab_size = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_context_tokens = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    attention = models.CharField(max_length=8, choices=Attention.choices, default=Attention.GQA)
+    kv_lora_rank = models.PositiveIntegerField(default=0)
+    qk_rope_head_dim = models.PositiveIntegerField(default=0)
+    sliding_window_tokens = models.PositiveIntegerField(default=0)
+    sliding_window_layers = models.PositiveIntegerField(default=0)
+    moe_num_experts = models.PositiveIntegerField(default=0)
+    moe_experts_per_token = models.PositiveIntegerField(default=0)
+    moe_intermediate_size = models.PositiveIntegerField(default=0)
+    moe_shared_experts = models.PositiveIntegerField(default=0)
+    tied_embeddings = models.BooleanField(default=False)
+    native_precision = models.CharField(max_length=32, default="bf16")
+    notes = models.TextField(blank=True)
+    source = models.TextField(help_text="Where the figures come from (URLs, config.json, papers).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = "LLM model"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def clean(self) -> None:
+        """The same consistency rules the engine's CSV loader applies (calculator.catalog._model)."""
+        errors = {}
+        if self.params_total and self.params_active and self.params_active > self.params_total:
+            errors["params_active"] = f"{self.params_active} exceeds params_total {self.params_total}."
+        if self.num_attention_heads and self.num_kv_heads and self.num_attention_heads % self.num_kv_heads:
+            errors["num_kv_heads"] = (
+                f"num_attention_heads {self.num_attention_heads} is not divisible by "
+                f"num_kv_heads {self.num_kv_heads}."
+            )
+        if self.moe_num_experts and not 0 < (self.moe_experts_per_token or 0) <= self.moe_num_experts:
+            errors["moe_experts_per_token"] = f"must be in 1..{self.moe_num_experts}."
+        if self.attention == self.Attention.MLA and not self.kv_lora_rank:
+            errors["kv_lora_rank"] = "required for mla attention."
+        if self.num_layers and (self.sliding_window_layers or 0) > self.num_layers:
+            errors["sliding_window_layers"] = f"exceeds num_layers {self.num_layers}."
+        if not (self.source or "").strip():
+            errors["source"] = "every catalog row needs a source."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PricePointQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PricePointQuerySet:
+        """Public prices, plus the overrides of the user's own teams."""
+        if not user.is_authenticated:
+            return self.none()
+        member_teams = Membership.objects.filter(user=user).values("team_id")
+        return self.filter(Q(team__isnull=True) | Q(team_id__in=member_teams))
+
+
+class PricePoint(models.Model):
+    """A rental price for one GPU of a hardware row; with a team, that team's override of public prices."""
+
+    class Kind(models.TextChoices):
+        ON_DEMAND = "on_demand", "On demand"
+        SPOT = "spot", "Spot"
+        RESERVED = "reserved", "Reserved"
+
+    hardware = models.ForeignKey(Hardware, on_delete=models.CASCADE, related_name="price_points")
+    provider = models.CharField(max_length=100)
+    region = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ON_DEMAND)
+    usd_per_gpu_hour = models.FloatField(validators=[MinValueValidator(0.0)])
+    as_of = models.DateField()
+    source = models.TextField()
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="price_points",
+        help_text="Set for a team's own negotiated price; empty for a public price.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PricePointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hardware_id", "-as_of", "id"]
+        indexes = [models.Index(fields=["hardware", "kind", "-as_of"], name="pricepoint_lookup")]
+
+    def __str__(self) -> str:
+        scope = f" for {self.team}" if self.team_id else ""
+        return f"{self.hardware.key} {self.provider} {self.kind} ${self.usd_per_gpu_hour}/h{scope}"
+
+
+# --- Plans ------------------------------------------------------------------------------------------------
+
+
+class PlanQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PlanQuerySet:
+        """Team plans of the user's teams, plus the user's own private plans in those teams."""
+        if not user.is_authenticated:
+            return self.none()
+        member_teams = Membership.objects.filter(user=user).values("team_id")
+        return self.filter(team_id__in=member_teams).filter(
+            Q(visibility=Plan.Visibility.TEAM) | Q(owner=user)
+        )
+
+
+class Plan(models.Model):
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", "Private (owner only)"
+        TEAM = "team", "Team"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="plans")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plans")
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.TEAM)
+    current_version = models.ForeignKey(
+        "PlanVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanVersion(models.Model):
+    """An immutable estimate: the inputs, the result, and every catalog value the engine used."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    inputs = models.JSONField()
+    result = models.JSONField()
+    catalog_snapshot = models.JSONField()
+    engine_version = models.CharField(max_length=32)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "number"], name="planversion_unique_number")]
+        ordering = ["plan_id", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.plan} v{self.number}"

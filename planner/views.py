@@ -22,5 +22,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def index(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
-        {"service": "LLM inference planning service", "health": "/healthz", "schema": "/api/schema/"}
+        {
+            "service": "LLM inference planning service",
+            "health": "/healthz",
+            "api": "/api/v1/",
+            "schema": "/api/v1/schema/",
+            "docs": "/api/v1/docs/",
+        }
     )

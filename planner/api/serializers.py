@@ -1,0 +1,332 @@
+"""Input and output serializers, fields listed explicitly. Units: the catalog is SI as in the engine
+(bytes, bytes/s, FLOP/s, seconds); a few read-only GiB/GB/s/TFLOPS figures are added for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from planner import services
+from planner.models import Hardware, LLMModel, Membership, Plan, PlanVersion, PricePoint, Role, Team
+
+_GIB = 2**30
+
+
+def _run_model_clean(model_class, instance, attrs: dict[str, Any]) -> None:
+    """Apply the model's clean() (the rules the admin applies) to the merged instance + attrs."""
+    values = (
+        {f.name: getattr(instance, f.name) for f in model_class._meta.concrete_fields} if instance else {}
+    )
+    values.update(attrs)
+    candidate = model_class(**{k: v for k, v in values.items() if k not in ("created_at", "updated_at")})
+    try:
+        candidate.clean()
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.message_dict) from None
+
+
+class AliasesField(serializers.ListField):
+    child = serializers.CharField(max_length=200)
+
+
+# --- Catalog ----------------------------------------------------------------------------------------------
+
+HARDWARE_FIELDS = (
+    "key", "name", "vendor", "kind", "aliases",
+    "memory_bytes", "usable_memory_bytes", "memory_bandwidth_bytes_per_s",
+    "fp32_flops", "tf32_dense_flops", "fp16_dense_flops", "bf16_dense_flops", "fp8_dense_flops",
+    "fp4_dense_flops", "int8_dense_ops", "int4_dense_ops",
+    "tdp_watts", "interconnect_bytes_per_s", "interconnect_latency_s", "cloud_usd_per_hour", "purchase_usd",
+    "notes", "source",
+)  # fmt: skip
+
+
+class HardwareSerializer(serializers.ModelSerializer):
+    aliases = AliasesField(required=False)
+    memory_gib = serializers.SerializerMethodField()
+    memory_bandwidth_gb_per_s = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Hardware
+        fields = (
+            "id",
+            *HARDWARE_FIELDS,
+            "memory_gib",
+            "memory_bandwidth_gb_per_s",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def get_memory_gib(self, row: Hardware) -> float:
+        return round(row.memory_bytes / _GIB, 3)
+
+    def get_memory_bandwidth_gb_per_s(self, row: Hardware) -> float:
+        return round(row.memory_bandwidth_bytes_per_s / 1e9, 3)
+
+    def validate(self, attrs):
+        _run_model_clean(Hardware, self.instance, attrs)
+        return attrs
+
+
+MODEL_FIELDS = (
+    "key", "name", "family", "aliases",
+    "params_total", "params_active", "params_embedding", "params_routed_experts", "params_vision",
+    "num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "intermediate_size",
+    "vocab_size", "max_context_tokens", "attention", "kv_lora_rank", "qk_rope_head_dim",
+    "sliding_window_tokens", "sliding_window_layers",
+    "moe_num_experts", "moe_experts_per_token", "moe_intermediate_size", "moe_shared_experts",
+    "tied_embeddings", "native_precision", "notes", "source",
+)  # fmt: skip
+
+
+class LLMModelSerializer(serializers.ModelSerializer):
+    aliases = AliasesField(required=False)
+
+    class Meta:
+        model = LLMModel
+        fields = ("id", *MODEL_FIELDS, "created_at", "updated_at")
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def validate(self, attrs):
+        _run_model_clean(LLMModel, self.instance, attrs)
+        return attrs
+
+
+class ModelImportSerializer(serializers.Serializer):
+    config = serializers.JSONField(help_text="The contents of a Hugging Face config.json (an object).")
+    key = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    source = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ModelImportResultSerializer(serializers.Serializer):
+    model = LLMModelSerializer()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class PricePointSerializer(serializers.ModelSerializer):
+    hardware = serializers.SlugRelatedField(slug_field="key", queryset=Hardware.objects.all())
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
+
+    class Meta:
+        model = PricePoint
+        fields = (
+            "id", "hardware", "provider", "region", "kind", "usd_per_gpu_hour", "as_of", "source", "team",
+            "created_at",
+        )  # fmt: skip
+        read_only_fields = ("id", "created_at")
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    my_role = serializers.CharField(read_only=True)
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ("id", "name", "slug", "my_role", "member_count", "created_at")
+        read_only_fields = ("id", "created_at")
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(source="user.pk", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ("user_id", "username", "role", "created_at")
+        read_only_fields = fields
+
+
+class MembershipAddSerializer(serializers.Serializer):
+    username = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.filter(is_active=True)
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class MembershipRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# --- Estimates and plans ----------------------------------------------------------------------------------
+
+
+class AssumptionsSerializer(serializers.Serializer):
+    """calculator.cost.CostAssumptions; omitted fields keep the engine's documented defaults."""
+
+    lifetime_years = serializers.FloatField(min_value=0.1, max_value=50, required=False)
+    usd_per_kwh = serializers.FloatField(min_value=0, max_value=10, required=False)
+    pue = serializers.FloatField(min_value=1, max_value=5, required=False)
+    power_utilization = serializers.FloatField(min_value=0, max_value=1, required=False)
+    network_rtt_s = serializers.FloatField(min_value=0, max_value=10, required=False)
+    edge_power_factor = serializers.FloatField(min_value=0.01, max_value=1, required=False)
+    edge_memory_share = serializers.FloatField(min_value=0.01, max_value=1, required=False)
+
+
+_BIG = 10**9
+
+
+class EstimateInputSerializer(serializers.Serializer):
+    """The engine's inputs (calculator.estimate). Types are checked here; ranges and cross-field rules
+    (TP divides heads, num_gpus = TP x PP, ...) by the engine, whose errors name the field."""
+
+    model = serializers.CharField(max_length=200, help_text="Catalog key or alias, e.g. llama-3.1-8b")
+    hardware = serializers.CharField(max_length=200, help_text="Catalog key or alias, e.g. h100-sxm-80gb")
+    precision = serializers.CharField(max_length=32, required=False)
+    kv_cache_precision = serializers.CharField(max_length=32, required=False, allow_null=True)
+    framework = serializers.CharField(max_length=32, required=False)
+    num_gpus = serializers.IntegerField(required=False, allow_null=True, max_value=4096)
+    tensor_parallel = serializers.IntegerField(required=False, allow_null=True, max_value=4096)
+    pipeline_parallel = serializers.IntegerField(required=False, max_value=4096)
+    prompt_tokens = serializers.IntegerField(required=False, max_value=_BIG)
+    output_tokens = serializers.IntegerField(required=False, max_value=_BIG)
+    batch_size = serializers.IntegerField(required=False, max_value=_BIG)
+    deployment_mode = serializers.CharField(max_length=16, required=False)
+    requests_per_hour = serializers.FloatField(required=False, max_value=1e12)
+    request_rate = serializers.FloatField(required=False, allow_null=True, max_value=1e9)
+    concurrency = serializers.IntegerField(required=False, allow_null=True, max_value=_BIG)
+    assumptions = AssumptionsSerializer(required=False)
+
+    def to_internal_value(self, data):
+        # A misspelt input would silently take its default; name it instead.
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+    def validate_model(self, value: str) -> str:
+        if value.lstrip().startswith("{"):
+            raise serializers.ValidationError(
+                "give a catalog name; import a config.json with POST /api/v1/models/import/"
+            )
+        return value
+
+
+class EstimateRequestSerializer(EstimateInputSerializer):
+    team = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Apply this team's price overrides (members only)."
+    )
+
+
+class PlanVersionSummarySerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    summary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlanVersion
+        fields = ("number", "inputs", "summary", "engine_version", "created_by", "created_at")
+        read_only_fields = fields
+
+    def get_summary(self, version: PlanVersion) -> dict[str, Any]:
+        return result_summary(version.result)
+
+
+class PlanVersionSerializer(PlanVersionSummarySerializer):
+    class Meta:
+        model = PlanVersion
+        fields = (
+            "number", "inputs", "summary", "result", "catalog_snapshot", "engine_version", "created_by",
+            "created_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+def result_summary(result: dict[str, Any] | None) -> dict[str, Any]:
+    """A few headline figures of a stored result (for lists)."""
+    if not result:
+        return {}
+    memory, performance, cost = (
+        result.get("memory", {}),
+        result.get("performance", {}),
+        result.get("cost", {}),
+    )
+    return {
+        "feasible": not result.get("blockers"),
+        "memory_total_bytes": memory.get("total_bytes"),
+        "fits": memory.get("fits"),
+        "tpot_s": performance.get("tpot_s"),
+        "ttft_s": performance.get("ttft_s"),
+        "output_tokens_per_s": performance.get("output_tokens_per_s"),
+        "hourly_usd": cost.get("hourly_usd"),
+        "cost_per_million_tokens_usd": cost.get("cost_per_million_tokens_usd"),
+    }
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    """Output of list and detail: the plan and its current version's inputs and headline figures."""
+
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    current_version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
+    inputs = serializers.JSONField(source="current_version.inputs", read_only=True, default=None)
+    summary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Plan
+        fields = (
+            "id", "name", "description", "team", "team_name", "owner", "visibility", "current_version",
+            "inputs", "summary", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_summary(self, plan: Plan) -> dict[str, Any]:
+        return result_summary(plan.current_version.result if plan.current_version else None)
+
+
+class PlanDetailSerializer(PlanSerializer):
+    result = serializers.JSONField(source="current_version.result", read_only=True, default=None)
+
+    class Meta(PlanSerializer.Meta):
+        fields = (*PlanSerializer.Meta.fields, "result")
+        read_only_fields = fields
+
+
+class PlanCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    visibility = serializers.ChoiceField(choices=Plan.Visibility.choices, default=Plan.Visibility.TEAM)
+    inputs = EstimateInputSerializer()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")  # absent while the OpenAPI schema is generated
+        if request is not None:
+            # Only the user's own teams exist for this field: another team's id reads as "does not exist".
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+
+
+class PlanUpdateSerializer(serializers.Serializer):
+    """PATCH/PUT: inputs given here are merged over the current version's inputs (then validated)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(choices=Plan.Visibility.choices, required=False)
+    inputs = serializers.DictField(required=False)
+
+    def validate_inputs(self, value: dict[str, Any]) -> dict[str, Any]:
+        plan: Plan = self.instance
+        current = dict(plan.current_version.inputs) if plan.current_version else {}
+        merged = {**current, **value}
+        inner = EstimateInputSerializer(data=merged)
+        inner.is_valid(raise_exception=True)
+        return inner.validated_data
+
+    def update(self, instance: Plan, validated_data: dict[str, Any]) -> Plan:
+        inputs = validated_data.pop("inputs", None)
+        return services.plan_update(
+            instance, user=self.context["request"].user, inputs=inputs, **validated_data
+        )
+
+
+class DiffQuerySerializer(serializers.Serializer):
+    a = serializers.IntegerField(min_value=1)
+    b = serializers.IntegerField(min_value=1)

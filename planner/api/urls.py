@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from planner.api import views
+
+router = DefaultRouter()
+router.register("hardware", views.HardwareViewSet, basename="hardware")
+router.register("models", views.LLMModelViewSet, basename="model")
+router.register("prices", views.PricePointViewSet, basename="price")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("plans", views.PlanViewSet, basename="plan")
+
+urlpatterns = [
+    path("estimate/", views.EstimateView.as_view(), name="estimate"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,342 @@
+"""API views: thin. Reads come from selectors (scoped by user), writes go through services."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.admin.models import ADDITION, CHANGE
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import filters, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from planner import selectors, services
+from planner.api import serializers as s
+from planner.api.permissions import IsStaffOrReadOnly, PlanPermission, TeamPermission, can_create_plan_in
+from planner.models import Hardware, LLMModel, Plan, PricePoint, Team
+
+CATALOG_KEY_REGEX = r"[a-z0-9][a-z0-9.\-]*"
+
+
+# --- Catalog ----------------------------------------------------------------------------------------------
+
+
+class HardwareFilter(django_filters.FilterSet):
+    min_memory_bytes = django_filters.NumberFilter(field_name="memory_bytes", lookup_expr="gte")
+
+    class Meta:
+        model = Hardware
+        fields = ("vendor", "kind")
+
+
+class CatalogViewSet(viewsets.ModelViewSet):
+    """Shared behaviour of catalog endpoints: staff writes are recorded in the admin's history."""
+
+    permission_classes = (IsStaffOrReadOnly,)
+    lookup_field = "key"
+    lookup_value_regex = CATALOG_KEY_REGEX
+    filter_backends = (
+        django_filters.rest_framework.DjangoFilterBackend,
+        filters.SearchFilter,
+        filters.OrderingFilter,
+    )
+
+    def perform_create(self, serializer):
+        row = serializer.save()
+        services.catalog_log(self.request.user, row, ADDITION)
+
+    def perform_update(self, serializer):
+        row = serializer.save()
+        services.catalog_log(
+            self.request.user, row, CHANGE, f"Changed via API: {', '.join(serializer.validated_data)}."
+        )
+
+    def perform_destroy(self, instance):
+        services.catalog_log_deletion(self.request.user, instance)
+        instance.delete()
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request, key=None):
+        """Copy this row under a free key ("<key>-copy"); staff only."""
+        copy = services.catalog_row_duplicate(self.get_object())
+        services.catalog_log(request.user, copy, ADDITION, f"Duplicated from {key}.")
+        return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
+
+
+class HardwareViewSet(CatalogViewSet):
+    serializer_class = s.HardwareSerializer
+    filterset_class = HardwareFilter
+    search_fields = ("key", "name", "vendor")
+    ordering_fields = (
+        "key", "name", "vendor", "memory_bytes", "memory_bandwidth_bytes_per_s", "fp16_dense_flops",
+        "bf16_dense_flops", "cloud_usd_per_hour", "updated_at",
+    )  # fmt: skip
+    ordering = ("key",)
+
+    def get_queryset(self):
+        return selectors.hardware_list()
+
+
+class LLMModelFilter(django_filters.FilterSet):
+    min_params_total = django_filters.NumberFilter(field_name="params_total", lookup_expr="gte")
+    max_params_total = django_filters.NumberFilter(field_name="params_total", lookup_expr="lte")
+
+    class Meta:
+        model = LLMModel
+        fields = ("family", "attention", "native_precision")
+
+
+class LLMModelViewSet(CatalogViewSet):
+    serializer_class = s.LLMModelSerializer
+    filterset_class = LLMModelFilter
+    search_fields = ("key", "name", "family")
+    ordering_fields = (
+        "key",
+        "name",
+        "family",
+        "params_total",
+        "params_active",
+        "max_context_tokens",
+        "updated_at",
+    )
+    ordering = ("key",)
+
+    def get_queryset(self):
+        return selectors.model_list()
+
+    @extend_schema(request=s.ModelImportSerializer, responses={201: s.ModelImportResultSerializer})
+    @action(detail=False, methods=["post"], url_path="import", serializer_class=s.ModelImportSerializer)
+    def import_config(self, request):
+        """Create a model from a pasted Hugging Face config.json; staff only."""
+        form = s.ModelImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        row, warnings = services.model_import_config(user=request.user, **form.validated_data)
+        body = {"model": s.LLMModelSerializer(row).data, "warnings": warnings}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PricePointFilter(django_filters.FilterSet):
+    hardware = django_filters.CharFilter(field_name="hardware__key")
+    public = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull")
+
+    class Meta:
+        model = PricePoint
+        fields = ("hardware", "provider", "region", "kind", "team")
+
+
+class PricePointViewSet(viewsets.ModelViewSet):
+    """Public prices and the caller's teams' overrides; staff write."""
+
+    permission_classes = (IsStaffOrReadOnly,)
+    serializer_class = s.PricePointSerializer
+    filterset_class = PricePointFilter
+    filter_backends = (django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter)
+    ordering_fields = ("as_of", "usd_per_gpu_hour", "provider", "created_at")
+    ordering = ("hardware__key", "-as_of", "id")
+
+    def get_queryset(self):
+        if self.request.user.is_staff:
+            return PricePoint.objects.select_related("hardware", "team")
+        return selectors.prices_for(self.request.user)
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+class TeamViewSet(viewsets.ModelViewSet):
+    permission_classes = (TeamPermission,)
+    serializer_class = s.TeamSerializer
+    filter_backends = (filters.SearchFilter, filters.OrderingFilter)
+    search_fields = ("name", "slug")
+    ordering_fields = ("name", "slug", "created_at")
+    ordering = ("name",)
+
+    def get_queryset(self):
+        return selectors.teams_for(self.request.user)
+
+    def perform_create(self, serializer):
+        team = services.team_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=team.pk)
+
+    def perform_update(self, serializer):
+        team = serializer.save()
+        serializer.instance = self.get_queryset().get(pk=team.pk)
+
+    @extend_schema(methods=["get"], responses=s.MembershipSerializer(many=True), request=None)
+    @extend_schema(
+        methods=["post"], request=s.MembershipAddSerializer, responses={201: s.MembershipSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=())
+    def members(self, request, pk=None):
+        """List members (any member) or add one by username (team admins)."""
+        team = self.get_object()
+        if request.method == "GET":
+            members = selectors.team_members(team)
+            page = self.paginate_queryset(members)
+            return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
+        form = s.MembershipAddSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        membership = services.membership_add(
+            team=team, user=form.validated_data["username"], role=form.validated_data["role"]
+        )
+        return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["patch"], request=s.MembershipRoleSerializer, responses=s.MembershipSerializer)
+    @extend_schema(methods=["delete"], request=None, responses={204: None})
+    @action(
+        detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>\d+)", filter_backends=()
+    )
+    def member(self, request, pk=None, user_id=None):
+        """Change a member's role or remove them (team admins); members may remove themselves."""
+        team = self.get_object()
+        membership = get_object_or_404(selectors.team_members(team), user_id=user_id)
+        if request.method == "DELETE":
+            services.membership_remove(membership)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        form = s.MembershipRoleSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.membership_set_role(membership, role=form.validated_data["role"])
+        return Response(s.MembershipSerializer(membership).data)
+
+
+# --- Plans ------------------------------------------------------------------------------------------------
+
+
+class PlanFilter(django_filters.FilterSet):
+    class Meta:
+        model = Plan
+        fields = ("team", "visibility", "owner")
+
+
+class PlanViewSet(viewsets.ModelViewSet):
+    permission_classes = (PlanPermission,)
+    filterset_class = PlanFilter
+    filter_backends = (
+        django_filters.rest_framework.DjangoFilterBackend,
+        filters.SearchFilter,
+        filters.OrderingFilter,
+    )
+    search_fields = ("name", "description")
+    ordering_fields = ("name", "created_at", "updated_at")
+    ordering = ("-updated_at", "-id")
+
+    def get_queryset(self):
+        return selectors.plans_for(self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.PlanCreateSerializer
+        if self.action in ("update", "partial_update"):
+            return s.PlanUpdateSerializer
+        if self.action == "list":
+            return s.PlanSerializer
+        return s.PlanDetailSerializer
+
+    @extend_schema(request=s.PlanCreateSerializer, responses={201: s.PlanDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if not can_create_plan_in(request.user, form.validated_data["team"]):
+            raise PermissionDenied("Creating plans needs the editor or admin role in the team.")
+        plan = services.plan_create(user=request.user, **form.validated_data)
+        plan = self.get_queryset().get(pk=plan.pk)
+        return Response(s.PlanDetailSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PlanUpdateSerializer, responses=s.PlanDetailSerializer)
+    def update(self, request, *args, **kwargs):
+        plan = self.get_object()
+        form = s.PlanUpdateSerializer(
+            plan,
+            data=request.data,
+            partial=kwargs.get("partial", False),
+            context=self.get_serializer_context(),
+        )
+        form.is_valid(raise_exception=True)
+        form.save()
+        return Response(s.PlanDetailSerializer(self.get_queryset().get(pk=plan.pk)).data)
+
+    @extend_schema(request=s.PlanUpdateSerializer, responses=s.PlanDetailSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(responses=s.PlanVersionSummarySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=())
+    def versions(self, request, pk=None):
+        """Every version of the plan, oldest first (headline figures; a version's URL has the rest)."""
+        plan = self.get_object()
+        page = self.paginate_queryset(selectors.plan_versions(plan))
+        return self.get_paginated_response(s.PlanVersionSummarySerializer(page, many=True).data)
+
+    @extend_schema(responses=s.PlanVersionSerializer, filters=False)
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>\d+)", filter_backends=())
+    def version(self, request, pk=None, number=None):
+        plan = self.get_object()
+        version = get_object_or_404(selectors.plan_versions(plan), number=number)
+        return Response(s.PlanVersionSerializer(version).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="version number"),
+            OpenApiParameter("b", int, required=True, description="version number"),
+        ],
+        responses={200: dict},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=())
+    def diff(self, request, pk=None):
+        """Inputs, results and catalog snapshot of versions a and b side by side (dotted paths)."""
+        plan = self.get_object()
+        query = s.DiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        versions = selectors.plan_versions(plan)
+        a = get_object_or_404(versions, number=query.validated_data["a"])
+        b = get_object_or_404(versions, number=query.validated_data["b"])
+        return Response(services.plan_versions_diff(a, b))
+
+    @extend_schema(request=None, responses={201: s.PlanVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def recompute(self, request, pk=None):
+        """A new version from the current inputs and today's catalog and prices."""
+        version = services.plan_recompute(self.get_object(), user=request.user)
+        return Response(s.PlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+# --- Estimate ---------------------------------------------------------------------------------------------
+
+
+class EstimateAnonThrottle(AnonRateThrottle):
+    scope = "estimate_anon"
+
+
+class EstimateUserThrottle(UserRateThrottle):
+    scope = "estimate_user"
+
+
+class EstimateView(APIView):
+    """Run the engine synchronously on the catalog as it is now; nothing is stored."""
+
+    permission_classes = (AllowAny,)
+    throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
+
+    @extend_schema(request=s.EstimateRequestSerializer, responses={200: dict})
+    def post(self, request):
+        form = s.EstimateRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        inputs = dict(form.validated_data)
+        team_id = inputs.pop("team", None)
+        if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
+            return Response(
+                {
+                    "code": "invalid",
+                    "message": "Invalid input.",
+                    "detail": {"team": ["not one of your teams"]},
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        run = services.estimate_run(inputs, team=team_id)
+        return Response({"inputs": run.inputs, "result": run.result, "catalog": run.catalog_snapshot})

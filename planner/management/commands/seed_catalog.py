@@ -1,0 +1,95 @@
+"""Load the engine's catalog (calculator/data/*.csv) into the database, idempotently.
+
+Rows are matched by key. An existing row is left as it is (admin edits survive a re-seed) unless
+--overwrite is given, which restores every CSV value. Each hardware row with a cloud price also gets a
+public on-demand PricePoint (provider and date parsed from the CSV's cloud_price_source), matched by
+(hardware, provider, region, kind, as_of) so a re-seed adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from calculator.catalog import HARDWARE_CSV, load_catalog
+from planner import specs
+from planner.models import Hardware, LLMModel, PricePoint
+
+_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_REGION = re.compile(r"\b([a-z]{2}-[a-z]+-\d)\b")
+
+
+def _price_origin(text: str, fallback: dt.date) -> tuple[str, str, dt.date]:
+    """Provider (first word), region (an AWS-style region if named) and read date of a price source."""
+    provider = (text.split() or ["catalog"])[0].rstrip(",")
+    region = _REGION.search(text)
+    date = _DATE.search(text)
+    return (
+        provider,
+        region.group(1) if region else "",
+        dt.date.fromisoformat(date.group(1)) if date else fallback,
+    )
+
+
+class Command(BaseCommand):
+    help = "Upsert models, hardware and public cloud prices from calculator/data by key (edits kept)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--overwrite", action="store_true", help="restore CSV values on rows that already exist"
+        )
+
+    def handle(self, *args, overwrite: bool = False, **options):
+        catalog = load_catalog()
+        with HARDWARE_CSV.open(newline="", encoding="utf-8") as fh:
+            price_sources = {row["key"]: row["cloud_price_source"].strip() for row in csv.DictReader(fh)}
+        counts = {"created": 0, "updated": 0, "kept": 0, "prices": 0}
+        with transaction.atomic():
+            for rows, model_class, to_values in (
+                (catalog.models, LLMModel, specs.model_row_values),
+                (catalog.hardware, Hardware, specs.hardware_row_values),
+            ):
+                existing = {row.key: row for row in model_class.objects.all()}
+                for key, spec in rows.items():
+                    values = to_values(spec)
+                    row = existing.get(key)
+                    if row is None:
+                        model_class.objects.create(**values)
+                        counts["created"] += 1
+                    elif overwrite:
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                        row.save()
+                        counts["updated"] += 1
+                    else:
+                        counts["kept"] += 1
+            hardware_ids = dict(Hardware.objects.values_list("key", "id"))
+            today = dt.date.today()
+            for key, spec in catalog.hardware.items():
+                if spec.cloud_usd_per_hour <= 0:
+                    continue
+                source = price_sources.get(key) or spec.source
+                provider, region, as_of = _price_origin(source, today)
+                lookup = {
+                    "hardware_id": hardware_ids[key],
+                    "provider": provider,
+                    "region": region,
+                    "kind": PricePoint.Kind.ON_DEMAND,
+                    "as_of": as_of,
+                    "team": None,
+                }
+                defaults = {"usd_per_gpu_hour": spec.cloud_usd_per_hour, "source": source}
+                upsert = (
+                    PricePoint.objects.update_or_create if overwrite else PricePoint.objects.get_or_create
+                )
+                _point, created = upsert(**lookup, defaults=defaults)
+                counts["prices"] += created
+        self.stdout.write(
+            f"Catalog: {len(catalog.models)} models, {len(catalog.hardware)} hardware; "
+            f"{counts['created']} created, {counts['updated']} restored, {counts['kept']} kept, "
+            f"{counts['prices']} price points added."
+        )

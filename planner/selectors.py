@@ -1,0 +1,65 @@
+"""Selectors: reads scoped to a user (services write). Tenant data is read through visible_to(user)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from planner.models import (
+    ROLE_RANK,
+    Hardware,
+    LLMModel,
+    Membership,
+    Plan,
+    PlanVersion,
+    PricePoint,
+    Role,
+    Team,
+)
+
+
+def role_of(user, team: Team | int | None) -> str | None:
+    """The user's role in the team, or None (anonymous users and non-members)."""
+    if team is None or not user.is_authenticated:
+        return None
+    team_id = team.pk if isinstance(team, Team) else team
+    return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
+
+
+def role_at_least(role: str | None, needed: str) -> bool:
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]
+
+
+def teams_for(user) -> QuerySet[Team]:
+    """The user's teams, each with `my_role` and `member_count` annotated (one query for a page)."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+    return (
+        Team.objects.visible_to(user)
+        .annotate(my_role=Subquery(my_role), member_count=Count("memberships", distinct=True))
+        .order_by("name", "id")
+    )
+
+
+def team_members(team: Team) -> QuerySet[Membership]:
+    return team.memberships.select_related("user").order_by("user__username")
+
+
+def plans_for(user) -> QuerySet[Plan]:
+    return Plan.objects.visible_to(user).select_related("team", "owner", "current_version")
+
+
+def plan_versions(plan: Plan) -> QuerySet[PlanVersion]:
+    return plan.versions.select_related("created_by").order_by("number")
+
+
+def hardware_list() -> QuerySet[Hardware]:
+    return Hardware.objects.all()
+
+
+def model_list() -> QuerySet[LLMModel]:
+    return LLMModel.objects.all()
+
+
+def prices_for(user) -> QuerySet[PricePoint]:
+    return PricePoint.objects.visible_to(user).select_related("hardware", "team")

@@ -1,0 +1,312 @@
+"""Services: every write of the planner goes through here (views stay thin, selectors read).
+
+Engine input errors surface as calculator.InputError (with .field); other rule violations as
+django.core.exceptions.ValidationError (a dict of field -> messages). The API maps both to 400.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from calculator import ENGINE_VERSION, Estimate, InputError, estimate_deployment, resolve_deployment
+from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
+from calculator.cost import CostAssumptions
+from calculator.hf_config import ConfigImportError, model_from_hf_config
+from planner import specs
+from planner.models import Hardware, LLMModel, Membership, Plan, PlanVersion, Role, Team
+
+# Inputs the engine's resolve_deployment takes besides model and hardware, with the API's defaults.
+ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
+    "precision": "fp16",
+    "kv_cache_precision": None,
+    "framework": "vllm",
+    "num_gpus": None,
+    "tensor_parallel": None,
+    "pipeline_parallel": 1,
+    "prompt_tokens": 512,
+    "output_tokens": 256,
+    "batch_size": 1,
+    "deployment_mode": "cloud",
+    "requests_per_hour": 0.0,
+    "request_rate": None,
+    "concurrency": None,
+}
+ASSUMPTION_FIELDS = tuple(f.name for f in dataclasses.fields(CostAssumptions))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateRun:
+    """One engine run: the canonical inputs, the engine's result and the catalog values it used."""
+
+    inputs: dict[str, Any]
+    estimate: Estimate
+    catalog_snapshot: dict[str, Any]
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.estimate.to_dict()
+
+
+def canonical_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Every engine input present, defaults filled, assumptions only where given (JSON-safe)."""
+    values = {"model": inputs["model"], "hardware": inputs["hardware"]}
+    for name, default in ENGINE_INPUT_DEFAULTS.items():
+        value = inputs.get(name)
+        values[name] = default if value is None else value
+    assumptions = {k: v for k, v in (inputs.get("assumptions") or {}).items() if v is not None}
+    if assumptions:
+        values["assumptions"] = assumptions
+    return values
+
+
+def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> EstimateRun:
+    """Run the engine on inputs against the catalog as it is in the database now (team prices applied).
+
+    Model and hardware names resolve like the CLI (keys, aliases, forgiving separators); the canonical
+    inputs record the resolved keys, so a recompute uses the same rows.
+    """
+    inputs = canonical_inputs(inputs)
+    db = specs.catalog_from_db(team)
+    try:
+        model = resolve_model(str(inputs["model"]), db.catalog)
+    except UnknownNameError as error:
+        raise InputError("model", str(error)) from None
+    try:
+        hardware = resolve_hardware(str(inputs["hardware"]), db.catalog)
+    except UnknownNameError as error:
+        raise InputError("hardware", str(error)) from None
+    inputs["model"], inputs["hardware"] = model.key, hardware.key
+    engine_kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
+    deployment = resolve_deployment(model, hardware, catalog=db.catalog, **engine_kwargs)
+    assumptions = CostAssumptions(**inputs.get("assumptions", {}))
+    result = estimate_deployment(deployment, assumptions=assumptions, catalog=db.catalog)
+    snapshot = {
+        "model": {"id": db.model_ids[model.key], **specs.spec_as_dict(model)},
+        "hardware": {"id": db.hardware_ids[hardware.key], **specs.spec_as_dict(hardware)},
+        "price": db.prices[hardware.key].as_dict(),
+        "assumptions": dataclasses.asdict(assumptions),
+        "team_id": team.pk if isinstance(team, Team) else team,
+        "engine_version": ENGINE_VERSION,
+    }
+    return EstimateRun(inputs=inputs, estimate=result, catalog_snapshot=snapshot)
+
+
+# --- Plans ------------------------------------------------------------------------------------------------
+
+
+def _version_add(plan: Plan, run: EstimateRun, user) -> PlanVersion:
+    """Append a version; the plan row lock serialises concurrent writers so numbers stay dense."""
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    number = (plan.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = PlanVersion.objects.create(
+        plan=plan,
+        number=number,
+        inputs=run.inputs,
+        result=run.result,
+        catalog_snapshot=run.catalog_snapshot,
+        engine_version=ENGINE_VERSION,
+        created_by=user,
+    )
+    plan.current_version = version
+    plan.save(update_fields=["current_version", "updated_at"])
+    return version
+
+
+def plan_create(
+    *, user, team: Team, name: str, inputs: dict[str, Any], description: str = "", visibility: str = "team"
+) -> Plan:
+    """Estimate first (bad input writes nothing), then the plan and its version 1 in one transaction."""
+    run = estimate_run(inputs, team=team)
+    with transaction.atomic():
+        plan = Plan.objects.create(
+            name=name, description=description, team=team, owner=user, visibility=visibility
+        )
+        _version_add(plan, run, user)
+    return plan
+
+
+def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fields: Any) -> Plan:
+    """Change name/description/visibility in place; changed inputs add a new version (old ones stay)."""
+    run = None
+    if inputs is not None:
+        current = plan.current_version.inputs if plan.current_version else None
+        if canonical_inputs(inputs) != current:
+            run = estimate_run(inputs, team=plan.team_id)
+            if current is not None and run.inputs == current:
+                run = None  # the same deployment under another alias
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(plan, name, value)
+        plan.save()
+        if run is not None:
+            _version_add(plan, run, user)
+    return plan
+
+
+def plan_recompute(plan: Plan, *, user) -> PlanVersion:
+    """A new version from the current inputs and today's catalog (prices included)."""
+    if plan.current_version is None:
+        raise ValidationError({"plan": "has no version to recompute."})
+    run = estimate_run(plan.current_version.inputs, team=plan.team_id)
+    with transaction.atomic():
+        return _version_add(plan, run, user)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    flat_a, flat_b = _flatten(a), _flatten(b)
+    keys = list(flat_a) + [k for k in flat_b if k not in flat_a]
+    return [
+        {
+            "field": key,
+            "a": flat_a.get(key),
+            "b": flat_b.get(key),
+            "changed": flat_a.get(key) != flat_b.get(key),
+        }
+        for key in keys
+    ]
+
+
+def plan_versions_diff(a: PlanVersion, b: PlanVersion) -> dict[str, Any]:
+    """Inputs, results and catalog snapshots of two versions, leaf by leaf (dotted paths)."""
+    return {
+        "a": a.number,
+        "b": b.number,
+        "inputs": _side_by_side(a.inputs, b.inputs),
+        "results": _side_by_side(a.result, b.result),
+        "catalog": _side_by_side(a.catalog_snapshot, b.catalog_snapshot),
+    }
+
+
+# --- Teams ------------------------------------------------------------------------------------------------
+
+
+def team_create(*, user, name: str, slug: str) -> Team:
+    """A new team with its creator as admin."""
+    with transaction.atomic():
+        team = Team.objects.create(name=name, slug=slug)
+        Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    return team
+
+
+def _admins_left(team: Team, without: Membership) -> bool:
+    return team.memberships.filter(role=Role.ADMIN).exclude(pk=without.pk).exists()
+
+
+def membership_add(*, team: Team, user, role: str) -> Membership:
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(team=team, user=user, role=role)
+    except IntegrityError:
+        raise ValidationError({"user": "is already a member of this team."}) from None
+
+
+def membership_set_role(membership: Membership, *, role: str) -> Membership:
+    with transaction.atomic():
+        if (
+            membership.role == Role.ADMIN
+            and role != Role.ADMIN
+            and not _admins_left(membership.team, membership)
+        ):
+            raise ValidationError({"role": "a team needs at least one admin."})
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(membership: Membership) -> None:
+    with transaction.atomic():
+        if membership.role == Role.ADMIN and not _admins_left(membership.team, membership):
+            raise ValidationError({"user": "a team needs at least one admin."})
+        membership.delete()
+
+
+# --- Catalog ----------------------------------------------------------------------------------------------
+
+
+def catalog_log(user, obj, action: int, message: str = "") -> None:
+    """Record an API change in the admin's history (django.contrib.admin LogEntry), as admin edits are."""
+    if user is None or not user.is_authenticated:
+        return
+    LogEntry.objects.log_actions(
+        user_id=user.pk,
+        queryset=[obj],
+        action_flag=action,
+        change_message=message or {ADDITION: "Added via API.", CHANGE: "Changed via API."}.get(action, ""),
+        single_object=True,
+    )
+
+
+def catalog_log_deletion(user, obj) -> None:
+    if user is None or not user.is_authenticated:
+        return
+    LogEntry.objects.create(
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        action_flag=DELETION,
+        change_message="Deleted via API.",
+    )
+
+
+def _free_key(model_class, key: str) -> str:
+    base = f"{key}-copy"
+    candidate, n = base, 1
+    while model_class.objects.filter(key=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def catalog_row_duplicate(row: Hardware | LLMModel) -> Hardware | LLMModel:
+    """A copy under a free key ("<key>-copy", "<key>-copy-2", ...) without aliases (they must stay unique)."""
+    copy = type(row).objects.get(pk=row.pk)
+    copy.pk = None
+    copy.id = None
+    copy.key = _free_key(type(row), row.key)
+    copy.name = f"{row.name} (copy)"
+    copy.aliases = []
+    copy.save()
+    return copy
+
+
+def model_import_config(
+    *, config: Any, key: str = "", name: str = "", source: str = "", user=None
+) -> tuple[LLMModel, list[str]]:
+    """Create an LLMModel from a Hugging Face config.json (a dict or JSON text, never a path)."""
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except json.JSONDecodeError as error:
+            raise ValidationError({"config": f"not valid JSON: {error}"}) from None
+    if not isinstance(config, dict):
+        raise ValidationError({"config": "must be a JSON object (the contents of config.json)."})
+    try:
+        spec, warnings = model_from_hf_config(config, key=key or None, name=name or None)
+    except ConfigImportError as error:
+        raise ValidationError({"config": str(error)}) from None
+    values = specs.model_row_values(spec)
+    values["source"] = source or f"config.json imported by {getattr(user, 'username', '') or 'unknown'}"
+    row = LLMModel(**values)
+    row.full_clean()
+    row.save()
+    catalog_log(user, row, ADDITION, "Imported from config.json.")
+    return row, warnings

@@ -1,0 +1,135 @@
+"""The one place that converts between ORM rows and the engine's dataclasses (calculator.specs).
+
+Hardware and LLMModel columns carry the same names and SI units as HardwareSpec and ModelSpec, so each
+conversion is a field-by-field copy; nothing else in the service should know both shapes.
+
+Prices: the cloud price the engine sees is, in order, the team's latest on-demand PricePoint (when a team
+is given), the latest public on-demand PricePoint, then Hardware.cloud_usd_per_hour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from calculator.specs import Catalog, HardwareSpec, ModelSpec
+from planner.models import Hardware, LLMModel, PricePoint, Team
+
+_MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSpec))
+_HARDWARE_FIELDS = tuple(f.name for f in dataclasses.fields(HardwareSpec))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price:
+    """The price a hardware row gets in an estimate, and where it came from."""
+
+    usd_per_gpu_hour: float
+    origin: str
+    """'team' (a team's override), 'public' (a public price point) or 'hardware' (the row's own column)."""
+    price_point_id: int | None = None
+    provider: str = ""
+    as_of: str = ""
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def model_spec(row: LLMModel) -> ModelSpec:
+    values = {name: getattr(row, name) for name in _MODEL_FIELDS}
+    values["aliases"] = tuple(row.aliases or ())
+    return ModelSpec(**values)
+
+
+def hardware_spec(row: Hardware, price: Price | None = None) -> HardwareSpec:
+    values = {name: getattr(row, name) for name in _HARDWARE_FIELDS}
+    values["aliases"] = tuple(row.aliases or ())
+    if price is not None:
+        values["cloud_usd_per_hour"] = price.usd_per_gpu_hour
+    return HardwareSpec(**values)
+
+
+def model_row_values(spec: ModelSpec) -> dict[str, Any]:
+    """Column values for an LLMModel row from a spec (seeding, config.json import)."""
+    values = {name: getattr(spec, name) for name in _MODEL_FIELDS}
+    values["aliases"] = list(spec.aliases)
+    return values
+
+
+def hardware_row_values(spec: HardwareSpec) -> dict[str, Any]:
+    """Column values for a Hardware row from a spec (seeding)."""
+    values = {name: getattr(spec, name) for name in _HARDWARE_FIELDS}
+    values["aliases"] = list(spec.aliases)
+    return values
+
+
+def spec_as_dict(spec: ModelSpec | HardwareSpec) -> dict[str, Any]:
+    """JSON-safe dict of a spec, as stored in a plan version's catalog snapshot."""
+    values = dataclasses.asdict(spec)
+    values["aliases"] = list(values["aliases"])
+    return values
+
+
+def prices(team: Team | int | None = None) -> dict[int, Price]:
+    """Effective on-demand price per hardware id from price points (one query); absent where none."""
+    team_id = team.pk if isinstance(team, Team) else team
+    scope = Q(team__isnull=True) if team_id is None else Q(team__isnull=True) | Q(team_id=team_id)
+    points = PricePoint.objects.filter(scope, kind=PricePoint.Kind.ON_DEMAND)
+    chosen: dict[int, tuple[tuple, Price]] = {}
+    for point in points.only(
+        "id", "hardware_id", "team_id", "provider", "usd_per_gpu_hour", "as_of", "source"
+    ):
+        # A team override beats any public price; within a scope the latest as_of (then newest row) wins.
+        rank = (point.team_id is not None, point.as_of, point.pk)
+        current = chosen.get(point.hardware_id)
+        if current is None or rank > current[0]:
+            chosen[point.hardware_id] = (
+                rank,
+                Price(
+                    usd_per_gpu_hour=point.usd_per_gpu_hour,
+                    origin="team" if point.team_id is not None else "public",
+                    price_point_id=point.pk,
+                    provider=point.provider,
+                    as_of=point.as_of.isoformat(),
+                    source=point.source,
+                ),
+            )
+    return {hardware_id: price for hardware_id, (_rank, price) in chosen.items()}
+
+
+def price_for(row: Hardware, price_points: dict[int, Price]) -> Price:
+    return price_points.get(row.pk) or Price(
+        usd_per_gpu_hour=row.cloud_usd_per_hour, origin="hardware", source=row.source
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DbCatalog:
+    """A Catalog built from the tables, with the price each hardware entry got."""
+
+    catalog: Catalog
+    prices: dict[str, Price]
+    """Price per hardware key."""
+    model_ids: dict[str, int]
+    hardware_ids: dict[str, int]
+
+
+def catalog_from_db(team: Team | int | None = None) -> DbCatalog:
+    """The whole catalog as the engine's Catalog, read now (three queries), so an edit counts at once."""
+    price_points = prices(team)
+    hardware_rows = list(Hardware.objects.all())
+    model_rows = list(LLMModel.objects.all())
+    hw_prices = {row.key: price_for(row, price_points) for row in hardware_rows}
+    catalog = Catalog(
+        models={row.key: model_spec(row) for row in model_rows},
+        hardware={row.key: hardware_spec(row, hw_prices[row.key]) for row in hardware_rows},
+    )
+    return DbCatalog(
+        catalog=catalog,
+        prices=hw_prices,
+        model_ids={row.key: row.pk for row in model_rows},
+        hardware_ids={row.key: row.pk for row in hardware_rows},
+    )

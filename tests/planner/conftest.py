@@ -1,0 +1,125 @@
+"""Fixtures for the API tests: a small catalog from the engine's CSVs, one team with a member of every role,
+an outsider (in another team, with a plan of their own), a staff user, and API clients for each.
+
+    team_admin (admin of `team`), editor (owner of `plan`), viewer -- members of `team`
+    outsider -- admin of `other_team`, owner of `other_plan`
+    staff -- is_staff, member of no team
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from calculator.catalog import default_catalog
+from planner import services, specs
+from planner.models import Hardware, LLMModel, Membership, Role, Team
+
+CATALOG_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b")
+CATALOG_HARDWARE = ("h100-sxm-80gb", "a100-sxm-80gb", "l40s-48gb")
+ESTIMATE_INPUTS = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", "prompt_tokens": 1024}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def catalog(db) -> dict[str, list]:
+    """A few real rows of the engine's catalog, loaded through planner.specs like seed_catalog does."""
+    engine = default_catalog()
+    models = [LLMModel.objects.create(**specs.model_row_values(engine.models[k])) for k in CATALOG_MODELS]
+    hardware = [
+        Hardware.objects.create(**specs.hardware_row_values(engine.hardware[k])) for k in CATALOG_HARDWARE
+    ]
+    return {"models": models, "hardware": hardware}
+
+
+def _user(username: str, **extra):
+    return get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
+
+
+@pytest.fixture
+def team_admin(db):
+    return _user("team_admin")
+
+
+@pytest.fixture
+def editor(db):
+    return _user("editor")
+
+
+@pytest.fixture
+def viewer(db):
+    return _user("viewer")
+
+
+@pytest.fixture
+def outsider(db):
+    return _user("outsider")
+
+
+@pytest.fixture
+def staff(db):
+    return _user("staff", is_staff=True)
+
+
+@pytest.fixture
+def team(team_admin, editor, viewer) -> Team:
+    team = services.team_create(user=team_admin, name="Inference", slug="inference")
+    Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
+    Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
+    return team
+
+
+@pytest.fixture
+def other_team(outsider) -> Team:
+    return services.team_create(user=outsider, name="Other", slug="other")
+
+
+@pytest.fixture
+def plan(catalog, team, editor):
+    return services.plan_create(user=editor, team=team, name="Chat bot", inputs=ESTIMATE_INPUTS)
+
+
+@pytest.fixture
+def other_plan(catalog, other_team, outsider):
+    return services.plan_create(user=outsider, team=other_team, name="Theirs", inputs=ESTIMATE_INPUTS)
+
+
+@pytest.fixture
+def users(team_admin, editor, viewer, outsider, staff, team, other_team) -> dict:
+    """Every actor by name; None is the anonymous caller."""
+    return {
+        "anonymous": None,
+        "outsider": outsider,
+        "viewer": viewer,
+        "editor": editor,
+        "team_admin": team_admin,
+        "staff": staff,
+    }
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user) -> APIClient logged in as user (None: anonymous)."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(client_for, editor) -> APIClient:
+    """A client for the editor (the plan owner), the most common caller."""
+    return client_for(editor)

@@ -1,0 +1,205 @@
+"""POST /api/v1/estimate/: the engine's full result on the catalog as it is in the database right now."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import calculator
+from planner.models import Hardware, Plan, PlanVersion, PricePoint
+from tests.planner.conftest import ESTIMATE_INPUTS
+
+URL = "/api/v1/estimate/"
+
+
+def _counts() -> tuple[int, ...]:
+    return (
+        Plan.objects.count(),
+        PlanVersion.objects.count(),
+        Hardware.objects.count(),
+        PricePoint.objects.count(),
+    )
+
+
+@pytest.mark.django_db
+def test_estimate_matches_the_engine_on_the_same_catalog(client_for, catalog):
+    response = client_for(None).post(URL, ESTIMATE_INPUTS, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    expected = calculator.estimate("llama-3.1-8b", "h100-sxm-80gb", prompt_tokens=1024).to_dict()
+    assert body["result"]["memory"] == expected["memory"]
+    assert body["result"]["performance"] == expected["performance"]
+    assert body["result"]["engine_version"] == calculator.ENGINE_VERSION
+    assert body["inputs"]["model"] == "llama-3.1-8b"
+    assert body["catalog"]["hardware"]["key"] == "h100-sxm-80gb"
+    assert body["catalog"]["price"]["origin"] == "hardware"
+
+
+@pytest.mark.django_db
+def test_aliases_resolve_to_catalog_keys(client_for, catalog):
+    response = client_for(None).post(URL, {"model": "Llama 3.1 8B", "hardware": "H100 SXM"}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["inputs"]["model"] == "llama-3.1-8b"
+    assert response.json()["inputs"]["hardware"] == "h100-sxm-80gb"
+
+
+@pytest.mark.django_db
+def test_staff_edit_changes_the_next_estimate_but_not_a_stored_plan(client_for, staff, editor, plan, catalog):
+    stored = plan.current_version
+    before = client_for(editor).post(URL, ESTIMATE_INPUTS, format="json").json()["result"]
+
+    edit = client_for(staff).patch(
+        "/api/v1/hardware/h100-sxm-80gb/", {"memory_bandwidth_bytes_per_s": 1.0e12}, format="json"
+    )
+    assert edit.status_code == 200, edit.content
+    after = client_for(editor).post(URL, ESTIMATE_INPUTS, format="json").json()["result"]
+
+    # Decode is bandwidth-bound: a third of the bandwidth makes each output token slower.
+    assert after["performance"]["tpot_s"] > before["performance"]["tpot_s"] * 1.5
+    plan_body = client_for(editor).get(f"/api/v1/plans/{plan.pk}/").json()
+    assert plan_body["current_version"] == 1
+    assert plan_body["result"]["performance"] == before["performance"]
+    stored.refresh_from_db()
+    assert stored.catalog_snapshot["hardware"]["memory_bandwidth_bytes_per_s"] == 3.35e12
+    assert stored.result["performance"] == before["performance"]
+
+    # An explicit recompute picks the edit up, as a new version; version 1 is untouched.
+    recomputed = client_for(editor).post(f"/api/v1/plans/{plan.pk}/recompute/")
+    assert recomputed.status_code == 201
+    assert recomputed.json()["number"] == 2
+    assert recomputed.json()["result"]["performance"] == after["performance"]
+    assert recomputed.json()["catalog_snapshot"]["hardware"]["memory_bandwidth_bytes_per_s"] == 1.0e12
+
+
+@pytest.mark.django_db
+def test_orm_edit_takes_effect_without_restart(client_for, catalog):
+    before = client_for(None).post(URL, ESTIMATE_INPUTS, format="json").json()["result"]
+    Hardware.objects.filter(key="h100-sxm-80gb").update(cloud_usd_per_hour=10.0)
+    after = client_for(None).post(URL, ESTIMATE_INPUTS, format="json").json()["result"]
+
+    assert before["cost"]["hourly_usd"] != 10.0
+    assert after["cost"]["hourly_usd"] == 10.0
+
+
+@pytest.mark.django_db
+def test_price_points_override_in_order_team_then_public_then_hardware(client_for, editor, team, catalog):
+    hardware = Hardware.objects.get(key="h100-sxm-80gb")
+    PricePoint.objects.create(
+        hardware=hardware, provider="Old", usd_per_gpu_hour=9.0, as_of=dt.date(2025, 1, 1), source="old quote"
+    )
+    PricePoint.objects.create(
+        hardware=hardware, provider="Public", usd_per_gpu_hour=3.0, as_of=dt.date(2026, 1, 1), source="quote"
+    )
+    # Older than the public quote, yet it wins for the team: a team's own price beats any public one.
+    PricePoint.objects.create(
+        hardware=hardware,
+        provider="Deal",
+        usd_per_gpu_hour=1.5,
+        as_of=dt.date(2024, 1, 1),
+        source="contract",
+        team=team,
+    )
+    client = client_for(editor)
+
+    public = client.post(URL, ESTIMATE_INPUTS, format="json").json()
+    with_team = client.post(URL, {**ESTIMATE_INPUTS, "team": team.pk}, format="json").json()
+
+    assert public["result"]["cost"]["hourly_usd"] == 3.0
+    assert public["catalog"]["price"]["provider"] == "Public"
+    assert with_team["result"]["cost"]["hourly_usd"] == 1.5
+    assert with_team["catalog"]["price"]["origin"] == "team"
+
+
+@pytest.mark.django_db
+def test_another_teams_prices_cannot_be_used(client_for, outsider, team, catalog):
+    response = client_for(outsider).post(URL, {**ESTIMATE_INPUTS, "team": team.pk}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"team": ["not one of your teams"]}
+
+
+BAD_INPUTS = [
+    pytest.param({"model": "llama-9-mega", "hardware": "h100-sxm-80gb"}, "model", id="unknown-model"),
+    pytest.param({"model": "llama-3.1-8b", "hardware": "tpu-v99"}, "hardware", id="unknown-hardware"),
+    pytest.param({**ESTIMATE_INPUTS, "prompt_tokens": -5}, "prompt_tokens", id="negative-tokens"),
+    pytest.param({**ESTIMATE_INPUTS, "output_tokens": "many"}, "output_tokens", id="not-a-number"),
+    pytest.param({**ESTIMATE_INPUTS, "tensor_parallel": 3}, "tensor_parallel", id="tp-not-dividing-heads"),
+    pytest.param({**ESTIMATE_INPUTS, "precision": "fp3"}, "precision", id="unknown-precision"),
+    pytest.param({**ESTIMATE_INPUTS, "promt_tokens": 5}, "promt_tokens", id="misspelt-field"),
+    pytest.param({"hardware": "h100-sxm-80gb"}, "model", id="missing-model"),
+    pytest.param({**ESTIMATE_INPUTS, "model": '{"model_type": "llama"}'}, "model", id="inline-config"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("body", "field"), BAD_INPUTS)
+def test_bad_estimate_input_is_a_400_naming_the_field(client_for, editor, catalog, body, field):
+    before = _counts()
+    response = client_for(editor).post(URL, body, format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["code"] == "invalid"
+    assert error["message"]
+    assert field in error["detail"]
+    assert isinstance(error["detail"][field], list)
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [p.values[0] for p in BAD_INPUTS])
+def test_bad_plan_input_writes_nothing(client_for, editor, team, catalog, body):
+    before = _counts()
+    response = client_for(editor).post(
+        "/api/v1/plans/", {"name": "Bad", "team": team.pk, "inputs": body}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == {"code", "message", "detail"}
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [URL, "/api/v1/plans/", "/api/v1/models/import/"])
+def test_ten_megabyte_body_is_413_and_writes_nothing(client_for, editor, team, catalog, url):
+    before = _counts()
+    padding = "x" * (10 * 1024 * 1024)
+    body = f'{{"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", "notes": "{padding}"}}'
+    response = client_for(editor).post(url, body, content_type="application/json")
+
+    assert response.status_code == 413
+    error = response.json()
+    assert error["code"] == "request_too_large"
+    assert error["detail"]["max_bytes"] == 1_048_576
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+def test_anonymous_estimates_are_throttled(client_for, catalog, settings):
+    client = client_for(None)
+    statuses = [client.post(URL, ESTIMATE_INPUTS, format="json").status_code for _ in range(31)]
+
+    assert statuses[:30] == [200] * 30
+    assert statuses[30] == 429
+    error = client.post(URL, ESTIMATE_INPUTS, format="json").json()
+    assert error["code"] == "throttled"
+    assert error["detail"]["wait_s"] > 0
+
+
+@pytest.mark.django_db
+def test_signed_in_users_get_a_higher_limit(client_for, editor, catalog):
+    client = client_for(editor)
+    statuses = {client.post(URL, ESTIMATE_INPUTS, format="json").status_code for _ in range(35)}
+
+    assert statuses == {200}
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_400_in_the_error_shape(client_for, catalog):
+    response = client_for(None).post(URL, "{not json", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"

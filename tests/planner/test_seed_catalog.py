@@ -1,0 +1,66 @@
+"""seed_catalog: upsert by key from calculator/data; idempotent; admin edits kept unless --overwrite."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from calculator.catalog import load_catalog
+from planner.models import Hardware, LLMModel, PricePoint
+from planner.specs import catalog_from_db
+
+
+def _counts() -> tuple[int, int, int]:
+    return LLMModel.objects.count(), Hardware.objects.count(), PricePoint.objects.count()
+
+
+@pytest.mark.django_db
+def test_seed_is_idempotent_and_round_trips_the_engine_catalog():
+    engine = load_catalog()
+    call_command("seed_catalog")
+    first = _counts()
+    call_command("seed_catalog")
+
+    assert _counts() == first
+    assert first[:2] == (len(engine.models), len(engine.hardware))
+    priced = [h for h in engine.hardware.values() if h.cloud_usd_per_hour > 0]
+    assert first[2] == len(priced)
+    db = catalog_from_db()
+    assert db.catalog.models == engine.models
+    assert db.catalog.hardware == engine.hardware
+
+
+@pytest.mark.django_db
+def test_admin_edit_survives_a_reseed_and_overwrite_restores_it():
+    call_command("seed_catalog")
+    Hardware.objects.filter(key="h100-sxm-80gb").update(memory_bandwidth_bytes_per_s=1.0)
+    LLMModel.objects.filter(key="llama-3.1-8b").update(notes="curated")
+    PricePoint.objects.filter(hardware__key="h100-sxm-80gb").update(usd_per_gpu_hour=99.0)
+
+    call_command("seed_catalog")
+    assert Hardware.objects.get(key="h100-sxm-80gb").memory_bandwidth_bytes_per_s == 1.0
+    assert LLMModel.objects.get(key="llama-3.1-8b").notes == "curated"
+    assert PricePoint.objects.get(hardware__key="h100-sxm-80gb").usd_per_gpu_hour == 99.0
+
+    counts = _counts()
+    call_command("seed_catalog", "--overwrite")
+    engine = load_catalog()
+    assert _counts() == counts
+    assert Hardware.objects.get(key="h100-sxm-80gb").memory_bandwidth_bytes_per_s == (
+        engine.hardware["h100-sxm-80gb"].memory_bandwidth_bytes_per_s
+    )
+    assert LLMModel.objects.get(key="llama-3.1-8b").notes == engine.models["llama-3.1-8b"].notes
+    assert PricePoint.objects.get(hardware__key="h100-sxm-80gb").usd_per_gpu_hour == 4.29
+
+
+@pytest.mark.django_db
+def test_seeded_price_points_name_provider_and_date():
+    call_command("seed_catalog")
+    point = PricePoint.objects.get(hardware__key="h100-sxm-80gb")
+
+    assert point.provider == "Lambda"
+    assert point.as_of.isoformat() == "2026-09-09"
+    assert point.kind == "on_demand"
+    assert point.team is None
+    assert "Lambda" in point.source
+    assert PricePoint.objects.get(hardware__key="a10g-24gb").region == "us-east-1"
