@@ -264,81 +264,83 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_models(args: argparse.Namespace, console: Console) -> int:
-    catalog = default_catalog()
+def _listing(
+    args: argparse.Namespace,
+    console: Console,
+    title: str,
+    columns: Sequence[str],
+    records: list[tuple[dict[str, Any], Sequence[str]]],
+) -> int:
+    """Print catalog entries as JSON (`--json`) or as a table; each record is (json object, table cells)."""
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "key": m.key,
-                        "name": m.name,
-                        "params_total": m.params_total,
-                        "params_active": m.params_active,
-                        "attention": m.attention,
-                        "max_context_tokens": m.max_context_tokens,
-                    }
-                    for m in catalog.models.values()
-                ],
-                indent=2,
-            )
-        )
+        print(json.dumps([obj for obj, _ in records], indent=2))
         return 0
-    table = Table(title=f"{len(catalog.models)} models")
-    for col in ("key", "name", "params (B)", "active (B)", "layers", "attention", "KV heads", "context"):
+    table = Table(title=title)
+    for col in columns:
         table.add_column(col)
-    for m in sorted(catalog.models.values(), key=lambda m: m.key):
-        table.add_row(
-            m.key,
-            m.name,
-            f"{m.params_total / 1e9:.2f}",
-            f"{m.params_active / 1e9:.2f}",
-            str(m.num_layers),
-            m.attention,
-            str(m.num_kv_heads),
-            str(m.max_context_tokens),
-        )
+    for _, cells in records:
+        table.add_row(*cells)
     console.print(table)
     return 0
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    models = sorted(default_catalog().models.values(), key=lambda m: m.key)
+    records = [
+        (
+            {
+                "key": m.key,
+                "name": m.name,
+                "params_total": m.params_total,
+                "params_active": m.params_active,
+                "attention": m.attention,
+                "max_context_tokens": m.max_context_tokens,
+            },
+            (
+                m.key,
+                m.name,
+                f"{m.params_total / 1e9:.2f}",
+                f"{m.params_active / 1e9:.2f}",
+                str(m.num_layers),
+                m.attention,
+                str(m.num_kv_heads),
+                str(m.max_context_tokens),
+            ),
+        )
+        for m in models
+    ]
+    columns = ("key", "name", "params (B)", "active (B)", "layers", "attention", "KV heads", "context")
+    return _listing(args, console, f"{len(models)} models", columns, records)
 
 
 def cmd_hardware(args: argparse.Namespace, console: Console) -> int:
-    catalog = default_catalog()
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "key": h.key,
-                        "name": h.name,
-                        "kind": h.kind,
-                        "memory_bytes": h.memory_bytes,
-                        "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
-                        "fp16_dense_flops": h.fp16_dense_flops,
-                        "cloud_usd_per_hour": h.cloud_usd_per_hour,
-                    }
-                    for h in catalog.hardware.values()
-                ],
-                indent=2,
-            )
+    hardware = sorted(default_catalog().hardware.values(), key=lambda h: h.key)
+    records = [
+        (
+            {
+                "key": h.key,
+                "name": h.name,
+                "kind": h.kind,
+                "memory_bytes": h.memory_bytes,
+                "memory_bandwidth_bytes_per_s": h.memory_bandwidth_bytes_per_s,
+                "fp16_dense_flops": h.fp16_dense_flops,
+                "cloud_usd_per_hour": h.cloud_usd_per_hour,
+            },
+            (
+                h.key,
+                h.name,
+                h.kind,
+                f"{h.memory_bytes / GIB:.0f}",
+                f"{h.memory_bandwidth_bytes_per_s / 1e9:.0f}",
+                f"{h.fp16_dense_flops / 1e12:.0f}",
+                f"{h.fp8_dense_flops / 1e12:.0f}",
+                f"{h.cloud_usd_per_hour:.2f}" if h.cloud_usd_per_hour else "",
+            ),
         )
-        return 0
-    table = Table(title=f"{len(catalog.hardware)} hardware entries")
-    for col in ("key", "name", "kind", "memory GiB", "bandwidth GB/s", "fp16 TFLOPS", "fp8 TFLOPS", "$/h"):
-        table.add_column(col)
-    for h in sorted(catalog.hardware.values(), key=lambda h: h.key):
-        table.add_row(
-            h.key,
-            h.name,
-            h.kind,
-            f"{h.memory_bytes / GIB:.0f}",
-            f"{h.memory_bandwidth_bytes_per_s / 1e9:.0f}",
-            f"{h.fp16_dense_flops / 1e12:.0f}",
-            f"{h.fp8_dense_flops / 1e12:.0f}",
-            f"{h.cloud_usd_per_hour:.2f}" if h.cloud_usd_per_hour else "",
-        )
-    console.print(table)
-    return 0
+        for h in hardware
+    ]
+    columns = ("key", "name", "kind", "memory GiB", "bandwidth GB/s", "fp16 TFLOPS", "fp8 TFLOPS", "$/h")
+    return _listing(args, console, f"{len(hardware)} hardware entries", columns, records)
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
