@@ -52,7 +52,7 @@ class Calibration:
     """Cross-validated median absolute error per "family/class" and metric (fractions)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def param(self, family: str, hardware_class: str, name: str) -> float:
+    def _lookup(self, family: str, hardware_class: str, name: str) -> tuple[float, str]:
         if name in HARDWARE_PARAMS:
             order = (f"{family}/{hardware_class}", f"*/{hardware_class}", f"{family}/*", "*/*")
         else:
@@ -60,11 +60,23 @@ class Calibration:
         for key in order:
             entry = self.entries.get(key)
             if entry is not None and name in entry:
-                return float(entry[name])
-        return PRIORS[name]
+                return float(entry[name]), key
+        return PRIORS[name], "prior"
+
+    def param(self, family: str, hardware_class: str, name: str) -> float:
+        return self._lookup(family, hardware_class, name)[0]
+
+    def sources(self, family: str, hardware_class: str) -> dict[str, str]:
+        """Which entry supplied each parameter: "family/class", a wider entry, or "prior" (pure roofline
+        physics, no measurement behind it)."""
+        return {name: self._lookup(family, hardware_class, name)[1] for name in EFFICIENCY_PARAMS}
 
     def is_calibrated(self, family: str, hardware_class: str) -> bool:
-        return f"{family}/{hardware_class}" in self.entries or f"{family}/*" in self.entries
+        """True when measurements of this framework family or hardware class shaped the parameters."""
+        return any(
+            key in self.entries
+            for key in (f"{family}/{hardware_class}", f"{family}/*", f"*/{hardware_class}")
+        )
 
     def error_band(self, family: str, hardware_class: str, metric: str) -> float | None:
         for key in (f"{family}/{hardware_class}", f"{family}/*", "*/*"):

@@ -122,6 +122,15 @@ def render_estimate(est: Estimate, console: Console) -> None:
         f"Score: {est.performance_score:.0f}/100"
         + ("" if est.calibrated else " (uncalibrated: roofline priors)")
     )
+    specific = sorted({src for src in est.parameter_sources.values() if src not in ("*/*", "prior")})
+    console.print(
+        "Calibration: "
+        + (
+            ", ".join(specific)
+            if specific
+            else "global fit only (no measurements of this framework on this hardware class)"
+        )
+    )
     for f in est.blockers:
         console.print(f"[red]blocker[/] {f.code}: {f.message}")
     for f in est.warnings:

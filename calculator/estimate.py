@@ -124,6 +124,9 @@ class Estimate:
     error_bands: dict[str, float | None]
     """Median absolute error of each metric, cross-validated, for this framework family and hardware class."""
     calibrated: bool
+    parameter_sources: dict[str, str] = field(default_factory=dict)
+    """Calibration entry behind each efficiency parameter ("llama.cpp/consumer_gpu", "*/datacenter_gpu", ...)
+    or "prior" where no measurement constrains it and the roofline physics stands alone."""
     assumptions: dict[str, Any] = field(default_factory=dict)
     engine_version: str = ENGINE_VERSION
 
@@ -361,6 +364,7 @@ def estimate_deployment(
         recommendations=recommendations,
         error_bands=bands,
         calibrated=calibration.is_calibrated(family, hw_class),
+        parameter_sources=calibration.sources(family, hw_class),
         assumptions={**asdict(assumptions), "calibration": calibration.meta.get("source", "priors")},
     )
 

@@ -86,3 +86,13 @@ def test_shipped_calibration_carries_cross_validated_error_bands():
     )
     assert est.calibrated
     assert est.error_bands["output_tokens_per_s_total"] is not None
+
+
+def test_estimates_say_which_parameters_are_calibrated_and_which_are_priors():
+    est = estimate(
+        "llama-3.1-8b", "rtx-4090-24gb", framework="llama.cpp", precision="q4_k_m", with_recommendations=False
+    )
+    assert est.parameter_sources["bandwidth_efficiency"] == "llama.cpp/consumer_gpu"
+    bare = Calibration()
+    assert set(bare.sources("vllm", "cpu").values()) == {"prior"}
+    assert not bare.is_calibrated("vllm", "cpu")
