@@ -3,6 +3,7 @@ from selectors, writes go through services; the engine runs through services.est
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -262,6 +263,15 @@ def plan_recompute(request: HttpRequest, plan_id: int) -> HttpResponse:
     return redirect("web:plan_detail", plan_id=plan.pk)
 
 
+def _readable(value: Any) -> Any:
+    """Six significant digits for floats (the API's diff has them exact), JSON for lists and objects."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return value
+
+
 @login_required
 @require_GET
 def plan_diff(request: HttpRequest, plan_id: int) -> HttpResponse:
@@ -279,7 +289,11 @@ def plan_diff(request: HttpRequest, plan_id: int) -> HttpResponse:
     for key, title in (("inputs", "Inputs"), ("results", "Results"), ("catalog", "Catalog used")):
         rows = diff[key]
         changed = sum(1 for row in rows if row["changed"])
-        shown = rows if show_all or key == "inputs" else [row for row in rows if row["changed"]]
+        shown = [
+            {**row, "a": _readable(row["a"]), "b": _readable(row["b"])}
+            for row in rows
+            if show_all or key == "inputs" or row["changed"]
+        ]
         sections.append({"key": key, "title": title, "rows": shown, "changed": changed, "total": len(rows)})
     return render(
         request,
