@@ -5,9 +5,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lint format migrate clean
+.PHONY: run test venv assets browser lint format migrate clean
 
-venv: $(STAMP)
+venv: $(STAMP) assets
+
+# Front-end packages (package.json, pinned in package-lock.json) from the npm registry into node_modules/,
+# which Django serves as static files (config/settings.py STATICFILES_DIRS). Nothing is vendored.
+ASSETS := node_modules/.package-lock.json
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is required to install the web assets"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The browser tests drive Debian's chromium (never a downloaded browser); installing it needs root.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y --no-install-recommends chromium; \
+	else echo "Chromium is missing: run 'sudo make browser' (apt-get install chromium); browser tests will be skipped"; fi
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -15,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-migrate: $(STAMP)
+migrate: $(STAMP) $(ASSETS)
 	$(PY) manage.py migrate --noinput
 
 run: migrate
@@ -27,7 +43,7 @@ run: migrate
 	$(PY) manage.py ensure_demo_user
 	$(PY) manage.py serve_all
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

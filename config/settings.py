@@ -136,6 +136,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Web interface sign-in (planner/web, Django's auth views).
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:calculator"
+LOGOUT_REDIRECT_URL = "web:calculator"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -154,6 +159,10 @@ STORAGES = {
         )
     },
 }
+
+# Front-end packages come from the npm registry (package.json, `npm ci` in `make venv`/`make assets`) and are
+# served from node_modules under a prefix: only each package's dist folder is exposed, nothing is vendored.
+STATICFILES_DIRS = [("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 
 # Outside production whitenoise serves straight from the app folders, so no collectstatic is needed.
 WHITENOISE_AUTOREFRESH = not PRODUCTION

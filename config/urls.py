@@ -4,10 +4,10 @@ from django.urls import include, path
 from planner import views
 
 urlpatterns = [
-    path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include("planner.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("planner.web.urls")),
 ]
 
 # JSON errors in the API's shape for anything Django answers itself (unknown URL, crash).

@@ -17,16 +17,3 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checks": {name: check.as_dict() for name, check in checks.items()},
     }
     return JsonResponse(body, status=503 if failing else 200)
-
-
-@require_GET
-def index(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {
-            "service": "LLM inference planning service",
-            "health": "/healthz",
-            "api": "/api/v1/",
-            "schema": "/api/v1/schema/",
-            "docs": "/api/v1/docs/",
-        }
-    )

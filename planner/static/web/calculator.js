@@ -1,0 +1,178 @@
+// Calculator page: re-estimate as inputs change without losing focus. The server renders everything; this
+// script fetches the same page for the new query, swaps the regions marked data-swap, copies the option
+// states (disabled with the engine's reason) into the selects, keeps the URL shareable and draws the chart.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("calculator-form");
+  if (!form) return;
+  const statusLine = document.getElementById("live-status");
+  let chart = null;
+  let timer = null;
+  let inFlight = null;
+  let sequence = 0;
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  function drawChart() {
+    const canvas = document.getElementById("sweep-chart");
+    const dataNode = document.getElementById("sweep-data");
+    if (chart) {
+      chart.destroy();
+      chart = null;
+    }
+    if (!canvas || !dataNode || typeof Chart === "undefined") return;
+    const points = JSON.parse(dataNode.textContent);
+    const current = JSON.parse(document.getElementById("sweep-current").textContent);
+    const radius = points.map((p) => (p.batch_size === current ? 6 : 3));
+    const line = (label, key, color, axis, dash) => ({
+      label: label,
+      data: points.map((p) => p[key]),
+      borderColor: color,
+      backgroundColor: color,
+      borderDash: dash || [],
+      yAxisID: axis,
+      pointRadius: radius,
+      tension: 0.2,
+    });
+    chart = new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: points.map((p) => String(p.batch_size)),
+        datasets: [
+          line("TTFT (ms)", "ttft_ms", cssVar("--chart-ttft") || "#b45309", "latency"),
+          line("TPOT (ms)", "tpot_ms", cssVar("--chart-tpot") || "#7c3aed", "latency", [6, 4]),
+          line("Throughput (tok/s)", "output_tokens_per_s", cssVar("--chart-throughput") || "#0f766e", "throughput"),
+        ],
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 14 } } },
+        scales: {
+          x: { title: { display: true, text: "Batch size (concurrent sequences)" } },
+          latency: { type: "logarithmic", position: "left", title: { display: true, text: "Latency (ms)" } },
+          throughput: {
+            type: "linear",
+            position: "right",
+            beginAtZero: true,
+            grid: { drawOnChartArea: false },
+            title: { display: true, text: "Output tokens/s" },
+          },
+        },
+      },
+    });
+    canvas.dataset.rendered = String(points.length);
+  }
+
+  function syncSelects(doc) {
+    form.querySelectorAll("select").forEach((select) => {
+      const fresh = doc.getElementById(select.id);
+      if (!fresh) return;
+      Array.from(select.options).forEach((option, i) => {
+        const other = fresh.options[i];
+        if (!other || other.value !== option.value) return;
+        option.disabled = other.disabled;
+        option.title = other.title;
+        option.textContent = other.textContent;
+      });
+    });
+  }
+
+  function syncFieldStates(doc) {
+    form.querySelectorAll(".field").forEach((field) => {
+      const fresh = doc.getElementById(field.id);
+      if (!fresh) return;
+      const invalid = fresh.classList.contains("has-error");
+      field.classList.toggle("has-error", invalid);
+      const control = field.querySelector("input, select");
+      if (control) {
+        if (invalid) control.setAttribute("aria-invalid", "true");
+        else control.removeAttribute("aria-invalid");
+      }
+    });
+  }
+
+  function swap(doc) {
+    document.querySelectorAll("[data-swap]").forEach((node) => {
+      const fresh = doc.getElementById(node.id);
+      if (fresh) node.replaceWith(document.importNode(fresh, true));
+    });
+    syncSelects(doc);
+    syncFieldStates(doc);
+    bindCopy();
+    drawChart();
+  }
+
+  function queryString() {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  async function refresh() {
+    const query = queryString();
+    const url = form.action + "?" + query;
+    const mine = ++sequence;
+    if (inFlight) inFlight.abort();
+    inFlight = new AbortController();
+    const results = document.getElementById("results");
+    if (results) results.setAttribute("aria-busy", "true");
+    statusLine.textContent = "Updating…";
+    try {
+      const response = await fetch(url, { headers: { "X-Requested-With": "fetch" }, signal: inFlight.signal });
+      const html = await response.text();
+      if (mine !== sequence) return;
+      swap(new DOMParser().parseFromString(html, "text/html"));
+      history.replaceState(null, "", url);
+      statusLine.textContent = "Updated";
+    } catch (error) {
+      if (error.name !== "AbortError") statusLine.textContent = "Could not update: " + error.message;
+    } finally {
+      const latest = document.getElementById("results");
+      if (latest && mine === sequence) latest.setAttribute("aria-busy", "false");
+      if (mine === sequence && timer === null) document.body.dataset.pending = "0";
+    }
+  }
+
+  // body[data-pending] is "1" from the first change until the newest estimate is on the page (tests wait on it).
+  function schedule(delay) {
+    clearTimeout(timer);
+    document.body.dataset.pending = "1";
+    timer = setTimeout(() => {
+      timer = null;
+      refresh();
+    }, delay);
+  }
+
+  function bindCopy() {
+    const button = document.getElementById("copy-share");
+    const input = document.getElementById("share-url");
+    if (!button || !input) return;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(input.value);
+        button.textContent = "Copied";
+      } catch (error) {
+        input.select();
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  }
+
+  form.addEventListener("input", (event) => {
+    if (event.target.matches("input")) schedule(400);
+  });
+  form.addEventListener("change", (event) => {
+    if (event.target.matches("select")) schedule(0);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    schedule(0);
+  });
+
+  bindCopy();
+  drawChart();
+})();

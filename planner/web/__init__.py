@@ -1,0 +1,1 @@
+"""The web interface: Django templates with a little plain JavaScript (planner/static/web/)."""

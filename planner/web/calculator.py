@@ -1,0 +1,268 @@
+"""Read-side helpers of the calculator page: which choices the engine would refuse (and why), the batch-size
+sweep behind the chart, and the figures formatted for people. The estimate itself is services.estimate_run,
+the same call as POST /api/v1/estimate/, so the page and the API always show the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from calculator import InputError, estimate_deployment, resolve_deployment
+from calculator.cost import CostAssumptions
+from calculator.frameworks import FRAMEWORKS
+from calculator.grid import compat_reasons
+from calculator.precisions import PRECISIONS
+from calculator.specs import Catalog
+from planner import services, specs
+from planner.web.forms import TP_CHOICES
+
+GIB = 2**30
+STATUS_LABELS = {
+    "fits": "Fits",
+    "tight": "Tight fit",
+    "does_not_fit": "Does not fit",
+    "blocked": "Cannot run",
+}
+SWEEP_MAX_BATCH = 1024
+
+
+def catalog_choices(db_catalog: Catalog) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(model choices, hardware choices) as (key, label), sorted by label."""
+    models = sorted(
+        ((key, f"{m.name} ({m.params_total / 1e9:.3g}B)") for key, m in db_catalog.models.items()),
+        key=lambda c: c[1].lower(),
+    )
+    hardware = sorted(
+        ((key, f"{h.name} ({h.memory_bytes / GIB:.0f} GiB)") for key, h in db_catalog.hardware.items()),
+        key=lambda c: c[1].lower(),
+    )
+    return models, hardware
+
+
+def disabled_reasons(values: dict[str, Any], db_catalog: Catalog) -> dict[str, dict[str, str]]:
+    """{field: {option value: why the engine refuses it}} given the other current choices.
+
+    Precisions and frameworks use the engine's own compatibility rules (calculator.grid.compat_reasons);
+    TP degrees are checked by resolve_deployment, whose head-divisibility errors are shown verbatim.
+    """
+    model = db_catalog.models.get(values.get("model", ""))
+    hardware = db_catalog.hardware.get(values.get("hardware", ""))
+    framework = FRAMEWORKS.get(values.get("framework", ""))
+    precision = PRECISIONS.get(values.get("precision", ""))
+    reasons: dict[str, dict[str, str]] = {"precision": {}, "framework": {}, "tensor_parallel": {}}
+    if hardware is None:
+        return reasons
+    if framework is not None:
+        for key, spec in PRECISIONS.items():
+            why = compat_reasons(framework, spec, hardware)
+            if why:
+                reasons["precision"][key] = why[0]
+    if precision is not None:
+        for key, spec in FRAMEWORKS.items():
+            why = compat_reasons(spec, precision, hardware)
+            if why:
+                reasons["framework"][key] = why[0]
+    if model is not None and framework is not None:
+        for tp in TP_CHOICES:
+            try:
+                resolve_deployment(
+                    model, hardware, framework=framework.key, tensor_parallel=tp, catalog=db_catalog
+                )
+            except InputError as error:
+                if error.field == "tensor_parallel":
+                    reasons["tensor_parallel"][str(tp)] = error.message
+    return reasons
+
+
+def sweep_batch_sizes(max_batch_size: int, current: int) -> list[int]:
+    """Powers of two up to the largest batch that fits (capped), plus the current and the largest batch."""
+    top = min(max_batch_size, SWEEP_MAX_BATCH)
+    sizes = {2**i for i in range(0, 11) if 2**i <= top}
+    sizes.update(b for b in (current, top) if 1 <= b <= top)
+    return sorted(sizes)
+
+
+def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str, float]]:
+    """TTFT, TPOT and throughput of the same deployment at each batch size that fits (engine, no DB)."""
+    inputs = run.inputs
+    sizes = sweep_batch_sizes(run.estimate.memory.max_batch_size, inputs["batch_size"])
+    if not sizes or run.estimate.blockers:
+        return []
+    engine_kwargs = {name: inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
+    deployment = resolve_deployment(inputs["model"], inputs["hardware"], catalog=db_catalog, **engine_kwargs)
+    assumptions = CostAssumptions(**inputs.get("assumptions", {}))
+    points = []
+    for size in sizes:
+        est = estimate_deployment(
+            deployment.replace(batch_size=size, requests_per_hour=0.0, request_rate=None, concurrency=None),
+            assumptions=assumptions,
+            catalog=db_catalog,
+            with_recommendations=False,
+        )
+        perf = est.performance
+        points.append(
+            {
+                "batch_size": size,
+                "ttft_ms": round(perf.ttft_s * 1e3, 3),
+                "tpot_ms": round(perf.tpot_s * 1e3, 3),
+                "output_tokens_per_s": round(perf.output_tokens_per_s, 2),
+                "decode_tokens_per_s_per_user": round(perf.decode_tokens_per_s_per_user, 2),
+            }
+        )
+    return points
+
+
+def load_catalog() -> Catalog:
+    return specs.catalog_from_db().catalog
+
+
+# --- Presentation -----------------------------------------------------------------------------------------
+
+
+def _band(bands: dict[str, float | None], metric: str | None) -> str:
+    if metric is None:
+        return "roofline only"
+    value = bands.get(metric)
+    return "roofline only" if value is None else f"±{value * 100:.0f}% (cross-validated)"
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.01:
+        return f"${value:.5f}"
+    if abs(value) < 100:
+        return f"${value:,.2f}"
+    return f"${value:,.0f}"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number on the page: label, formatted value, raw value (tests, sharing) and its error band."""
+
+    key: str
+    label: str
+    text: str
+    raw: float | None
+    band: str
+
+
+@dataclass(frozen=True)
+class MemorySegment:
+    key: str
+    label: str
+    gib: float
+    percent: float
+
+
+def present(result: dict[str, Any]) -> dict[str, Any]:
+    """What the results panel shows, formatted; raw values stay alongside as data attributes."""
+    mem, perf, cost, bands = result["memory"], result["performance"], result["cost"], result["error_bands"]
+    parts = (
+        ("weights", "Weights", mem["weights_bytes"]),
+        ("kv", "KV cache", mem["kv_cache_bytes"]),
+        ("activations", "Activations", mem["activation_bytes"]),
+        ("overhead", "Overhead", mem["overhead_bytes"]),
+    )
+    scale = max(mem["total_bytes"], mem["capacity_bytes"], 1.0)
+    segments = [MemorySegment(key, label, value / GIB, 100.0 * value / scale) for key, label, value in parts]
+    capacity_percent = 100.0 * mem["capacity_bytes"] / scale
+    ms = 1e3
+    performance = [
+        Figure(
+            "ttft",
+            "Time to first token",
+            f"{_number(perf['ttft_s'] * ms)} ms",
+            perf["ttft_s"],
+            _band(bands, "ttft_ms"),
+        ),
+        Figure(
+            "tpot",
+            "Time per output token",
+            f"{_number(perf['tpot_s'] * ms)} ms",
+            perf["tpot_s"],
+            _band(bands, "tpot_ms"),
+        ),
+        Figure(
+            "decode_per_user",
+            "Decode speed per user",
+            f"{_number(perf['decode_tokens_per_s_per_user'])} tok/s",
+            perf["decode_tokens_per_s_per_user"],
+            _band(bands, "decode_tokens_per_s_per_user"),
+        ),
+        Figure(
+            "throughput",
+            "Output throughput",
+            f"{_number(perf['output_tokens_per_s'], 0)} tok/s",
+            perf["output_tokens_per_s"],
+            _band(bands, "output_tokens_per_s_total"),
+        ),
+    ]
+    throughput_band = _band(bands, "output_tokens_per_s_total")
+    cost_band = (
+        "roofline only" if throughput_band == "roofline only" else f"follows throughput, {throughput_band}"
+    )
+    costs = [
+        Figure(
+            "cost_per_request",
+            "Per request",
+            _usd(cost["cost_per_request_usd"]),
+            cost["cost_per_request_usd"],
+            cost_band,
+        ),
+        Figure(
+            "cost_per_million",
+            "Per 1M output tokens",
+            _usd(cost["cost_per_million_tokens_usd"]),
+            cost["cost_per_million_tokens_usd"],
+            cost_band,
+        ),
+        Figure(
+            "monthly",
+            "Monthly",
+            _usd(cost["monthly_usd"]),
+            cost["monthly_usd"],
+            "at the requests per hour given",
+        ),
+    ]
+    memory_figures = [
+        Figure(
+            "weights",
+            "Weights",
+            f"{mem['weights_bytes'] / GIB:.1f} GiB",
+            mem["weights_bytes"],
+            _band(bands, "weights_gib"),
+        ),
+        Figure(
+            "kv",
+            "KV cache",
+            f"{mem['kv_cache_bytes'] / GIB:.2f} GiB",
+            mem["kv_cache_bytes"],
+            _band(bands, "kv_cache_gib"),
+        ),
+    ]
+    # Memory may fit while the engine refuses the combination (e.g. a GGUF precision on vLLM).
+    status = "blocked" if result["blockers"] and mem["status"] != "does_not_fit" else mem["status"]
+    return {
+        "status": status,
+        "status_label": STATUS_LABELS[status],
+        "segments": segments,
+        "capacity_percent": capacity_percent,
+        "capacity_gib": mem["capacity_bytes"] / GIB,
+        "total_gib": mem["total_bytes"] / GIB,
+        "utilization_percent": mem["utilization"] * 100.0,
+        "max_batch_size": mem["max_batch_size"],
+        "performance": performance,
+        "costs": costs,
+        "memory_figures": memory_figures,
+        "price_source": cost["price_source"],
+        "replicas": cost["replicas"],
+        "score": result["performance_score"],
+        "calibrated": result["calibrated"],
+    }

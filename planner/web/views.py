@@ -1,0 +1,311 @@
+"""Web pages: calculator, plans (versions, diff, recompute) and sign-in. Thin like the API views: reads come
+from selectors, writes go through services; the engine runs through services.estimate_run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from calculator import InputError
+from planner import selectors, services
+from planner.models import Membership, Plan, Role, Team
+from planner.web import calculator as calc
+from planner.web.forms import CALCULATOR_FIELDS, CalculatorForm, PlanSaveForm, TeamForm, query_from_inputs
+
+# Engine input names that are not form fields, mapped to the field that shows their error.
+FIELD_OF_INPUT = {"pipeline_parallel": "num_gpus", "context_tokens": "prompt_tokens"}
+
+
+def _editor_teams(user):
+    if not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(
+        memberships__user=user, memberships__role__in=[Role.EDITOR, Role.ADMIN]
+    ).order_by("name")
+
+
+def _can_edit(user, plan: Plan) -> bool:
+    return selectors.role_at_least(selectors.role_of(user, plan.team_id), Role.EDITOR)
+
+
+def _bound_calculator(query: QueryDict, db_catalog) -> CalculatorForm:
+    models, hardware = calc.catalog_choices(db_catalog)
+    return CalculatorForm.from_query(query, model_choices=models, hardware_choices=hardware)
+
+
+def _run(form: CalculatorForm) -> services.EstimateRun | None:
+    """Estimate a valid form; an engine input error is attached to the field that caused it."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.estimate_run(form.engine_inputs())
+    except InputError as error:
+        field = FIELD_OF_INPUT.get(error.field, error.field)
+        form.add_error(field if field in form.fields else None, error.message)
+        return None
+
+
+def _apply_link(query: dict[str, Any], changes: dict[str, Any]) -> str:
+    applied = {**query, **{k: v for k, v in changes.items() if k in CALCULATOR_FIELDS}}
+    if "num_gpus" in changes and "tensor_parallel" not in changes:
+        applied["tensor_parallel"] = changes["num_gpus"]
+    return "?" + urlencode(applied)
+
+
+@require_GET
+def calculator(request: HttpRequest) -> HttpResponse:
+    """The calculator; inputs live in the query string, so the URL shares the result."""
+    db_catalog = calc.load_catalog()
+    if not db_catalog.models or not db_catalog.hardware:
+        return render(request, "web/empty_catalog.html", status=503)
+    form = _bound_calculator(request.GET, db_catalog)
+    run = _run(form)
+    values = {name: form.data.get(name) for name in CALCULATOR_FIELDS}
+    reasons = calc.disabled_reasons(values, db_catalog)
+    context: dict[str, Any] = {"form": form, "reasons": reasons, "query": urlencode(values)}
+    field_notes: dict[str, list[str]] = {}
+    if run is not None:
+        result = run.result
+        for blocker in result["blockers"]:
+            if blocker["code"] == "precision_unsupported":
+                field_notes.setdefault("precision", []).append(blocker["message"])
+        context.update(
+            result=result,
+            view=calc.present(result),
+            sweep=calc.batch_sweep(run, db_catalog),
+            recommendations=[
+                {**rec, "link": _apply_link(values, rec["changes"])} for rec in result["recommendations"]
+            ],
+        )
+    context["fields"] = [
+        _field(form, name, field_notes.get(name, []), reasons.get(name, {})) for name in CALCULATOR_FIELDS
+    ]
+    context.update(_save_context(request, form, run))
+    return render(request, "web/calculator.html", context)
+
+
+def _field(form: CalculatorForm, name: str, notes: list[str], reasons: dict[str, str]) -> dict[str, Any]:
+    """A field for web/_field.html; choices carry the engine's reason when they are unavailable. The chosen
+    option is never disabled (a disabled option is not submitted): its problem is an error instead."""
+    bound = form[name]
+    field: dict[str, Any] = {"bound": bound, "notes": notes, "errors": [*bound.errors, *notes]}
+    choices = getattr(bound.field, "choices", None)
+    if choices is not None:
+        current = str(bound.value() if bound.value() is not None else "")
+        field["options"] = [
+            {
+                "value": str(value),
+                "label": label,
+                "selected": str(value) == current,
+                "reason": reasons.get(str(value), "") if str(value) != current else "",
+            }
+            for value, label in choices
+        ]
+    return field
+
+
+def _save_context(request: HttpRequest, form: CalculatorForm, run) -> dict[str, Any]:
+    if not request.user.is_authenticated or run is None:
+        return {}
+    context: dict[str, Any] = {
+        "save_form": PlanSaveForm(teams=_editor_teams(request.user)),
+        "has_editor_team": _editor_teams(request.user).exists(),
+    }
+    plan_id = request.GET.get("plan", "")
+    if plan_id.isdigit():
+        plan = selectors.plans_for(request.user).filter(pk=int(plan_id)).first()
+        if plan is not None and _can_edit(request.user, plan):
+            context["target_plan"] = plan
+    return context
+
+
+def _calculator_from_post(request: HttpRequest):
+    db_catalog = calc.load_catalog()
+    form = _bound_calculator(request.POST, db_catalog)
+    return form, form.engine_inputs() if form.is_valid() else None
+
+
+@login_required
+@require_POST
+def plan_save(request: HttpRequest) -> HttpResponse:
+    """Save the calculator's inputs as a new plan (version 1) in one of the user's teams."""
+    form, inputs = _calculator_from_post(request)
+    save_form = PlanSaveForm(request.POST, teams=_editor_teams(request.user))
+    back = (
+        reverse("web:calculator") + "?" + urlencode({n: request.POST.get(n, "") for n in CALCULATOR_FIELDS})
+    )
+    if inputs is None or not save_form.is_valid():
+        problems = {**form.errors, **save_form.errors}
+        for field, errors in problems.items():
+            messages.error(request, f"{field.replace('_', ' ')}: {' '.join(errors)}")
+        return redirect(back)
+    try:
+        plan = services.plan_create(user=request.user, inputs=inputs, **save_form.cleaned_data)
+    except (InputError, ValidationError) as error:
+        messages.error(request, f"Not saved: {error}")
+        return redirect(back)
+    messages.success(request, f"Saved “{plan.name}” as version 1.")
+    return redirect("web:plan_detail", plan_id=plan.pk)
+
+
+def _plan_or_404(request: HttpRequest, plan_id: int) -> Plan:
+    return get_object_or_404(selectors.plans_for(request.user), pk=plan_id)
+
+
+@login_required
+@require_POST
+def plan_version_add(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """Save the calculator's inputs as the plan's next version (editors)."""
+    plan = _plan_or_404(request, plan_id)
+    if not _can_edit(request.user, plan):
+        messages.error(request, "Editing this plan needs the editor or admin role in its team.")
+        return redirect("web:plan_detail", plan_id=plan.pk)
+    _form, inputs = _calculator_from_post(request)
+    if inputs is None:
+        messages.error(request, "The inputs are not valid; fix them in the calculator first.")
+        return redirect("web:plan_detail", plan_id=plan.pk)
+    before = plan.current_version_id
+    try:
+        services.plan_update(plan, user=request.user, inputs=inputs)
+    except (InputError, ValidationError) as error:
+        messages.error(request, f"Not saved: {error}")
+        return redirect("web:plan_detail", plan_id=plan.pk)
+    plan.refresh_from_db()
+    if plan.current_version_id == before:
+        messages.info(request, "The inputs are those of the current version: no new version.")
+    else:
+        messages.success(request, f"Saved version {plan.current_version.number}.")
+    return redirect("web:plan_detail", plan_id=plan.pk)
+
+
+@login_required
+@require_GET
+def plan_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/plan_list.html", _plan_list_context(request, TeamForm()))
+
+
+def _plan_list_context(request: HttpRequest, team_form: TeamForm) -> dict[str, Any]:
+    plans = selectors.plans_for(request.user).order_by("team__name", "-updated_at", "-id")
+    rows = [
+        (plan, calc.present(plan.current_version.result) if plan.current_version else None) for plan in plans
+    ]
+    return {"plans": rows, "teams": selectors.teams_for(request.user), "team_form": team_form}
+
+
+@login_required
+@require_POST
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/plan_list.html", _plan_list_context(request, form), status=400)
+    team = services.team_create(user=request.user, **form.cleaned_data)
+    messages.success(request, f"Created team “{team.name}”; you are its admin.")
+    return redirect("web:plan_list")
+
+
+@login_required
+@require_GET
+def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = _plan_or_404(request, plan_id)
+    versions = list(selectors.plan_versions(plan))
+    rows = []
+    for version in versions:
+        result = version.result
+        rows.append(
+            {
+                "version": version,
+                "status": result["memory"]["status"],
+                "view": calc.present(result),
+                "inputs": version.inputs,
+            }
+        )
+    current = plan.current_version
+    edit_query = urlencode({**query_from_inputs(current.inputs), "plan": plan.pk}) if current else ""
+    return render(
+        request,
+        "web/plan_detail.html",
+        {
+            "plan": plan,
+            "rows": rows,
+            "can_edit": _can_edit(request.user, plan),
+            "edit_query": edit_query,
+            "default_a": versions[-2].number if len(versions) > 1 else 1,
+            "default_b": versions[-1].number if versions else 1,
+            "role": Membership.objects.filter(team=plan.team, user=request.user)
+            .values_list("role", flat=True)
+            .first(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def plan_recompute(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = _plan_or_404(request, plan_id)
+    if not _can_edit(request.user, plan):
+        messages.error(request, "Recomputing needs the editor or admin role in the plan's team.")
+        return redirect("web:plan_detail", plan_id=plan.pk)
+    try:
+        version = services.plan_recompute(plan, user=request.user)
+    except (InputError, ValidationError) as error:
+        messages.error(request, f"Not recomputed: {error}")
+        return redirect("web:plan_detail", plan_id=plan.pk)
+    messages.success(request, f"Recomputed with today's catalog as version {version.number}.")
+    return redirect("web:plan_detail", plan_id=plan.pk)
+
+
+def _readable(value: Any) -> Any:
+    """Six significant digits for floats (the API's diff has them exact), JSON for lists and objects."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return value
+
+
+@login_required
+@require_GET
+def plan_diff(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """Two versions side by side: inputs, results and the catalog rows they used."""
+    plan = _plan_or_404(request, plan_id)
+    versions = selectors.plan_versions(plan)
+    numbers = [request.GET.get("a", ""), request.GET.get("b", "")]
+    if not all(n.isdigit() for n in numbers):
+        raise Http404("choose two versions")
+    a = get_object_or_404(versions, number=int(numbers[0]))
+    b = get_object_or_404(versions, number=int(numbers[1]))
+    diff = services.plan_versions_diff(a, b)
+    show_all = request.GET.get("all") == "1"
+    sections = []
+    for key, title in (("inputs", "Inputs"), ("results", "Results"), ("catalog", "Catalog used")):
+        rows = diff[key]
+        changed = sum(1 for row in rows if row["changed"])
+        shown = [
+            {**row, "a": _readable(row["a"]), "b": _readable(row["b"])}
+            for row in rows
+            if show_all or key == "inputs" or row["changed"]
+        ]
+        sections.append({"key": key, "title": title, "rows": shown, "changed": changed, "total": len(rows)})
+    return render(
+        request,
+        "web/plan_diff.html",
+        {
+            "plan": plan,
+            "a": a,
+            "b": b,
+            "sections": sections,
+            "show_all": show_all,
+            "versions": list(versions),
+            "view_a": calc.present(a.result),
+            "view_b": calc.present(b.result),
+        },
+    )
