@@ -29,7 +29,8 @@ def test_schema_and_docs_are_public_and_use_no_cdn(client):
     html = docs.content.decode()
     external = re.findall(r'(?:src|href)="(https?://[^"]+)"', html)
     assert external == []
-    assert "cdn" not in html.lower()
+    # No CDN host anywhere (a word match: the page's random CSRF token may contain the letters "cdn").
+    assert not re.search(r"//[\w.-]*cdn[\w.-]*\.|jsdelivr|unpkg|cdnjs", html, re.IGNORECASE)
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert any("swagger-ui" in asset for asset in assets)
 
