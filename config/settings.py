@@ -306,7 +306,10 @@ WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0
 # A grid above this many configurations is refused with 400.
 COMPARISON_MAX_CONFIGURATIONS = env_int("PLANNER_COMPARISON_MAX_CONFIGURATIONS", 5_000_000, minimum=1)
 # Configurations per chunk task (calculator.comparison.plan_chunks target); each chunk is one message.
-COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIONS", 125_000, minimum=1)
+# A chunk costs ~60 ms of task and database overhead besides ~0.3 s of engine time at 500,000 (about 160 MB
+# peak per worker process); smaller chunks spread small jobs over more workers but add overhead
+# (benchmark_comparisons, README "Comparisons").
+COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIONS", 500_000, minimum=1)
 # A chunk whose worker died is retried; the job fails once a chunk has been claimed this many times.
 COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=1)
 # Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).
