@@ -311,6 +311,24 @@ CELERY_TASK_ALWAYS_EAGER = False
 WORKER_HEARTBEAT_INTERVAL_S = env_float("PLANNER_WORKER_HEARTBEAT_S", 5.0, minimum=0.1)
 WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0)
 
+# --- Comparisons (planner.comparisons) ---------------------------------------------------------------------
+# A grid above this many configurations is refused with 400.
+COMPARISON_MAX_CONFIGURATIONS = env_int("PLANNER_COMPARISON_MAX_CONFIGURATIONS", 5_000_000, minimum=1)
+# Configurations per chunk task (calculator.comparison.plan_chunks target); each chunk is one message.
+# A chunk costs ~60 ms of task and database overhead besides ~0.3 s of engine time at 500,000 (about 160 MB
+# peak per worker process); smaller chunks spread small jobs over more workers but add overhead
+# (benchmark_comparisons, README "Comparisons").
+COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIONS", 500_000, minimum=1)
+# A chunk whose worker died is retried; the job fails once a chunk has been claimed this many times.
+COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=1)
+# Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).
+COMPARISON_REAP_INTERVAL_S = env_float("PLANNER_COMPARISON_REAP_S", 10.0, minimum=0.1)
+# A chunk still pending this long after its message was sent gets another message (a broker may lose the
+# message a killed worker had fetched; a duplicate is harmless: claims are conditional).
+COMPARISON_PENDING_RESEND_S = env_float("PLANNER_COMPARISON_PENDING_RESEND_S", 120.0, minimum=1.0)
+# Tests and demos only: each chunk task sleeps this long first, so a job can be cancelled or killed mid-run.
+COMPARISON_CHUNK_DELAY_S = env_float("PLANNER_COMPARISON_CHUNK_DELAY_S", 0.0, minimum=0.0)
+
 # --- Logging -----------------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {

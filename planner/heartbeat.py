@@ -7,7 +7,8 @@ A heartbeat row works the same way on SQLite + filesystem and on PostgreSQL + Re
 is what the rest of the service trusts anyway.
 
 The thread runs in the worker's main process (worker_ready fires there after the pool has started), so
-it keeps beating while a pool child is busy with a long task, and stops on worker_shutdown.
+it keeps beating while a pool child is busy with a long task, and stops on worker_shutdown. The same thread
+runs the comparison reaper every COMPARISON_REAP_INTERVAL_S, so `make run` needs no beat process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import timedelta
 
 from celery.signals import worker_ready, worker_shutdown
@@ -48,9 +50,20 @@ def live_workers():
     return WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff)
 
 
+def _reap() -> None:
+    """Periodic housekeeping that must run even while every pool process is busy: the comparison reaper
+    (planner.comparisons.comparison_reap). Every worker runs it; its updates are conditional."""
+    from planner.comparisons import comparison_reap
+
+    counts = comparison_reap()
+    if any(counts.values()):
+        logger.info("comparison reaper: %s", counts)
+
+
 def _run(hostname: str) -> None:
     started_at = timezone.now()
     pid = os.getpid()
+    next_reap = time.monotonic() + settings.COMPARISON_REAP_INTERVAL_S
     while True:
         try:
             close_old_connections()
@@ -58,6 +71,13 @@ def _run(hostname: str) -> None:
         except Exception:  # the database may be down or not migrated yet; keep trying
             logger.warning("worker heartbeat for %s failed", hostname, exc_info=True)
             connection.close()
+        if time.monotonic() >= next_reap:
+            next_reap = time.monotonic() + settings.COMPARISON_REAP_INTERVAL_S
+            try:
+                _reap()
+            except Exception:
+                logger.warning("comparison reaper failed", exc_info=True)
+                connection.close()
         if _stop.wait(settings.WORKER_HEARTBEAT_INTERVAL_S):
             break
     try:

@@ -328,3 +328,149 @@ class PlanVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} v{self.number}"
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+class ComparisonJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComparisonJobQuerySet:
+        """Jobs of the user's teams (another team's job reads as a 404)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+
+
+class ComparisonJob(models.Model):
+    """A bulk comparison (calculator.comparison) run by Celery workers; this row is the truth about it.
+
+    Inputs are frozen at submission: `spec` is the validated ComparisonSpec, `catalog_snapshot` the catalog
+    rows (and prices) the engine uses, `inputs_hash` a sha256 of both. Progress is the sum of the finished
+    chunks' configurations; `summary` is written by the finaliser together with the result rows.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+    ACTIVE = frozenset({Status.QUEUED, Status.RUNNING})
+
+    name = models.CharField(max_length=200)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="comparisons")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="comparisons",
+        help_text="The saved plan whose alternatives this job compares, if any.",
+    )  # fmt: skip
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    request = models.JSONField(help_text="The request as submitted.")
+    spec = models.JSONField(help_text="calculator.comparison.ComparisonSpec.to_dict()")
+    spec_digest = models.CharField(max_length=16)
+    catalog_snapshot = models.JSONField()
+    inputs_hash = models.CharField(max_length=64, db_index=True)
+    engine_version = models.CharField(max_length=32)
+    configurations_total = models.PositiveBigIntegerField()
+    configurations_evaluated = models.PositiveBigIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField()
+    chunks_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Most claims of any one chunk (1 when nothing had to be retried)."
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    summary = models.JSONField(null=True, blank=True)
+
+    objects = ComparisonJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="comparison_team_created")]
+
+    def __str__(self) -> str:
+        return f"comparison {self.pk} {self.name!r} ({self.status})"
+
+
+class ComparisonChunk(models.Model):
+    """One slice of a job's grid (calculator.comparison.ChunkSpec) and, once done, its PartialResult."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(ComparisonJob, on_delete=models.CASCADE, related_name="chunks")
+    chunk_index = models.PositiveIntegerField()
+    bounds = models.JSONField(help_text="ChunkSpec.to_dict()")
+    configurations = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=255, blank=True, help_text="Worker node that holds the claim.")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    partial = models.JSONField(null=True, blank=True, help_text="PartialResult.to_dict()")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "chunk_index"], name="comparisonchunk_unique_index")
+        ]
+        indexes = [models.Index(fields=["status", "job"], name="comparisonchunk_status")]
+        ordering = ["job_id", "chunk_index"]
+
+    def __str__(self) -> str:
+        return f"chunk {self.chunk_index} of job {self.job_id} ({self.status})"
+
+
+class ComparisonResultRow(models.Model):
+    """A stored configuration of a finished job: in the top_k (rank set), on the Pareto front, best for a
+    hardware entry, a model or an objective, or the closest to a constraint nothing meets (feasible False).
+    Infeasible configurations are only counted (ComparisonJob.summary), never stored one by one."""
+
+    job = models.ForeignKey(ComparisonJob, on_delete=models.CASCADE, related_name="result_rows")
+    key = models.CharField(max_length=400)
+    rank = models.PositiveIntegerField(null=True, blank=True, help_text="1..top_k; empty outside the top.")
+    order_value = models.FloatField(
+        null=True, blank=True, help_text="The objective's rank value (lower is better); empty if unranked."
+    )
+    model = models.CharField(max_length=100)
+    hardware = models.CharField(max_length=100)
+    precision = models.CharField(max_length=32)
+    framework = models.CharField(max_length=32)
+    tensor_parallel = models.PositiveIntegerField()
+    pipeline_parallel = models.PositiveIntegerField()
+    num_gpus = models.PositiveIntegerField()
+    requested_batch_size = models.PositiveIntegerField(help_text="0 = auto")
+    batch_size = models.PositiveIntegerField()
+    deployment_mode = models.CharField(max_length=16)
+    ttft_ms = models.FloatField()
+    tpot_ms = models.FloatField()
+    output_tokens_per_s = models.FloatField()
+    cost_per_million_tokens_usd = models.FloatField(null=True, blank=True, help_text="empty: unpriced")
+    monthly_cost_usd = models.FloatField(null=True, blank=True)
+    memory_utilization = models.FloatField()
+    score = models.FloatField(null=True, blank=True)
+    feasible = models.BooleanField(default=True)
+    is_top = models.BooleanField(default=False)
+    is_pareto = models.BooleanField(default=False)
+    is_best_for_hardware = models.BooleanField(default=False)
+    is_best_for_model = models.BooleanField(default=False)
+    best_for = models.JSONField(default=list, blank=True, help_text="Objectives this row is the best for.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="comparisonresultrow_unique_key")]
+        indexes = [models.Index(fields=["job", "order_value"], name="comparisonrow_order")]
+        ordering = ["job_id", models.F("order_value").asc(nulls_last=True), "key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} (job {self.job_id})"

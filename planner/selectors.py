@@ -6,6 +6,8 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from planner.models import (
     ROLE_RANK,
+    ComparisonJob,
+    ComparisonResultRow,
     Hardware,
     LLMModel,
     Membership,
@@ -63,3 +65,15 @@ def model_list() -> QuerySet[LLMModel]:
 
 def prices_for(user) -> QuerySet[PricePoint]:
     return PricePoint.objects.visible_to(user).select_related("hardware", "team")
+
+
+def comparisons_for(user) -> QuerySet[ComparisonJob]:
+    """Comparison jobs of the user's teams, without the bulky inputs (loaded on demand)."""
+    return (
+        ComparisonJob.objects.visible_to(user).select_related("team", "created_by").defer("catalog_snapshot")
+    )
+
+
+def comparison_rows(job: ComparisonJob) -> QuerySet[ComparisonResultRow]:
+    """A job's stored configurations, best first (the objective's rank value, then the key)."""
+    return job.result_rows.all()

@@ -10,6 +10,7 @@ is given), the latest public on-demand PricePoint, then Hardware.cloud_usd_per_h
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,4 +133,30 @@ def catalog_from_db(team: Team | int | None = None) -> DbCatalog:
         prices=hw_prices,
         model_ids={row.key: row.pk for row in model_rows},
         hardware_ids={row.key: row.pk for row in hardware_rows},
+    )
+
+
+def catalog_snapshot(db: DbCatalog, *, models: Iterable[str], hardware: Iterable[str]) -> dict[str, Any]:
+    """The catalog rows a comparison uses, as the engine saw them (prices applied), with their row ids and
+    the price each hardware entry got; `catalog_from_snapshot` rebuilds the engine's Catalog from it."""
+    return {
+        "models": {key: {"id": db.model_ids[key], **spec_as_dict(db.catalog.models[key])} for key in models},
+        "hardware": {
+            key: {"id": db.hardware_ids[key], **spec_as_dict(db.catalog.hardware[key])} for key in hardware
+        },
+        "prices": {key: db.prices[key].as_dict() for key in hardware},
+    }
+
+
+def catalog_from_snapshot(snapshot: dict[str, Any]) -> Catalog:
+    """The engine's Catalog from a `catalog_snapshot` (row ids and prices are bookkeeping, not inputs)."""
+
+    def spec(cls, values: dict[str, Any]):
+        values = {name: values[name] for name in (f.name for f in dataclasses.fields(cls)) if name in values}
+        values["aliases"] = tuple(values.get("aliases") or ())
+        return cls(**values)
+
+    return Catalog(
+        models={key: spec(ModelSpec, values) for key, values in snapshot["models"].items()},
+        hardware={key: spec(HardwareSpec, values) for key, values in snapshot["hardware"].items()},
     )

@@ -6,6 +6,7 @@ import os
 from celery import shared_task
 from django.utils import timezone
 
+from planner import comparisons
 from planner.models import TaskProbe
 
 logger = logging.getLogger(__name__)
@@ -22,3 +23,35 @@ def record_probe(self, probe_id: int) -> None:
     )
     if not updated:
         logger.warning("record_probe: probe %s does not exist", probe_id)
+
+
+# Comparison tasks: thin wrappers over planner.comparisons (the job row is the truth; every step is safe
+# to run twice). acks_late + reject_on_worker_lost are the global defaults (config/settings.py), repeated
+# here because these tasks rely on them; time limits are the global CELERY_TASK_*_TIME_LIMIT.
+
+
+@shared_task(name="planner.comparison_chunk", bind=True, acks_late=True, reject_on_worker_lost=True)
+def comparison_chunk(self, job_id: int, chunk_index: int) -> str:
+    """Evaluate one chunk of a comparison and store its partial result."""
+    outcome = comparisons.comparison_chunk_run(job_id, chunk_index, worker=self.request.hostname or "")
+    logger.info("comparison %s chunk %s: %s", job_id, chunk_index, outcome)
+    return outcome
+
+
+@shared_task(name="planner.comparison_finalise", bind=True, acks_late=True, reject_on_worker_lost=True)
+def comparison_finalise(self, job_id: int) -> str:
+    """Merge a comparison's chunks into its result rows and summary once every chunk is done."""
+    try:
+        outcome = comparisons.comparison_finalise(job_id)
+    except Exception as error:
+        logger.exception("comparison %s: finalise failed", job_id)
+        comparisons.comparison_fail(job_id, "finalise_error", f"{type(error).__name__}: {error}")
+        return "failed"
+    logger.info("comparison %s finalise: %s", job_id, outcome)
+    return outcome
+
+
+@shared_task(name="planner.reap_comparisons", acks_late=True, reject_on_worker_lost=True)
+def reap_comparisons() -> dict:
+    """Requeue or fail stale comparison work (also run by every worker's heartbeat thread)."""
+    return comparisons.comparison_reap()

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from calculator import InputError
+from calculator.comparison import ComparisonError
 
 _MESSAGES = {
     "invalid": "Invalid input.",
@@ -25,6 +26,8 @@ _MESSAGES = {
     "throttled": "Too many requests.",
     "request_too_large": "Request body too large.",
     "server_error": "Internal server error.",
+    "not_ready": "The comparison has not succeeded (yet).",
+    "conflict": "The request conflicts with the object's state.",
 }
 
 
@@ -65,6 +68,10 @@ def _plain(value: Any) -> Any:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: engine and Django validation errors are 400s too; all share one shape."""
+    if isinstance(exc, ComparisonError):
+        # detail names the offending fields and values, e.g. {"models": ["llama-99b"]} or
+        # {"size": 7532280, "max_configurations": 5000000}.
+        return Response(error_body("invalid", str(exc), exc.detail), status=400)
     if isinstance(exc, InputError):
         return Response(error_body("invalid", detail={exc.field: [exc.message]}), status=400)
     if isinstance(exc, DjangoValidationError):

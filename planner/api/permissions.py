@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from planner.models import Membership, Plan, Role, Team
+from planner.models import ComparisonJob, Membership, Plan, Role, Team
 from planner.selectors import role_at_least, role_of
 
 
@@ -53,3 +53,17 @@ class TeamPermission(permissions.BasePermission):
 
 def can_create_plan_in(user, team: Team) -> bool:
     return Membership.objects.filter(user=user, team=team, role__in=[Role.EDITOR, Role.ADMIN]).exists()
+
+
+class ComparisonPermission(permissions.BasePermission):
+    """Viewers read a team's comparisons and their results; editors submit and cancel; admins delete.
+    Submission is checked against the chosen team in the view."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.is_authenticated
+
+    def has_object_permission(self, request, view, job: ComparisonJob) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        needed = Role.ADMIN if request.method == "DELETE" else Role.EDITOR
+        return role_at_least(role_of(request.user, job.team_id), needed)

@@ -9,8 +9,20 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from planner import services
-from planner.models import Hardware, LLMModel, Membership, Plan, PlanVersion, PricePoint, Role, Team
+from calculator.comparison import OBJECTIVES
+from planner import comparisons, services
+from planner.models import (
+    ComparisonJob,
+    ComparisonResultRow,
+    Hardware,
+    LLMModel,
+    Membership,
+    Plan,
+    PlanVersion,
+    PricePoint,
+    Role,
+    Team,
+)
 
 _GIB = 2**30
 
@@ -330,3 +342,160 @@ class PlanUpdateSerializer(serializers.Serializer):
 class DiffQuerySerializer(serializers.Serializer):
     a = serializers.IntegerField(min_value=1)
     b = serializers.IntegerField(min_value=1)
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+def _only_fields(value: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+    return value
+
+
+class ComparisonOptionsSerializer(serializers.Serializer):
+    """What a comparison varies and assumes. Names and values are checked by the engine
+    (calculator.comparison.resolve_spec), whose errors name the unknown names or the grid size."""
+
+    grid = serializers.DictField(
+        help_text='Lists (or ["*"] for the whole catalog) of models, hardware, precisions, frameworks, '
+        'deployment_modes; tensor_parallel, num_gpus, batch_sizes (or "auto").'
+    )
+    workload = serializers.DictField(
+        required=False, default=dict, help_text="prompt_tokens, output_tokens, requests_per_hour"
+    )
+    constraints = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="max_ttft_ms, max_tpot_ms, max_monthly_cost_usd, min_output_tokens_per_s",
+    )
+    objective = serializers.ChoiceField(choices=OBJECTIVES, default="cost")
+    top_k = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+    def validate_grid(self, value):
+        return _only_fields(value, comparisons.GRID_FIELDS)
+
+    def validate_workload(self, value):
+        return _only_fields(value, comparisons.WORKLOAD_FIELDS)
+
+    def validate_constraints(self, value):
+        return _only_fields(value, comparisons.CONSTRAINT_FIELDS)
+
+
+class ComparisonCreateSerializer(ComparisonOptionsSerializer):
+    name = serializers.CharField(max_length=200)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+
+
+class PlanCompareSerializer(ComparisonOptionsSerializer):
+    """Optional overrides of the grid built around the plan (every field may be left out)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    grid = serializers.DictField(required=False, default=dict)
+    objective = serializers.ChoiceField(choices=OBJECTIVES, required=False)
+    top_k = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+
+
+class ComparisonAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+def _seconds(start, end) -> float | None:
+    return round((end - start).total_seconds(), 3) if start and end else None
+
+
+class ComparisonSerializer(serializers.ModelSerializer):
+    """List output: identity, status and progress."""
+
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    progress = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="comparison-detail")
+
+    class Meta:
+        model = ComparisonJob
+        fields = (
+            "id", "url", "name", "team", "team_name", "plan", "created_by", "status", "configurations_total",
+            "configurations_evaluated", "progress", "created_at", "started_at", "finished_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_progress(self, job: ComparisonJob) -> float:
+        return (
+            round(job.configurations_evaluated / job.configurations_total, 4)
+            if job.configurations_total
+            else 1.0
+        )
+
+
+class ComparisonDetailSerializer(ComparisonSerializer):
+    """Detail output: also the inputs, timings, error, attempts and the summary of a finished job."""
+
+    results_url = serializers.SerializerMethodField()
+    chunks = serializers.SerializerMethodField()
+    timings = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta(ComparisonSerializer.Meta):
+        fields = (
+            *ComparisonSerializer.Meta.fields, "results_url", "request", "spec", "inputs_hash",
+            "engine_version", "chunks", "attempts", "timings", "error", "summary",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_results_url(self, job: ComparisonJob) -> str:
+        request = self.context.get("request")
+        path = f"/api/v1/comparisons/{job.pk}/results/"
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_chunks(self, job: ComparisonJob) -> dict[str, int]:
+        return {"total": job.chunks_total, "done": job.chunks_done}
+
+    def get_timings(self, job: ComparisonJob) -> dict[str, Any]:
+        return {
+            "created": job.created_at,
+            "started": job.started_at,
+            "finished": job.finished_at,
+            "heartbeat": job.heartbeat_at,
+            "queued_seconds": _seconds(job.created_at, job.started_at),
+            "running_seconds": _seconds(job.started_at, job.finished_at),
+            "seconds": _seconds(job.created_at, job.finished_at),
+        }
+
+    def get_error(self, job: ComparisonJob) -> dict[str, str] | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+
+RESULT_ROW_FIELDS = (
+    "rank", "key", "model", "hardware", "precision", "framework", "tensor_parallel", "pipeline_parallel",
+    "num_gpus", "requested_batch_size", "batch_size", "deployment_mode", "ttft_ms", "tpot_ms",
+    "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization", "score",
+    "feasible", "is_top", "is_pareto", "is_best_for_hardware", "is_best_for_model", "best_for",
+)  # fmt: skip
+
+
+class ComparisonResultRowSerializer(serializers.ModelSerializer):
+    """A stored configuration; requested_batch_size 0 means "auto" (batch_size is the one chosen)."""
+
+    class Meta:
+        model = ComparisonResultRow
+        fields = RESULT_ROW_FIELDS
+        read_only_fields = fields

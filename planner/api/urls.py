@@ -10,9 +10,11 @@ router.register("models", views.LLMModelViewSet, basename="model")
 router.register("prices", views.PricePointViewSet, basename="price")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("plans", views.PlanViewSet, basename="plan")
+router.register("comparisons", views.ComparisonViewSet, basename="comparison")
 
 urlpatterns = [
     path("estimate/", views.EstimateView.as_view(), name="estimate"),
+    path("comparisons/<int:pk>/results/", views.ComparisonResultsView.as_view(), name="comparison-results"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -5,19 +5,29 @@ from __future__ import annotations
 import django_filters
 from django.contrib.admin.models import ADDITION, CHANGE
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import filters, status, viewsets
+from rest_framework import filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from planner import selectors, services
+from planner import comparisons, selectors, services
 from planner.api import serializers as s
-from planner.api.permissions import IsStaffOrReadOnly, PlanPermission, TeamPermission, can_create_plan_in
-from planner.models import Hardware, LLMModel, Plan, PricePoint, Team
+from planner.api.errors import error_body
+from planner.api.permissions import (
+    ComparisonPermission,
+    IsStaffOrReadOnly,
+    PlanPermission,
+    TeamPermission,
+    can_create_plan_in,
+)
+from planner.api.renderers import CSVRenderer
+from planner.models import ComparisonJob, ComparisonResultRow, Hardware, LLMModel, Plan, PricePoint, Team
 
 CATALOG_KEY_REGEX = r"[a-z0-9][a-z0-9.\-]*"
 
@@ -304,6 +314,153 @@ class PlanViewSet(viewsets.ModelViewSet):
         """A new version from the current inputs and today's catalog and prices."""
         version = services.plan_recompute(self.get_object(), user=request.user)
         return Response(s.PlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PlanCompareSerializer, responses={202: s.ComparisonAcceptedSerializer})
+    @action(detail=True, methods=["post"], serializer_class=s.PlanCompareSerializer, filter_backends=())
+    def compare(self, request, pk=None):
+        """Queue a comparison of alternatives to this plan: its model and framework on every hardware entry,
+        several precisions, TP 1/2/4/8, its batch size and "auto", its workload (editors)."""
+        plan = self.get_object()
+        form = s.PlanCompareSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        options = dict(form.validated_data)
+        name = options.pop("name", None) or f"Alternatives to {plan.name}"
+        job = comparisons.comparison_submit(
+            user=request.user,
+            team=plan.team,
+            name=name,
+            request=comparisons.plan_compare_request(plan, options),
+            plan=plan,
+        )
+        return _accepted(request, job)
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+def _accepted(request, job: ComparisonJob) -> Response:
+    """202 with the job's URL in the body and in Location: the work happens on the workers."""
+    url = request.build_absolute_uri(reverse("comparison-detail", args=[job.pk]))
+    body = {"id": job.pk, "status": job.status, "url": url}
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class ComparisonFilter(django_filters.FilterSet):
+    class Meta:
+        model = ComparisonJob
+        fields = ("team", "status", "plan")
+
+
+class ComparisonViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Bulk comparisons run by the workers: POST answers 202 with the job's URL; poll it for status and
+    progress, then read `results/`. Viewers read, editors submit and cancel, team admins delete."""
+
+    permission_classes = (ComparisonPermission,)
+    filterset_class = ComparisonFilter
+    filter_backends = (django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter)
+    ordering_fields = ("created_at", "finished_at", "name", "status")
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self):
+        queryset = selectors.comparisons_for(self.request.user)
+        if self.action == "list":
+            queryset = queryset.defer("request", "spec", "summary")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.ComparisonCreateSerializer
+        if self.action == "list":
+            return s.ComparisonSerializer
+        return s.ComparisonDetailSerializer
+
+    @extend_schema(request=s.ComparisonCreateSerializer, responses={202: s.ComparisonAcceptedSerializer})
+    def create(self, request, *args, **kwargs):
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        options = dict(form.validated_data)
+        team, name = options.pop("team"), options.pop("name")
+        if not can_create_plan_in(request.user, team):
+            raise PermissionDenied("Submitting comparisons needs the editor or admin role in the team.")
+        job = comparisons.comparison_submit(user=request.user, team=team, name=name, request=options)
+        return _accepted(request, job)
+
+    def perform_destroy(self, instance):
+        comparisons.comparison_delete(instance)
+
+    @extend_schema(request=None, responses={200: s.ComparisonDetailSerializer})
+    @action(detail=True, methods=["post"], filter_backends=())
+    def cancel(self, request, pk=None):
+        """Cancel a queued or running job (editors); 409 if it has already succeeded or failed."""
+        job = self.get_object()
+        if not comparisons.comparison_cancel(job, user=request.user):
+            job.refresh_from_db(fields=["status"])
+            if job.status != ComparisonJob.Status.CANCELLED:
+                body = error_body("conflict", f"The comparison has already {job.status}.")
+                return Response(body, status=status.HTTP_409_CONFLICT)
+        job = self.get_queryset().get(pk=job.pk)
+        return Response(s.ComparisonDetailSerializer(job, context=self.get_serializer_context()).data)
+
+
+class ComparisonResultFilter(django_filters.FilterSet):
+    pareto = django_filters.BooleanFilter(field_name="is_pareto")
+    top = django_filters.BooleanFilter(field_name="is_top")
+    best_for_hardware = django_filters.BooleanFilter(field_name="is_best_for_hardware")
+    best_for_model = django_filters.BooleanFilter(field_name="is_best_for_model")
+
+    class Meta:
+        model = ComparisonResultRow
+        fields = ("feasible", "model", "hardware", "precision", "framework", "deployment_mode")
+
+
+class ComparisonResultsView(generics.ListAPIView):
+    """The stored configurations of a succeeded job, best first (`?ordering=` to change; `?format=csv`
+    exports every matching row, unpaginated). 409 `not_ready` until the job has succeeded."""
+
+    permission_classes = (ComparisonPermission,)
+    serializer_class = s.ComparisonResultRowSerializer
+    filterset_class = ComparisonResultFilter
+    filter_backends = (django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter)
+    renderer_classes = (*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer)
+    ordering_fields = (
+        "rank", "order_value", "key", "model", "hardware", "precision", "ttft_ms", "tpot_ms",
+        "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization",
+    )  # fmt: skip
+
+    def get_job(self) -> ComparisonJob:
+        if not hasattr(self, "_job"):
+            self._job = get_object_or_404(
+                ComparisonJob.objects.visible_to(self.request.user).only("id", "status", "team_id"),
+                pk=self.kwargs["pk"],
+            )
+        return self._job
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no job to look up
+            return ComparisonResultRow.objects.none()
+        return selectors.comparison_rows(self.get_job())
+
+    def paginate_queryset(self, queryset):
+        if (
+            getattr(self.request, "accepted_renderer", None)
+            and self.request.accepted_renderer.format == "csv"
+        ):
+            return None
+        return super().paginate_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        job = self.get_job()
+        if job.status != ComparisonJob.Status.SUCCEEDED:
+            body = error_body(
+                "not_ready", f"The comparison is {job.status}; results exist once it has succeeded."
+            )
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        response = super().list(request, *args, **kwargs)
+        if request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="comparison-{job.pk}.csv"'
+        return response
 
 
 # --- Estimate ---------------------------------------------------------------------------------------------
