@@ -32,6 +32,9 @@ METRICS = (
     "tpot_ms",
     "weights_gib",
     "kv_cache_gib",
+    "online_ttft_ms",
+    "online_tpot_ms",
+    "online_output_tokens_per_s_total",
 )
 
 
