@@ -209,7 +209,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "planner.api.pagination.PageNumber",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Documents each operation's error responses too (400/401/403/404/413/415/429), in the error shape.
+    "DEFAULT_SCHEMA_CLASS": "planner.api.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "planner.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "estimate_anon": env_str("PLANNER_ESTIMATE_ANON_RATE", "30/min"),
