@@ -37,11 +37,16 @@ DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise EnvError("DEBUG", "must not be true when DJANGO_ENV=production")
 
+DEV_SECRET_KEY = "django-insecure-dev-only-key-not-for-production"
 if PRODUCTION:
     SECRET_KEY = env_str("SECRET_KEY", required=True)
+    # A published key is no secret: the development default, Django's "insecure" keys and the
+    # .env.example placeholder are refused, so a copied example file cannot reach production unchanged.
+    if SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith(("django-insecure", "change-me")):
+        raise EnvError("SECRET_KEY", "is a published default or placeholder; set a random secret of your own")
 else:
     # Development-only key; production has no default (env_str(..., required=True) above).
-    SECRET_KEY = env_str("SECRET_KEY", "django-insecure-dev-only-key-not-for-production")
+    SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS",
