@@ -37,11 +37,16 @@ DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise EnvError("DEBUG", "must not be true when DJANGO_ENV=production")
 
+DEV_SECRET_KEY = "django-insecure-dev-only-key-not-for-production"
 if PRODUCTION:
     SECRET_KEY = env_str("SECRET_KEY", required=True)
+    # A published key is no secret: the development default, Django's "insecure" keys and the
+    # .env.example placeholder are refused, so a copied example file cannot reach production unchanged.
+    if SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith(("django-insecure", "change-me")):
+        raise EnvError("SECRET_KEY", "is a published default or placeholder; set a random secret of your own")
 else:
     # Development-only key; production has no default (env_str(..., required=True) above).
-    SECRET_KEY = env_str("SECRET_KEY", "django-insecure-dev-only-key-not-for-production")
+    SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS",
@@ -218,7 +223,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "planner.api.pagination.PageNumber",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Documents each operation's error responses too (400/401/403/404/413/415/429), in the error shape.
+    "DEFAULT_SCHEMA_CLASS": "planner.api.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "planner.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "estimate_anon": env_str("PLANNER_ESTIMATE_ANON_RATE", "30/min"),

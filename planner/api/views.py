@@ -6,7 +6,7 @@ import django_filters
 from django.contrib.admin.models import ADDITION, CHANGE
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -78,6 +78,8 @@ class CatalogViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
 
 
+# duplicate answers 201 with the new row; the schema must say so (spectacular assumes 200 for actions).
+@extend_schema_view(duplicate=extend_schema(responses={201: s.HardwareSerializer}))
 class HardwareViewSet(CatalogViewSet):
     serializer_class = s.HardwareSerializer
     filterset_class = HardwareFilter
@@ -101,6 +103,7 @@ class LLMModelFilter(django_filters.FilterSet):
         fields = ("family", "attention", "native_precision")
 
 
+@extend_schema_view(duplicate=extend_schema(responses={201: s.LLMModelSerializer}))
 class LLMModelViewSet(CatalogViewSet):
     serializer_class = s.LLMModelSerializer
     filterset_class = LLMModelFilter
