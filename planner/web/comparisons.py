@@ -147,7 +147,8 @@ def _value(value: Any) -> str:
 
 
 def table_rows(rows: list[ComparisonResultRow], hardware_names: dict[str, str]) -> list[dict[str, Any]]:
-    """Each stored row with its formatted cells (and the raw values the client-side sort uses)."""
+    """Each stored row with its formatted cells, the raw values the client-side sort uses, and its flags
+    (Pareto, best per objective / hardware / model, infeasible) as badges under the model."""
     out = []
     for row in rows:
         cost, monthly = row.cost_per_million_tokens_usd, row.monthly_cost_usd
@@ -166,22 +167,28 @@ def table_rows(rows: list[ComparisonResultRow], hardware_names: dict[str, str]) 
             "monthly_cost_usd": (monthly, _usd(monthly)),
             "memory_utilization": (row.memory_utilization, f"{row.memory_utilization * 100:.0f}%"),
         }
-        flags = []
+        badges = [{"kind": "blocked", "text": "infeasible"}] if not row.feasible else []
         if row.is_pareto:
-            flags.append("Pareto")
-        flags += [f"best {objective}" for objective in row.best_for]
+            badges.append({"kind": "pareto", "text": "Pareto"})
+        if row.best_for:
+            badges.append({"kind": "flag", "text": "best " + " & ".join(row.best_for)})
         if row.is_best_for_hardware:
-            flags.append("best on its hardware")
+            badges.append({"kind": "flag", "text": "best on its hardware"})
         if row.is_best_for_model:
-            flags.append("best for its model")
+            badges.append({"kind": "flag", "text": "best for its model"})
         out.append(
             {
                 "key": row.key,
                 "feasible": row.feasible,
                 "pareto": row.is_pareto,
-                "flags": flags,
                 "cells": [
-                    {"key": key, "value": _value(cells[key][0]), "text": cells[key][1], "numeric": numeric}
+                    {
+                        "key": key,
+                        "value": _value(cells[key][0]),
+                        "text": cells[key][1],
+                        "numeric": numeric,
+                        "badges": badges if key == "model" else [],
+                    }
                     for key, _label, numeric in COLUMNS
                 ],
             }
