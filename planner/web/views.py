@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculator import InputError
 from calculator.comparison import ComparisonError
@@ -349,11 +349,10 @@ def _comparison_form(request: HttpRequest, db_catalog, data=None, initial=None) 
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def comparison_new(request: HttpRequest) -> HttpResponse:
     """The grid form. GET prefills it from the query string (a link can carry a grid); POST submits the job
     through the same service as POST /api/v1/comparisons/ and shows the engine's errors by their fields."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     db_catalog = calc.load_catalog()
     if not db_catalog.models or not db_catalog.hardware:
         return render(request, "web/empty_catalog.html", status=503)

@@ -31,6 +31,24 @@ REQUEST = {
 }
 
 
+# Installed before every page load: records each value the progress bar shows, across the page's own reload.
+RECORD_PROGRESS = """document.addEventListener("DOMContentLoaded", () => {
+  const bar = document.getElementById("progress");
+  if (!bar) return;
+  new MutationObserver(() => {
+    const seen = JSON.parse(sessionStorage.getItem("progress-seen") || "[]");
+    seen.push(Number(bar.getAttribute("aria-valuenow")));
+    sessionStorage.setItem("progress-seen", JSON.stringify(seen));
+  }).observe(bar, { attributes: true, attributeFilter: ["aria-valuenow"] });
+});"""
+
+
+@pytest.fixture(scope="module")
+def live_worker_env(live_worker_env):
+    """This module's worker sleeps 0.2 s before each chunk, so the progress bar has steps to show."""
+    return {**live_worker_env, "PLANNER_COMPARISON_CHUNK_DELAY_S": "0.2"}
+
+
 def numbers(page, column: str) -> list[float | None]:
     """The column's raw values in table order (None where empty, e.g. an unranked row's rank)."""
     values = page.eval_on_selector_all(
@@ -138,6 +156,7 @@ def test_build_a_grid_run_it_on_a_worker_and_explore_the_results(
     page.fill("#id_top_k", "10")
     page.fill("#id_name", "8B options")
     assert page.inner_text("#grid-size") == f"{SIZE} configurations"
+    page.add_init_script(RECORD_PROGRESS)
     page.click("#submit-comparison")
     page.wait_for_load_state()
 
@@ -150,6 +169,8 @@ def test_build_a_grid_run_it_on_a_worker_and_explore_the_results(
     assert job.status == "succeeded", (job.error_code, job.error_message, live_worker.log_tail())
     assert job.chunks_total > 1
     assert page.get_attribute("#progress", "aria-valuenow") == "100"
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('progress-seen') || '[]')")
+    assert any(0 < value < 100 for value in seen), seen  # the bar moved while the worker ran
     assert page.locator("#cancel").count() == 0
     summary = job.summary
     assert page.inner_text("#count-evaluated") == str(SIZE)
