@@ -166,3 +166,170 @@ class TeamForm(forms.Form):
         if Team.objects.filter(slug=slug).exists():
             raise forms.ValidationError("This short name is taken; pick another.")
         return slug
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+COMPARISON_TP_CHOICES = (1, 2, 4, 8)
+COMPARISON_BATCH_CHOICES = ("auto", "1", "4", "16", "64", "256")
+ALL = "*"
+
+COMPARISON_DEFAULTS: dict[str, Any] = {
+    "models": ["llama-3.1-8b", "qwen2.5-7b"],
+    "hardware": [ALL],
+    "precisions": ["fp16", "fp8"],
+    "frameworks": ["vllm"],
+    "tensor_parallel": ["1", "2", "4"],
+    "batch_sizes": ["auto"],
+    "deployment_mode": "cloud",
+    "prompt_tokens": 1024,
+    "output_tokens": 256,
+    "requests_per_hour": 2000,
+    "objective": "cost",
+    "top_k": 20,
+}
+COMPARISON_LIST_FIELDS = ("models", "hardware", "precisions", "frameworks", "tensor_parallel", "batch_sizes")
+OBJECTIVE_LABELS = {
+    "cost": "Cost per 1M output tokens",
+    "latency": "Latency (TPOT)",
+    "throughput": "Output throughput",
+    "balanced": "Balanced",
+}
+
+
+class NamesField(forms.MultipleChoiceField):
+    """A multi-select of catalog names that the engine checks (calculator.comparison.resolve_spec), so an
+    unknown name arriving in a link gets the API's message next to the field instead of Django's."""
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
+class ComparisonForm(forms.Form):
+    """The grid, workload, constraints and objective of a comparison; the engine validates the names and
+    the size, and its errors are put next to these fields (see planner.web.comparisons.field_errors)."""
+
+    name = forms.CharField(
+        label="Name", max_length=200, required=False, help_text="Left blank: named after the models."
+    )
+    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), empty_label=None)
+    models = NamesField(label="Models", help_text="Ctrl/Cmd-click to pick several.")
+    hardware = NamesField(label="Hardware", help_text="“All hardware” takes every catalog entry.")
+    precisions = NamesField(
+        label="Weight precisions",
+        choices=[
+            (key, f"{key} — {spec.description}" if spec.description else key)
+            for key, spec in PRECISIONS.items()
+        ],
+    )
+    frameworks = NamesField(label="Frameworks", choices=[(key, key) for key in FRAMEWORKS])
+    tensor_parallel = forms.TypedMultipleChoiceField(
+        label="Tensor parallel (GPUs per replica)",
+        coerce=int,
+        choices=[(str(tp), str(tp)) for tp in COMPARISON_TP_CHOICES],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    batch_sizes = forms.MultipleChoiceField(
+        label="Batch sizes",
+        choices=[(b, "auto (largest that fits)" if b == "auto" else b) for b in COMPARISON_BATCH_CHOICES],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    deployment_mode = forms.ChoiceField(
+        label="Deployment mode",
+        choices=[(mode, DEPLOYMENT_MODE_LABELS.get(mode, mode)) for mode in DEPLOYMENT_MODES],
+    )
+    prompt_tokens = forms.IntegerField(label="Prompt tokens", min_value=1, max_value=10_000_000)
+    output_tokens = forms.IntegerField(label="Output tokens", min_value=1, max_value=10_000_000)
+    requests_per_hour = forms.FloatField(
+        label="Requests per hour", min_value=0, max_value=1e12, help_text="Sizes replicas and monthly cost."
+    )
+    max_ttft_ms = forms.FloatField(label="Max TTFT (ms)", required=False)
+    max_tpot_ms = forms.FloatField(label="Max TPOT (ms)", required=False)
+    max_monthly_cost_usd = forms.FloatField(label="Max monthly cost ($)", required=False)
+    min_output_tokens_per_s = forms.FloatField(label="Min throughput (tok/s)", required=False)
+    objective = forms.ChoiceField(label="Rank by", choices=list(OBJECTIVE_LABELS.items()))
+    top_k = forms.IntegerField(
+        label="Ranked rows (top k)",
+        min_value=1,
+        max_value=1000,
+        help_text="Pareto and best-per rows come too.",
+    )
+
+    def __init__(self, *args: Any, teams=None, model_choices=(), hardware_choices=(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if teams is not None:
+            self.fields["team"].queryset = teams
+        hardware_choices = list(hardware_choices)
+        self.fields["models"].choices = self._with_extra("models", list(model_choices))
+        self.fields["hardware"].choices = self._with_extra(
+            "hardware", [(ALL, f"All hardware ({len(hardware_choices)})"), *hardware_choices]
+        )
+        for name in ("precisions", "frameworks"):
+            self.fields[name].choices = self._with_extra(name, list(self.fields[name].choices))
+        for name, field in self.fields.items():
+            described = [f"help-{name}"] if field.help_text else []
+            field.widget.attrs["aria-describedby"] = " ".join([*described, f"errors-{name}"])
+            if isinstance(field.widget, forms.SelectMultiple) and not isinstance(
+                field.widget, forms.CheckboxSelectMultiple
+            ):
+                field.widget.attrs["size"] = "8" if name in ("models", "hardware") else "5"
+
+    def _with_extra(self, name: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Names that arrived in the request but are not offered stay selectable, so the engine can say
+        what is wrong with them."""
+        known = {str(value) for value, _ in choices}
+        if self.is_bound:
+            picked = self.data.getlist(name) if hasattr(self.data, "getlist") else self.data.get(name, [])
+        else:
+            picked = self.initial.get(name) or []
+        extra = [value for value in picked if str(value) not in known]
+        return choices + [(value, f"{value} (not in the catalog)") for value in extra]
+
+    @classmethod
+    def initial_from_query(cls, query: QueryDict) -> dict[str, Any]:
+        """The defaults, overridden by any field present in the query string (a link prefills the form)."""
+        initial = dict(COMPARISON_DEFAULTS)
+        for name in cls.base_fields:
+            if name in COMPARISON_LIST_FIELDS:
+                values = [v for v in query.getlist(name) if v != ""]
+                if values:
+                    initial[name] = values
+            elif query.get(name, "") != "":
+                initial[name] = query[name]
+        return initial
+
+    def engine_request(self) -> dict[str, Any]:
+        """The request POST /api/v1/comparisons/ takes (without name and team)."""
+        c = self.cleaned_data
+        return {
+            "grid": {
+                "models": c["models"],
+                "hardware": [ALL] if ALL in c["hardware"] else c["hardware"],
+                "precisions": c["precisions"],
+                "frameworks": c["frameworks"],
+                "tensor_parallel": c["tensor_parallel"],
+                "batch_sizes": [b if b == "auto" else int(b) for b in c["batch_sizes"]],
+                "deployment_modes": [c["deployment_mode"]],
+            },
+            "workload": {
+                "prompt_tokens": c["prompt_tokens"],
+                "output_tokens": c["output_tokens"],
+                "requests_per_hour": c["requests_per_hour"],
+            },
+            "constraints": {
+                name: c[name]
+                for name in ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")
+                if c.get(name) is not None
+            },
+            "objective": c["objective"],
+            "top_k": c["top_k"],
+        }
+
+    def job_name(self) -> str:
+        c = self.cleaned_data
+        if c.get("name"):
+            return c["name"]
+        models = c["models"]
+        hardware = "all hardware" if ALL in c["hardware"] else f"{len(c['hardware'])} hardware"
+        shown = ", ".join(models[:3]) + (f" +{len(models) - 3}" if len(models) > 3 else "")
+        return f"{shown} on {hardware}"[:200]

@@ -13,6 +13,10 @@ urlpatterns = [
     path("plans/<int:plan_id>/versions/new/", views.plan_version_add, name="plan_version_add"),
     path("plans/<int:plan_id>/recompute/", views.plan_recompute, name="plan_recompute"),
     path("plans/<int:plan_id>/diff/", views.plan_diff, name="plan_diff"),
+    path("comparisons/", views.comparison_list, name="comparison_list"),
+    path("comparisons/new/", views.comparison_new, name="comparison_new"),
+    path("comparisons/<int:job_id>/", views.comparison_detail, name="comparison_detail"),
+    path("comparisons/<int:job_id>/cancel/", views.comparison_cancel, name="comparison_cancel"),
     path("teams/new/", views.team_create, name="team_create"),
     path(
         "accounts/login/",

@@ -1,5 +1,6 @@
-"""Web pages: calculator, plans (versions, diff, recompute) and sign-in. Thin like the API views: reads come
-from selectors, writes go through services; the engine runs through services.estimate_run."""
+"""Web pages: calculator, plans (versions, diff, recompute), comparisons and sign-in. Thin like the API
+views: reads come from selectors, writes go through services; the engine runs through
+services.estimate_run, comparisons through planner.comparisons."""
 
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculator import InputError
-from planner import selectors, services
-from planner.models import Membership, Plan, Role, Team
+from calculator.comparison import ComparisonError
+from planner import comparisons, selectors, services
+from planner.models import ComparisonJob, Membership, Plan, Role, Team
 from planner.web import calculator as calc
-from planner.web.forms import CALCULATOR_FIELDS, CalculatorForm, PlanSaveForm, TeamForm, query_from_inputs
+from planner.web import comparisons as cmp
+from planner.web.forms import (
+    CALCULATOR_FIELDS,
+    CalculatorForm,
+    ComparisonForm,
+    PlanSaveForm,
+    TeamForm,
+    query_from_inputs,
+)
 
 # Engine input names that are not form fields, mapped to the field that shows their error.
 FIELD_OF_INPUT = {"pipeline_parallel": "num_gpus", "context_tokens": "prompt_tokens"}
@@ -309,3 +319,135 @@ def plan_diff(request: HttpRequest, plan_id: int) -> HttpResponse:
             "view_b": calc.present(b.result),
         },
     )
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def comparison_list(request: HttpRequest) -> HttpResponse:
+    """The user's teams' comparison jobs, newest first, with their status."""
+    jobs = selectors.comparisons_for(request.user).defer("request", "spec", "summary")[:200]
+    rows = [{"job": job, "percent": cmp.progress(job) * 100} for job in jobs]
+    return render(
+        request,
+        "web/comparison_list.html",
+        {"rows": rows, "has_editor_team": _editor_teams(request.user).exists()},
+    )
+
+
+def _comparison_form(request: HttpRequest, db_catalog, data=None, initial=None) -> ComparisonForm:
+    models, hardware = calc.catalog_choices(db_catalog)
+    return ComparisonForm(
+        data,
+        initial=initial,
+        teams=_editor_teams(request.user),
+        model_choices=models,
+        hardware_choices=hardware,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def comparison_new(request: HttpRequest) -> HttpResponse:
+    """The grid form. GET prefills it from the query string (a link can carry a grid); POST submits the job
+    through the same service as POST /api/v1/comparisons/ and shows the engine's errors by their fields."""
+    db_catalog = calc.load_catalog()
+    if not db_catalog.models or not db_catalog.hardware:
+        return render(request, "web/empty_catalog.html", status=503)
+    if request.method == "GET":
+        initial = ComparisonForm.initial_from_query(request.GET)
+        teams = _editor_teams(request.user)
+        if "team" not in initial and teams.exists():
+            initial["team"] = teams.first().pk
+        form = _comparison_form(request, db_catalog, initial=initial)
+        return render(request, "web/comparison_new.html", _comparison_form_context(form))
+    form = _comparison_form(request, db_catalog, data=request.POST)
+    if form.is_valid():
+        engine_request = form.engine_request()
+        try:
+            job = comparisons.comparison_submit(
+                user=request.user,
+                team=form.cleaned_data["team"],
+                name=form.job_name(),
+                request=engine_request,
+            )
+        except ComparisonError as error:
+            for field, problems in cmp.field_errors(error.detail, engine_request).items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"Queued “{job.name}”: {job.configurations_total:,} configurations.")
+            return redirect("web:comparison_detail", job_id=job.pk)
+    return render(request, "web/comparison_new.html", _comparison_form_context(form), status=400)
+
+
+def _comparison_form_context(form: ComparisonForm) -> dict[str, Any]:
+    for name in form.errors:
+        if name in form.fields:
+            form.fields[name].widget.attrs["aria-invalid"] = "true"
+    groups = (
+        ("Grid", ("models", "hardware", "precisions", "frameworks", "tensor_parallel", "batch_sizes")),
+        ("Workload", ("deployment_mode", "prompt_tokens", "output_tokens", "requests_per_hour")),
+        ("Constraints", ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")),
+        ("Ranking", ("objective", "top_k", "name", "team")),
+    )
+    return {
+        "form": form,
+        "groups": [(title, [form[name] for name in names]) for title, names in groups],
+        "has_team": form.fields["team"].queryset.exists(),
+    }
+
+
+def _job_or_404(request: HttpRequest, job_id: int) -> ComparisonJob:
+    return get_object_or_404(selectors.comparisons_for(request.user), pk=job_id)
+
+
+@login_required
+@require_GET
+def comparison_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job: live progress while it runs (comparisons.js polls the API's status), then the summary, the
+    ranked table (?ordering= or a click on a header), the cost-vs-latency chart and the CSV export."""
+    job = _job_or_404(request, job_id)
+    context: dict[str, Any] = {
+        "job": job,
+        "percent": cmp.progress(job) * 100,
+        "active": job.status in ComparisonJob.ACTIVE,
+        "can_edit": selectors.role_at_least(selectors.role_of(request.user, job.team_id), Role.EDITOR),
+        "status_url": reverse("comparison-detail", args=[job.pk]),
+        "results_url": reverse("comparison-results", args=[job.pk]),
+    }
+    if job.status == ComparisonJob.Status.SUCCEEDED:
+        snapshot = job.catalog_snapshot or {}
+        hardware_names = {key: row.get("name", key) for key, row in snapshot.get("hardware", {}).items()}
+        ordering = cmp.ordering_of(request.GET.get("ordering", ""))
+        rows = selectors.comparison_rows(job)
+        if ordering:
+            rows = rows.order_by(ordering, "key")
+        rows = list(rows)
+        summary = job.summary or {}
+        context.update(
+            summary=summary,
+            reasons=cmp.reasons(summary),
+            best=cmp.describe_best(summary, hardware_names),
+            headers=cmp.headers(ordering),
+            rows=cmp.table_rows(rows, hardware_names),
+            points=cmp.chart_points(rows),
+            spec=job.spec,
+        )
+    return render(request, "web/comparison_detail.html", context)
+
+
+@login_required
+@require_POST
+def comparison_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    if not selectors.role_at_least(selectors.role_of(request.user, job.team_id), Role.EDITOR):
+        messages.error(request, "Cancelling needs the editor or admin role in the comparison's team.")
+    elif comparisons.comparison_cancel(job, user=request.user):
+        messages.success(request, "Cancelled.")
+    else:
+        job.refresh_from_db(fields=["status"])
+        messages.info(request, f"The comparison had already {job.status}.")
+    return redirect("web:comparison_detail", job_id=job.pk)
