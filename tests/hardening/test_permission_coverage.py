@@ -23,6 +23,8 @@ PLANS = f"{PERMISSIONS}::test_plan_permissions"
 PUT = "tests/hardening/test_security.py::test_full_updates_need_the_same_rights_as_partial_ones"
 DUPLICATE = "tests/hardening/test_security.py::test_catalog_duplicate_is_staff_only"
 PLAN_ROUTES = f"{PERMISSIONS}::test_another_teams_plan_is_404_on_every_route"
+COMPARISONS = "tests/planner/test_api_comparisons.py"
+COMPARISON_MATRIX = f"{COMPARISONS}::test_permission_matrix"
 MEMBERS = (
     "tests/planner/test_api_teams.py::test_members_listed_for_any_member",
     "tests/planner/test_api_teams.py::test_outsiders_see_no_member_list",
@@ -80,6 +82,13 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
         PLAN_ROUTES,
         "tests/planner/test_api_plans.py::test_recompute_needs_editor",
     ),
+    "GET /api/v1/comparisons/": (f"{COMPARISONS}::test_list_shows_only_the_callers_teams",),
+    "POST /api/v1/comparisons/": (f"{COMPARISONS}::test_who_may_submit",),
+    "GET /api/v1/comparisons/{id}/": (COMPARISON_MATRIX,),
+    "GET /api/v1/comparisons/{id}/results/": (COMPARISON_MATRIX,),
+    "POST /api/v1/comparisons/{id}/cancel/": (COMPARISON_MATRIX,),
+    "DELETE /api/v1/comparisons/{id}/": (COMPARISON_MATRIX,),
+    "POST /api/v1/plans/{id}/compare/": (f"{COMPARISONS}::test_plan_compare_needs_the_editor_role",),
 }
 
 # Operations an anonymous caller may use.
