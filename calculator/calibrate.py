@@ -19,7 +19,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -121,13 +121,6 @@ def fit_group(
                 if trial_loss < best - 1e-9:
                     best, params = trial_loss, trial
     return params
-
-
-@dataclass(frozen=True, kw_only=True)
-class PerformanceSet:
-    rows: list[dict[str, str]]
-    families: np.ndarray
-    classes: np.ndarray
 
 
 def _subset(items: list, mask: np.ndarray) -> list:  # type: ignore[type-arg]

@@ -68,11 +68,6 @@ class ConfigBatch:
         return len(self.deployment_mode)
 
 
-def full(value: Array, shape: tuple[int, ...]) -> Array:
-    """A result column at the full shape of a grid (a zero-copy broadcast view)."""
-    return np.broadcast_to(value, shape)
-
-
 @dataclass(frozen=True, kw_only=True)
 class ResultColumns:
     weights_bytes: Array
