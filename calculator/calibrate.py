@@ -37,7 +37,7 @@ from calculator.calibration import (
     Calibration,
 )
 from calculator.catalog import default_catalog
-from calculator.columns import HARDWARE_CLASSES
+from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.validate import (
     MEMORY_METRICS,
     PERFORMANCE_METRICS,
@@ -133,12 +133,7 @@ def fit_performance(
     """Hierarchical fit on performance rows (items are (row, Deployment) pairs)."""
     calibration = base or Calibration()
     families = np.array([FAMILIES.index(d.framework.family) for _, d in items])
-    classes = np.array(
-        [
-            HARDWARE_CLASSES.index(d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu")
-            for _, d in items
-        ]
-    )
+    classes = np.array([HARDWARE_CLASSES.index(hardware_class(d.hardware.kind)) for _, d in items])
     entries: dict[str, dict[str, float]] = {}
 
     def fit(key: str, mask: np.ndarray, names: tuple[str, ...]) -> None:
@@ -284,7 +279,7 @@ def error_bands(
             continue
         m, p = cv[row["id"]]
         ape = abs(p - m) / abs(m)
-        cls = d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
+        cls = hardware_class(d.hardware.kind)
         # Online (queueing) rows get their own metric names: an estimate's headline figures are the
         # single-stream, static-batch and max-throughput ones, whose error the online rows would distort.
         metric = ("online_" if row.get("scenario") == "online_rate" else "") + row["metric"]

@@ -19,6 +19,13 @@ from calculator.specs import HardwareSpec, ModelSpec
 Array = np.ndarray
 
 HARDWARE_CLASSES = ("datacenter_gpu", "consumer_gpu", "apple", "cpu", "edge")
+
+
+def hardware_class(kind: str) -> str:
+    """The calibration class of a hardware kind; an unknown kind is treated as a consumer GPU."""
+    return kind if kind in HARDWARE_CLASSES else "consumer_gpu"
+
+
 SCOPE_CODES = {"all": 0.0, "linear": 1.0, "experts": 2.0}
 MEMORY_RULE_CODES = {
     "utilization_of_total": 0.0,

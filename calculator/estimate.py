@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from calculator.calibration import Calibration, default_calibration
+from calculator.columns import hardware_class
 from calculator.cost import CostAssumptions
 from calculator.deployment import Deployment, deployments_batch, resolve_deployment
 from calculator.engine import BLOCKERS, ResultColumns, evaluate
@@ -331,9 +332,7 @@ def estimate_deployment(
     )
     performance = _performance(r)
     family = d.framework.family
-    from calculator.columns import HARDWARE_CLASSES
-
-    hw_class = d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
+    hw_class = hardware_class(d.hardware.kind)
     bands = {metric: calibration.error_band(family, hw_class, metric) for metric in METRICS}
     recommendations: list[Recommendation] = []
     if with_recommendations:

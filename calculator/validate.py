@@ -18,7 +18,7 @@ from rich.table import Table
 
 from calculator.calibration import FAMILIES, Calibration, default_calibration
 from calculator.catalog import default_catalog
-from calculator.columns import HARDWARE_CLASSES
+from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
 from calculator.serving import online_operating_point
@@ -176,10 +176,6 @@ def _memory_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
     )
 
 
-def _hardware_class(d: Deployment) -> str:
-    return d.hardware.kind if d.hardware.kind in HARDWARE_CLASSES else "consumer_gpu"
-
-
 def predict_rows(
     rows: list[dict[str, str]], *, calibration: Calibration | None = None, catalog: Catalog | None = None
 ) -> ValidationReport:
@@ -219,7 +215,7 @@ def _prediction(row: dict[str, str], d: Deployment, predicted: float, ok: bool =
         framework=d.framework.key,
         family=d.framework.family,
         hardware=d.hardware.key,
-        hardware_class=_hardware_class(d),
+        hardware_class=hardware_class(d.hardware.kind),
         source=row.get("source", ""),
         measured=float(row["value"]),
         predicted=float(predicted),
@@ -268,7 +264,7 @@ def prepare_performance(
         online_batch=online_batch,
         family_index=np.array([FAMILIES.index(d.framework.family) for d in deployments], dtype=np.intp),
         class_index=np.array(
-            [HARDWARE_CLASSES.index(_hardware_class(d)) for d in deployments], dtype=np.intp
+            [HARDWARE_CLASSES.index(hardware_class(d.hardware.kind)) for d in deployments], dtype=np.intp
         ),
         metric_codes=np.array([METRIC_ORDER.index(row["metric"]) for row in rows]),
         online_rates=np.array([_num(rows[i], "request_rate", 0.0) for i in online_index]),
