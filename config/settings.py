@@ -119,7 +119,8 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
             # IMMEDIATE transactions plus a busy timeout queue writers instead of failing with "locked".
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            # Seconds a writer waits for the lock before "database is locked" (OperationalError).
+            "timeout": env_float("PLANNER_SQLITE_BUSY_TIMEOUT_S", 20.0, minimum=0.1),
         }
     )
     # A real file (not ":memory:") so a worker subprocess in the end-to-end tests sees the test database.
@@ -299,9 +300,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # A worker reserves one message at a time, so a long job does not hold others hostage.
 # #worker-prefetch-multiplier and userguide/optimizing.html#prefetch-limits
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# With acks_late, cancel tasks on broker connection loss instead of running unackable work (Celery 6 default).
+# Keep running tasks when the broker connection is lost (the default until Celery 6; the worker logs a
+# CPendingDeprecationWarning on each loss). Cancelling would kill the pool process in the middle of a
+# comparison chunk and leave the chunk claimed by a worker that still beats, so the reaper would return it
+# only after the task time limit; finishing it instead writes its result to the database, which owns
+# results, and the ack that can no longer reach the broker is harmless: a redelivered message finds the
+# chunk done and does nothing (tests/e2e/test_faults.py restarts Redis mid-job).
 # #worker-cancel-long-running-tasks-on-connection-loss
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # #task-time-limit, #task-soft-time-limit
 CELERY_TASK_SOFT_TIME_LIMIT = TASK_SOFT_TIME_LIMIT_S
 CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT_S

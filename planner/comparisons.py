@@ -13,6 +13,8 @@ workers) without changing the outcome:
             `planner.comparison_finalise`.
   finalise  merge every partial (merge_partials is order-independent and counts a chunk once), upsert the
             result rows on (job, key) and mark the job succeeded with its summary, in one transaction.
+  database  a dropped connection or a locked SQLite file in the middle of a step: the step runs again on a
+            new connection (database_retry); the steps are idempotent, so a repeat changes nothing.
   reap      run by every worker's heartbeat thread every COMPARISON_REAP_INTERVAL_S, by
             `manage.py reap_comparisons` and by the `planner.reap_comparisons` task: a running chunk whose
             worker stopped beating (or that outlived the task time limit) goes back to pending with a new
@@ -23,6 +25,7 @@ workers) without changing the outcome:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,7 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -104,6 +107,45 @@ def _canonical_hash(spec: ComparisonSpec, snapshot: dict[str, Any]) -> str:
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- Transient database errors ---------------------------------------------------------------------------
+
+# A connection dropped by the server (restart, failover, pg_terminate_backend, an idle timeout) raises
+# OperationalError or, once Django knows it is closed, InterfaceError; so does an SQLite file locked past
+# its busy timeout. The same statements on a new connection usually succeed a moment later. Integrity and
+# programming errors are not transient and are never retried.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+# How long a worker keeps retrying one step (a database failover takes tens of seconds).
+DATABASE_RETRY_S = 60.0
+
+
+def database_retry(step, *args, what: str):
+    """Run step(*args); on a transient database error close the connection and run the step again, waiting
+    0.5 s, then twice as long each time up to 5 s, for at most DATABASE_RETRY_S; then the error propagates.
+
+    Why not Celery's autoretry: a new message would find its chunk claimed (running) and skip it, and the
+    evaluated result in this process would be lost until the reaper's time-limit rule returned the chunk.
+    Every step given here is idempotent (conditional updates, upserts on (job, key)), so repeating one
+    whose commit reached the server before the connection dropped changes nothing."""
+    deadline = time.monotonic() + DATABASE_RETRY_S
+    delay = 0.5
+    retry = 0
+    while True:
+        retry += 1
+        try:
+            return step(*args)
+        except TRANSIENT_DATABASE_ERRORS as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning(
+                "%s: database error, retry %d in %.1fs on a new connection: %s: %s",
+                what, retry, delay, type(error).__name__, str(error).strip(),
+            )  # fmt: skip
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 # --- Messages (sent after commit; tasks import this module, so they are imported lazily) -----------------
@@ -275,31 +317,48 @@ def comparison_chunk_run(job_id: int, chunk_index: int, *, worker: str) -> str:
     """Claim, evaluate and write one chunk. Returns what happened: "done", "skipped" (job ended or gone,
     or the chunk is not pending: another claim holds it or it is done), "duplicate" (evaluated, but
     another run had written it first), "retry" or "failed" (the evaluation raised)."""
-    job = _job_for_work(job_id)
+    what = f"comparison {job_id} chunk {chunk_index}"
+    job = database_retry(_job_for_work, job_id, what=f"{what} load")
     if job is None or job.status in ComparisonJob.TERMINAL:
         return "skipped"
-    now = timezone.now()
-    claimed = ComparisonChunk.objects.filter(
-        job_id=job_id, chunk_index=chunk_index, status=ChunkStatus.PENDING
-    ).update(status=ChunkStatus.RUNNING, attempts=F("attempts") + 1, claimed_by=worker, started_at=now)
-    if not claimed:
+    chunk = database_retry(_chunk_claim, job_id, chunk_index, worker, timezone.now(), what=f"{what} claim")
+    if chunk is None:
         return "skipped"
-    chunk = ComparisonChunk.objects.defer("partial").get(job_id=job_id, chunk_index=chunk_index)
+    try:
+        if settings.COMPARISON_CHUNK_DELAY_S:
+            time.sleep(settings.COMPARISON_CHUNK_DELAY_S)
+        spec, catalog = database_retry(_engine_inputs, job, what=f"{what} inputs")
+        partial = evaluate_chunk(spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog)
+    except Exception as error:  # SoftTimeLimitExceeded included: the chunk goes back or the job fails
+        logger.exception("comparison %s chunk %s failed on %s", job_id, chunk_index, worker)
+        message = f"{type(error).__name__}: {error}"
+        return database_retry(_chunk_error, job, chunk, message, what=f"{what} release")
+    return database_retry(chunk_write, job.pk, chunk_index, partial, what=f"{what} write")
+
+
+def _chunk_claim(job_id: int, chunk_index: int, worker: str, now) -> ComparisonChunk | None:
+    """pending -> running for this worker (attempts + 1) and the job queued -> running; the chunk, or None
+    when it was not pending. Safe to repeat after a dropped connection: a claim that had committed is
+    recognised as ours by its worker and its started_at (this call's `now`), so it is neither lost nor
+    counted twice."""
+    ComparisonChunk.objects.filter(job_id=job_id, chunk_index=chunk_index, status=ChunkStatus.PENDING).update(
+        status=ChunkStatus.RUNNING, attempts=F("attempts") + 1, claimed_by=worker, started_at=now
+    )
+    chunk = (
+        ComparisonChunk.objects.defer("partial")
+        .filter(job_id=job_id, chunk_index=chunk_index, status=ChunkStatus.RUNNING, claimed_by=worker)
+        .filter(started_at=now)
+        .first()
+    )
+    if chunk is None:
+        return None
     ComparisonJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
         status=Status.RUNNING, started_at=now
     )
     ComparisonJob.objects.filter(pk=job_id).update(
         attempts=Greatest(F("attempts"), chunk.attempts), heartbeat_at=now
     )
-    try:
-        if settings.COMPARISON_CHUNK_DELAY_S:
-            time.sleep(settings.COMPARISON_CHUNK_DELAY_S)
-        spec, catalog = _engine_inputs(job)
-        partial = evaluate_chunk(spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog)
-    except Exception as error:  # SoftTimeLimitExceeded included: the chunk goes back or the job fails
-        logger.exception("comparison %s chunk %s failed on %s", job_id, chunk_index, worker)
-        return _chunk_error(job, chunk, f"{type(error).__name__}: {error}")
-    return chunk_write(job.pk, chunk_index, partial)
+    return chunk
 
 
 def chunk_write(job_id: int, chunk_index: int, partial: PartialResult) -> str:
@@ -357,7 +416,12 @@ def _chunk_error(job: ComparisonJob, chunk: ComparisonChunk, message: str) -> st
 
 def comparison_finalise(job_id: int) -> str:
     """Merge every chunk's partial result and store the rows and the summary; "succeeded", or "skipped"
-    (job not running, chunks missing, or another finaliser won). Running it again rewrites the same rows."""
+    (job not running, chunks missing, or another finaliser won). Running it again rewrites the same rows,
+    so a transient database error runs it again (database_retry)."""
+    return database_retry(_finalise, job_id, what=f"comparison {job_id} finalise")
+
+
+def _finalise(job_id: int) -> str:
     job = _job_for_work(job_id)
     if job is None or job.status != Status.RUNNING:
         return "skipped"

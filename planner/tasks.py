@@ -43,6 +43,12 @@ def comparison_finalise(self, job_id: int) -> str:
     """Merge a comparison's chunks into its result rows and summary once every chunk is done."""
     try:
         outcome = comparisons.comparison_finalise(job_id)
+    except comparisons.TRANSIENT_DATABASE_ERRORS:
+        # The database stayed unreachable through every retry: that is no fault of the job, and failing it
+        # would need the database too. It stays running with every chunk done; the reaper sends another
+        # finalise once its heartbeat is older than WORKER_HEARTBEAT_STALE_S.
+        logger.exception("comparison %s: finalise deferred, the database is unreachable", job_id)
+        return "deferred"
     except Exception as error:
         logger.exception("comparison %s: finalise failed", job_id)
         comparisons.comparison_fail(job_id, "finalise_error", f"{type(error).__name__}: {error}")

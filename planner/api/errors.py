@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +19,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from calculator import InputError
 from calculator.comparison import ComparisonError
+
+logger = logging.getLogger(__name__)
 
 _MESSAGES = {
     "invalid": "Invalid input.",
@@ -28,7 +32,10 @@ _MESSAGES = {
     "server_error": "Internal server error.",
     "not_ready": "The comparison has not succeeded (yet).",
     "conflict": "The request conflicts with the object's state.",
+    "database_unavailable": "The database is unavailable; nothing was saved. Try again shortly.",
 }
+# Seconds a client is told to wait after a 503 database_unavailable.
+DATABASE_RETRY_AFTER_S = 5
 
 
 def error_body(code: str, message: str | None = None, detail: Any = None) -> dict[str, Any]:
@@ -76,6 +83,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body("invalid", detail={exc.field: [exc.message]}), status=400)
     if isinstance(exc, DjangoValidationError):
         return Response(error_body("invalid", detail=_django_validation_detail(exc)), status=400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A dropped connection or a database that cannot take the write (restart, failover, SQLite locked
+        # past its busy timeout) is temporary and no fault of the request. Every write is one transaction,
+        # so nothing was saved: 503 says so and that the same request may be repeated.
+        logger.error("database unavailable: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        response = Response(error_body("database_unavailable"), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
