@@ -9,7 +9,9 @@ derived from what the view does, so a new endpoint is documented correctly witho
 - 404 on paths with parameters and on paginated lists (a page past the end);
 - 400 where there is a request body or a query parameter to get wrong;
 - 413 (planner.middleware) and 415 where there is a request body;
-- 429 wherever a throttle applies.
+- 429 wherever a throttle applies;
+- 503 everywhere: every operation reads or writes the database, and a lost connection answers 503
+  database_unavailable with Retry-After (planner.api.errors).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large",
     415: "Unsupported media type",
     429: "Throttled (detail.wait_s)",
+    503: "Database unavailable; nothing was saved, repeat after Retry-After seconds",
 }
 
 
@@ -62,7 +65,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         view = self.view
         parameters = operation.get("parameters", [])
         has_body = "requestBody" in operation
-        codes: set[int] = set()
+        codes: set[int] = {503}
         if getattr(view, "authentication_classes", ()):
             codes.add(401)
         public = all(issubclass(p, AllowAny) for p in getattr(view, "permission_classes", ()))

@@ -28,13 +28,13 @@ def test_error_component_is_the_error_shape(schema):
 @pytest.mark.parametrize(
     ("path", "method", "expected"),
     [
-        ("/api/v1/estimate/", "post", {"200", "400", "401", "403", "413", "415", "429"}),
-        ("/api/v1/plans/", "get", {"200", "400", "401", "403", "404"}),
-        ("/api/v1/plans/{id}/", "get", {"200", "401", "403", "404"}),
-        ("/api/v1/plans/{id}/", "patch", {"200", "400", "401", "403", "404", "413", "415"}),
-        ("/api/v1/plans/{id}/", "delete", {"204", "401", "403", "404"}),
-        ("/api/v1/hardware/{key}/duplicate/", "post", {"201", "401", "403", "404"}),
-        ("/api/v1/models/{key}/duplicate/", "post", {"201", "401", "403", "404"}),
+        ("/api/v1/estimate/", "post", {"200", "400", "401", "403", "413", "415", "429", "503"}),
+        ("/api/v1/plans/", "get", {"200", "400", "401", "403", "404", "503"}),
+        ("/api/v1/plans/{id}/", "get", {"200", "401", "403", "404", "503"}),
+        ("/api/v1/plans/{id}/", "patch", {"200", "400", "401", "403", "404", "413", "415", "503"}),
+        ("/api/v1/plans/{id}/", "delete", {"204", "401", "403", "404", "503"}),
+        ("/api/v1/hardware/{key}/duplicate/", "post", {"201", "401", "403", "404", "503"}),
+        ("/api/v1/models/{key}/duplicate/", "post", {"201", "401", "403", "404", "503"}),
     ],
 )
 def test_operations_document_their_error_codes(schema, path, method, expected):
