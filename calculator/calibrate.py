@@ -1,10 +1,12 @@
 """Fit the efficiency factors on measured data and cross-validate them.
 
 Parameters (per framework family and hardware class, see calibration.py): achieved fraction of peak memory
-bandwidth and of peak compute, fixed overhead per decode step and per prefill, host overhead per sequence per
-step (the large-batch curve). Fitted hierarchically so every configuration has a value: "*/*" on all rows,
-then "*/class", "family/*" and "family/class" on their own rows (at least MIN_ROWS), each starting from its
-parent. Objective: mean |log(predicted / measured)| (an L1 fit in log space: robust, median-seeking).
+bandwidth, compute and link rate, fixed overhead per decode step, per prefill and per layer, host overhead
+per sequence per step (the large-batch curve). Fitted hierarchically so every configuration has a value:
+"*/*" on all rows, then "*/class", "family/*" and "family/class" on their own rows (at least MIN_ROWS), each
+starting from and shrunk towards its parent (partial pooling, PRIOR_ROWS). Objective: mean
+|log(predicted / measured)| (an L1 fit in log space: robust, median-seeking), minimised by Powell's method
+(scipy) in log-parameter space.
 Rows named in data/exclusions.csv are left out of the fit with their reason; validation still predicts them.
 
 Cross-validation refits on all rows but one source (leave-one-source-out) or one hardware entry
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from scipy.optimize import minimize
 
 from calculator.calibration import (
     DEFAULT_PATH,
@@ -50,20 +53,40 @@ from calculator.validate import (
     read_rows,
 )
 
-MIN_ROWS = 30
-"""Rows a class, family or cell needs before it gets its own entry (fewer would fit noise, not physics)."""
+MIN_ROWS = 3
+"""Rows a class, family or cell needs before it gets its own entry."""
+PASSES = 1
+PRIOR_ROWS = 5.0
+"""Shrinkage: an entry's parameters are pulled towards its parent's as if the parent were backed by this
+many rows (penalty PRIOR_ROWS / n x sum of squared log ratios), so a group of a few rows moves its values
+only as far as its evidence warrants (empirical-Bayes partial pooling, Gelman & Hill 2007, ch. 12)."""
 EXCLUSIONS_PATH = Path(__file__).parent / "data" / "exclusions.csv"
 BOUNDS: dict[str, tuple[float, float]] = {
     "bandwidth_efficiency": (0.05, 0.95),
     "compute_efficiency": (0.02, 1.0),
     "decode_step_overhead_s": (0.0, 0.05),
     "prefill_overhead_s": (0.0, 0.2),
+    "layer_overhead_s": (0.0, 0.0005),
     "per_sequence_overhead_s": (0.0, 0.002),
     "allreduce_latency_s": (0.0, 0.002),
     "link_efficiency": (0.001, 1.0),
     "dequant_efficiency": (0.2, 1.0),
 }
 FITTED = tuple(BOUNDS)
+PRIOR_SPREAD = {
+    name: (
+        np.log(1.5)
+        if name in ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency")
+        else np.log(10.0)
+    )
+    for name in BOUNDS
+}
+"""How far (log ratio) an entry may plausibly sit from its parent: memory and compute efficiencies of one
+hardware class differ by tens of percent; fixed overheads and the achieved link rate depend on the
+framework's kernels and collectives (llama.cpp's 2023 row split gathers through the host) and differ by an
+order of magnitude."""
+SHRINK_FLOOR = {name: (0.0 if low > 0 else high * 0.01) for name, (low, high) in BOUNDS.items()}
+"""Added to both sides of a log ratio so overheads that may be 0 still have a finite distance."""
 LOG_CLIP = float(np.log(4.0))
 
 
@@ -81,45 +104,59 @@ def _loss(pred: np.ndarray, measured: np.ndarray) -> float:
     return float(np.mean(np.minimum(err, LOG_CLIP)))
 
 
-def _candidates(name: str, value: float, step: float, coarse: bool) -> list[float]:
-    """Multiplicative steps around the current value; on the first sweep also a geometric grid over the
-    bounds, so a parameter can leave a poor starting point."""
-    low, high = BOUNDS[name]
-    values = {value, *(value * step**k for k in (-2, -1, 1, 2))}
-    if coarse:
-        floor = low if low > 0 else high * 1e-4
-        values.update(np.geomspace(floor, high, 9).tolist())
-        if low == 0.0:
-            values.add(0.0)
-    return sorted(min(max(v, low), high) for v in values)
-
-
 def fit_group(
     prep: PreparedPerformance,
     calibration: Calibration,
     key: str,
     start: dict[str, float],
-    sweeps: int = 4,
+    sweeps: int = 2,
     names: tuple[str, ...] | None = None,
+    parent: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Coordinate descent on the parameters `names` (default: all) of entry `key` over `prep`'s rows."""
+    """Fit the parameters `names` (default: all) of entry `key` over `prep`'s rows, shrunk towards `parent`
+    (see PRIOR_ROWS) when given; `sweeps` bounds the Powell iterations."""
     measured = prep.measured
     params = dict(start)
+    weight = PRIOR_ROWS / max(len(measured), 1)
+
+    def penalty(candidate: dict[str, float]) -> float:
+        if parent is None:
+            return 0.0
+        return weight * sum(
+            (
+                float(np.log((candidate[n] + SHRINK_FLOOR[n]) / (parent[n] + SHRINK_FLOOR[n])))
+                / PRIOR_SPREAD[n]
+            )
+            ** 2
+            for n in names or FITTED
+        )
 
     def loss_of(candidate: dict[str, float]) -> float:
         cal = replace(calibration, entries={**calibration.entries, key: candidate})
-        return _loss(predict_performance(prep, cal)[0], measured)
+        return _loss(predict_performance(prep, cal)[0], measured) + penalty(candidate)
 
-    best = loss_of(params)
-    for sweep in range(sweeps):
-        step = 1.6 / (1 + 0.5 * sweep)
-        step = max(step, 1.1)
-        for name in names or FITTED:
-            for value in _candidates(name, params[name], step, coarse=sweep == 0):
-                trial = {**params, name: value}
-                trial_loss = loss_of(trial)
-                if trial_loss < best - 1e-9:
-                    best, params = trial_loss, trial
+    free = names or FITTED
+    low = np.array([np.log(BOUNDS[n][0] + SHRINK_FLOOR[n]) for n in free])
+    high = np.array([np.log(BOUNDS[n][1] + SHRINK_FLOOR[n]) for n in free])
+
+    def unpack(u: np.ndarray) -> dict[str, float]:
+        values = np.exp(np.clip(u, low, high)) - np.array([SHRINK_FLOOR[n] for n in free])
+        return {**params, **{n: float(max(v, BOUNDS[n][0])) for n, v in zip(free, values, strict=True)}}
+
+    # Powell's method in log space: its line searches span each parameter's whole range and its conjugate
+    # directions follow coupled valleys (bandwidth efficiency against per-layer overhead) that a
+    # one-parameter-at-a-time search stalls in.
+    u0 = np.clip(np.array([np.log(params[n] + SHRINK_FLOOR[n]) for n in free]), low, high)
+    result = minimize(
+        lambda u: loss_of(unpack(u)),
+        u0,
+        method="Powell",
+        bounds=list(zip(low, high, strict=True)),
+        options={"maxiter": sweeps, "xtol": 1e-3, "ftol": 1e-6},
+    )
+    best = unpack(result.x)
+    if loss_of(best) <= loss_of(params):
+        params = best
     return params
 
 
@@ -140,26 +177,31 @@ def fit_performance(
         nonlocal calibration
         if mask.sum() < MIN_ROWS and key != "*/*":
             return
-        # Start from what the lookup gives these rows now; store only the fitted parameters, so every
-        # other parameter keeps falling through to the wider entries.
+        # Start from what the lookup gives these rows now and shrink towards what it would give without
+        # this entry; store only the fitted parameters, so every other one falls through to wider entries.
         family, cls = key.split("/")
         probe = (family if family != "*" else FAMILIES[0], cls if cls != "*" else HARDWARE_CLASSES[0])
         start = {n: calibration.param(*probe, n) for n in FITTED}
+        without = replace(calibration, entries={k: e for k, e in entries.items() if k != key})
+        parent = None if key == "*/*" else {n: without.param(*probe, n) for n in FITTED}
         prep = prepare_performance(_subset(items, mask), calibration)
-        fitted = fit_group(prep, calibration, key, start, sweeps=sweeps, names=names)
+        fitted = fit_group(prep, calibration, key, start, sweeps=sweeps, names=names, parent=parent)
         entries[key] = {n: fitted[n] for n in names}
         calibration = replace(calibration, entries=dict(entries))
 
     # Global first; then what each hardware class achieves (efficiencies, from every framework's rows on
-    # it); then what each framework costs (overheads, on every class); then cells with enough rows.
-    fit("*/*", np.ones(len(items), dtype=bool), FITTED)
-    for j, cls in enumerate(HARDWARE_CLASSES):
-        fit(f"*/{cls}", classes == j, HARDWARE_PARAMS)
-    for i, fam in enumerate(FAMILIES):
-        fit(f"{fam}/*", families == i, SOFTWARE_PARAMS)
-    for i, fam in enumerate(FAMILIES):
+    # it); then what each framework costs (overheads, on every class); then cells. A second pass refits
+    # each entry given the others (backfitting), so a class's bandwidth and a family's per-layer overhead,
+    # which trade against each other, settle together.
+    for _ in range(PASSES):
+        fit("*/*", np.ones(len(items), dtype=bool), FITTED)
         for j, cls in enumerate(HARDWARE_CLASSES):
-            fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
+            fit(f"*/{cls}", classes == j, HARDWARE_PARAMS)
+        for i, fam in enumerate(FAMILIES):
+            fit(f"{fam}/*", families == i, SOFTWARE_PARAMS)
+        for i, fam in enumerate(FAMILIES):
+            for j, cls in enumerate(HARDWARE_CLASSES):
+                fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
     return replace(
         calibration, entries={k: {n: round(v, 6) for n, v in e.items()} for k, e in entries.items()}
     )
@@ -297,7 +339,7 @@ def run_calibration(
     out: str | None = None,
     console: Console | None = None,
     cross_validate_folds: bool = True,
-    sweeps: int = 4,
+    sweeps: int = 2,
 ) -> dict[str, Any]:
     console = console or Console()
     rows = [row for f in files for row in read_rows(f)]

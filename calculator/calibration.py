@@ -25,8 +25,6 @@ HARDWARE_PARAMS = ("bandwidth_efficiency", "compute_efficiency", "dequant_effici
 """What the hardware achieves; looked up per class before per family."""
 SOFTWARE_PARAMS = tuple(p for p in EFFICIENCY_PARAMS if p not in HARDWARE_PARAMS)
 """What the framework costs; looked up per family before per class."""
-HARDWARE_PARAMS = ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency", "link_efficiency")
-SOFTWARE_PARAMS = tuple(p for p in EFFICIENCY_PARAMS if p not in HARDWARE_PARAMS)
 DEFAULT_PATH = Path(__file__).parent / "data" / "calibration.json"
 
 # Physics priors used where no measurement constrains a parameter: streaming kernels reach ~80% of peak
@@ -36,6 +34,7 @@ PRIORS: dict[str, float] = {
     "compute_efficiency": 0.6,
     "decode_step_overhead_s": 0.0005,
     "prefill_overhead_s": 0.002,
+    "layer_overhead_s": 10e-6,
     "allreduce_latency_s": 10e-6,
     "link_efficiency": 0.7,
     "per_sequence_overhead_s": 0.0,

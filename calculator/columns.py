@@ -222,6 +222,9 @@ class EfficiencyColumns(Columns):
     compute_efficiency: Array
     decode_step_overhead_s: Array
     prefill_overhead_s: Array
+    layer_overhead_s: Array
+    """Fixed cost per transformer layer per forward pass (kernel launches and synchronisation: the floor that
+    makes a deep small-batch step slower than its bytes alone say)."""
     allreduce_latency_s: Array
     link_efficiency: Array
     dequant_efficiency: Array

@@ -153,6 +153,7 @@ def prefill_time_s(
         + scores_time
         + allreduce_time_s(m, h, f, w, e, tokens)
         + e.prefill_overhead_s
+        + e.layer_overhead_s * m.num_layers
     )
 
 
@@ -168,7 +169,7 @@ def decode_step_time_s(
 ) -> Array:
     """One decode step for `batch` sequences at `context_tokens` each (TPOT):
     max(batch x FLOPs/token / (tp x peak x eff), (weights read / tp + batch x KV per sequence) / (bw x eff))
-    + all-reduce + step overhead + per-sequence host overhead x batch."""
+    + all-reduce + step overhead + layers x per-layer overhead + per-sequence host overhead x batch."""
     compute = (
         batch
         * decode_flops_per_token(m, context_tokens)
@@ -178,7 +179,7 @@ def decode_step_time_s(
     traffic = (weight_bytes_read(m, p, batch) / w.tensor_parallel + kv_read) / (
         h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
     )
-    host = e.decode_step_overhead_s + e.per_sequence_overhead_s * batch
+    host = e.decode_step_overhead_s + e.layer_overhead_s * m.num_layers + e.per_sequence_overhead_s * batch
     return np.maximum(compute, traffic) + allreduce_time_s(m, h, f, w, e, batch) + host
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from calculator import estimate
-from calculator.calibrate import cross_validate, fit_performance
+from calculator.calibrate import FITTED, cross_validate, fit_group, fit_performance
 from calculator.calibration import Calibration, load_calibration
 from calculator.catalog import default_catalog
 from calculator.validate import _performance_deployment, predict_performance, prepare_performance, read_rows
@@ -96,3 +96,36 @@ def test_estimates_say_which_parameters_are_calibrated_and_which_are_priors():
     bare = Calibration()
     assert set(bare.sources("vllm", "cpu").values()) == {"prior"}
     assert not bare.is_calibrated("vllm", "cpu")
+
+
+def test_per_layer_overhead_costs_each_layer_once_per_step():
+    """TPOT at batch 1 grows by layers x layer_overhead_s: 32 layers for Llama-3.1-8B, 80 for 70B."""
+    for model, layers in (("llama-3.1-8b", 32), ("llama-3.1-70b", 80)):
+        base = {"*/*": {"layer_overhead_s": 0.0}}
+        slow = {"*/*": {"layer_overhead_s": 1e-3}}
+        tpot = [
+            estimate(
+                model,
+                "h200-sxm-141gb",
+                framework="vllm",
+                calibration=Calibration(entries=entries),
+                with_recommendations=False,
+            ).performance.tpot_s
+            for entries in (base, slow)
+        ]
+        assert tpot[1] - tpot[0] == pytest.approx(layers * 1e-3, rel=1e-6)
+
+
+def test_a_small_group_is_shrunk_towards_its_parent():
+    """Three rows alone would drag bandwidth efficiency far from the parent's; partial pooling keeps the
+    fitted value between the parent and the unpooled fit."""
+    items = [
+        (r, d) for r, d in items_for("ik-llamacpp-wiki") if r["metric"] == "decode_tokens_per_s_per_user"
+    ]
+    assert len(items) == 3
+    parent = {n: Calibration().param("llama.cpp", "cpu", n) for n in FITTED}
+    prep = prepare_performance(items, Calibration())
+    names = ("bandwidth_efficiency",)
+    alone = fit_group(prep, Calibration(), "llama.cpp/cpu", parent, sweeps=2, names=names)
+    pooled = fit_group(prep, Calibration(), "llama.cpp/cpu", parent, sweeps=2, names=names, parent=parent)
+    assert alone["bandwidth_efficiency"] < pooled["bandwidth_efficiency"] < parent["bandwidth_efficiency"]
