@@ -57,6 +57,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+COMPARISON_BODY = {
+    "name": "loadtest",
+    "grid": {
+        "models": ["llama-3.1-8b", "llama-3.1-70b"],
+        "hardware": ["h100-sxm-80gb", "a100-sxm-80gb", "l40s-48gb"],
+        "precisions": ["bf16", "fp8"],
+        "frameworks": ["vllm"],
+        "tensor_parallel": [1, 2, 4],
+        "batch_sizes": ["auto"],
+    },
+    "workload": {"prompt_tokens": 1024, "output_tokens": 256},
+    "objective": "cost",
+}
+"""Submitted when the editor sees no comparison (a fresh database), so comparison status is polled too."""
+
+
 class Command(BaseCommand):
     help = "Benchmark the running service: concurrent clients on estimate, plan list/detail, comparisons."
 
@@ -80,13 +96,13 @@ class Command(BaseCommand):
         actors = ensure_actors(prefix="loadtest")
         headers = {"Authorization": f"Token {actors.editor_token}"}
         with live_stack(web_workers=web_workers, extra_env=LOAD_ENV, label="loadtest") as url:
-            endpoints = self._endpoints(url, headers, actors.plan_id, comparison_id)
+            endpoints = self._endpoints(url, headers, actors.plan_id, actors.team_id, comparison_id)
             elapsed = asyncio.run(
                 self._run(url, headers, endpoints, clients=clients, duration_s=duration_s, cap=max_requests)
             )
         self._report(endpoints, clients, elapsed, vendor, web_workers)
 
-    def _endpoints(self, url, headers, plan_id, comparison_id) -> list[Endpoint]:
+    def _endpoints(self, url, headers, plan_id, team_id, comparison_id) -> list[Endpoint]:
         import httpx
 
         endpoints = [
@@ -101,11 +117,13 @@ class Command(BaseCommand):
                     rows = client.get("/api/v1/comparisons/").json().get("results") or []
                     comparison_id = rows[0]["id"] if rows else None
                 if comparison_id is None:
-                    self.stderr.write("comparisons exist in the schema but none is visible: not polled")
-                else:
-                    endpoints.append(
-                        Endpoint("comparison status", "GET", f"/api/v1/comparisons/{comparison_id}/")
-                    )
+                    # A fresh database has none: submit a small one, as a script would, and poll it.
+                    response = client.post("/api/v1/comparisons/", json={**COMPARISON_BODY, "team": team_id})
+                    if response.status_code != 202:
+                        raise CommandError(f"could not submit a comparison to poll: {response.text}")
+                    comparison_id = response.json()["id"]
+                status_path = f"/api/v1/comparisons/{comparison_id}/"
+                endpoints.append(Endpoint("comparison status", "GET", status_path))
         return endpoints
 
     async def _run(self, url, headers, endpoints, *, clients, duration_s, cap) -> float:
