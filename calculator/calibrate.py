@@ -71,12 +71,15 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "allreduce_latency_s": (0.0, 0.002),
     "link_efficiency": (0.001, 1.0),
     "dequant_efficiency": (0.2, 1.0),
+    "flops_per_watt": (2e11, 1e13),
 }
 FITTED = tuple(BOUNDS)
 PRIOR_SPREAD = {
     name: (
         np.log(1.5)
         if name in ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency")
+        else np.log(100.0)
+        if name == "flops_per_watt"
         else np.log(10.0)
     )
     for name in BOUNDS
@@ -84,7 +87,8 @@ PRIOR_SPREAD = {
 """How far (log ratio) an entry may plausibly sit from its parent: memory and compute efficiencies of one
 hardware class differ by tens of percent; fixed overheads and the achieved link rate depend on the
 framework's kernels and collectives (llama.cpp's 2023 row split gathers through the host) and differ by an
-order of magnitude."""
+order of magnitude; the power cap's prior is "none" (1e13 FLOP/s per W), which says nothing about where a
+class's cap lies, so it is barely pulled."""
 SHRINK_FLOOR = {name: (0.0 if low > 0 else high * 0.01) for name, (low, high) in BOUNDS.items()}
 """Added to both sides of a log ratio so overheads that may be 0 still have a finite distance."""
 LOG_CLIP = float(np.log(4.0))
@@ -203,7 +207,7 @@ def fit_performance(
             for j, cls in enumerate(HARDWARE_CLASSES):
                 fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
     return replace(
-        calibration, entries={k: {n: round(v, 6) for n, v in e.items()} for k, e in entries.items()}
+        calibration, entries={k: {n: float(f"{v:.6g}") for n, v in e.items()} for k, e in entries.items()}
     )
 
 

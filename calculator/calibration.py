@@ -21,7 +21,13 @@ from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
 FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "exllamav2", "mlc-llm", "hf-transformers")
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)
-HARDWARE_PARAMS = ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency", "link_efficiency")
+HARDWARE_PARAMS = (
+    "bandwidth_efficiency",
+    "compute_efficiency",
+    "dequant_efficiency",
+    "link_efficiency",
+    "flops_per_watt",
+)
 """What the hardware achieves; looked up per class before per family."""
 SOFTWARE_PARAMS = tuple(p for p in EFFICIENCY_PARAMS if p not in HARDWARE_PARAMS)
 """What the framework costs; looked up per family before per class."""
@@ -39,6 +45,8 @@ PRIORS: dict[str, float] = {
     "link_efficiency": 0.7,
     "per_sequence_overhead_s": 0.0,
     "dequant_efficiency": 1.0,
+    # No power cap unless measurements show one: 1e13 FLOP/s per W is far above any listed peak / TDP.
+    "flops_per_watt": 1e13,
 }
 MEMORY_PRIORS: dict[str, float] = {"logits_factor": 0.95, "hidden_factor": 0.0, "base_bytes": 0.0}
 

@@ -227,6 +227,9 @@ class EfficiencyColumns(Columns):
     makes a deep small-batch step slower than its bytes alone say)."""
     allreduce_latency_s: Array
     link_efficiency: Array
+    flops_per_watt: Array
+    """Sustained tensor FLOP/s per watt of TDP: a card whose listed peak exceeds TDP x this runs its tensor
+    cores below boost clock under load (power-limited workstation and PCIe parts)."""
     dequant_efficiency: Array
     """Share of the fp16 GEMM rate that weight-only quantised formats reach in prefill (dequantisation
     cost)."""

@@ -43,6 +43,18 @@ def peak_flops(h: HardwareColumns, p: PrecisionColumns, f: FrameworkColumns) -> 
     return np.maximum(peak, 1.0)
 
 
+def sustained_flops(
+    h: HardwareColumns, p: PrecisionColumns, f: FrameworkColumns, e: EfficiencyColumns
+) -> Array:
+    """Peak a long GEMM can hold: min(listed peak, TDP x sustained FLOP/s per watt). Listed tensor peaks are
+    at boost clock; under full tensor load a card is held to its TDP, so a 300 W workstation card with the
+    4090's silicon sustains about 300/450 of the 4090's rate (llama.cpp prompt speed on the RTX 6000 Ada vs
+    the RTX 4090, measurements.csv). Hardware without a TDP figure is not capped."""
+    peak = peak_flops(h, p, f)
+    cap = np.where(h.tdp_watts > 0, h.tdp_watts * e.flops_per_watt, np.inf)
+    return np.minimum(peak, cap)
+
+
 def expert_fraction_touched(m: ModelColumns, tokens: Array) -> Array:
     """Expected share of routed experts read when `tokens` tokens are routed independently, top-k of E:
     1 - (1 - k/E)^tokens. Dense models: 1."""
@@ -140,7 +152,7 @@ def prefill_time_s(
     tokens = n * sequences
     # Weight-only formats dequantise inside the GEMM: a calibrated share of the fp16 rate.
     efficiency = e.compute_efficiency * np.where(p.weight_only > 0, e.dequant_efficiency, 1.0)
-    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * peak_flops(h, p, f) * efficiency)
+    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * sustained_flops(h, p, f, e) * efficiency)
     kv_write = kv_bytes_per_sequence(m, w, n) * sequences * w.pipeline_parallel
     traffic = (weight_bytes_read(m, p, tokens) / w.tensor_parallel + kv_write) / (
         h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
@@ -173,7 +185,7 @@ def decode_step_time_s(
     compute = (
         batch
         * decode_flops_per_token(m, context_tokens)
-        / (w.tensor_parallel * peak_flops(h, p, f) * e.compute_efficiency)
+        / (w.tensor_parallel * sustained_flops(h, p, f, e) * e.compute_efficiency)
     )
     kv_read = batch * kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel
     traffic = (weight_bytes_read(m, p, batch) / w.tensor_parallel + kv_read) / (

@@ -129,3 +129,25 @@ def test_a_small_group_is_shrunk_towards_its_parent():
     alone = fit_group(prep, Calibration(), "llama.cpp/cpu", parent, sweeps=2, names=names)
     pooled = fit_group(prep, Calibration(), "llama.cpp/cpu", parent, sweeps=2, names=names, parent=parent)
     assert alone["bandwidth_efficiency"] < pooled["bandwidth_efficiency"] < parent["bandwidth_efficiency"]
+
+
+def test_a_power_cap_slows_only_cards_whose_peak_exceeds_it():
+    """flops_per_watt caps the sustained tensor rate at TDP x cap: at 0.8 TFLOP/s per W the 300 W RTX 6000
+    Ada (listed 364 TFLOP/s) is held to 240, while the 450 W RTX 4090 (330 listed) keeps its peak."""
+
+    def prefill_s(hardware: str, cap: float) -> float:
+        calibration = Calibration(entries={"*/*": {"flops_per_watt": cap}})
+        return estimate(
+            "llama-2-7b",
+            hardware,
+            framework="llama.cpp",
+            precision="fp16",
+            prompt_tokens=4096,
+            output_tokens=1,
+            calibration=calibration,
+            with_recommendations=False,
+        ).performance.ttft_s
+
+    slowed = prefill_s("rtx-6000-ada-48gb", 0.8e12) / prefill_s("rtx-6000-ada-48gb", 1e13)
+    assert 1.2 < slowed < 364 / 240 + 0.01
+    assert prefill_s("rtx-4090-24gb", 0.8e12) == pytest.approx(prefill_s("rtx-4090-24gb", 1e13))
