@@ -55,7 +55,6 @@ from calculator.validate import (
 
 MIN_ROWS = 3
 """Rows a class, family or cell needs before it gets its own entry."""
-PASSES = 1
 PRIOR_ROWS = 5.0
 """Shrinkage: an entry's parameters are pulled towards its parent's as if the parent were backed by this
 many rows (penalty PRIOR_ROWS / n x sum of squared log ratios), so a group of a few rows moves its values
@@ -75,14 +74,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 FITTED = tuple(BOUNDS)
 PRIOR_SPREAD = {
-    name: (
-        np.log(1.5)
-        if name in ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency")
-        else np.log(100.0)
-        if name == "flops_per_watt"
-        else np.log(10.0)
-    )
-    for name in BOUNDS
+    **{name: np.log(10.0) for name in BOUNDS},
+    **{name: np.log(1.5) for name in ("bandwidth_efficiency", "compute_efficiency", "dequant_efficiency")},
+    "flops_per_watt": np.log(100.0),
 }
 """How far (log ratio) an entry may plausibly sit from its parent: memory and compute efficiencies of one
 hardware class differ by tens of percent; fixed overheads and the achieved link rate depend on the
@@ -140,17 +134,18 @@ def fit_group(
         return _loss(predict_performance(prep, cal)[0], measured) + penalty(candidate)
 
     free = names or FITTED
-    low = np.array([np.log(BOUNDS[n][0] + SHRINK_FLOOR[n]) for n in free])
-    high = np.array([np.log(BOUNDS[n][1] + SHRINK_FLOOR[n]) for n in free])
+    floor = np.array([SHRINK_FLOOR[n] for n in free])
+    low = np.log(np.array([BOUNDS[n][0] for n in free]) + floor)
+    high = np.log(np.array([BOUNDS[n][1] for n in free]) + floor)
 
     def unpack(u: np.ndarray) -> dict[str, float]:
-        values = np.exp(np.clip(u, low, high)) - np.array([SHRINK_FLOOR[n] for n in free])
+        values = np.exp(np.clip(u, low, high)) - floor
         return {**params, **{n: float(max(v, BOUNDS[n][0])) for n, v in zip(free, values, strict=True)}}
 
     # Powell's method in log space: its line searches span each parameter's whole range and its conjugate
     # directions follow coupled valleys (bandwidth efficiency against per-layer overhead) that a
     # one-parameter-at-a-time search stalls in.
-    u0 = np.clip(np.array([np.log(params[n] + SHRINK_FLOOR[n]) for n in free]), low, high)
+    u0 = np.clip(np.log(np.array([params[n] for n in free]) + floor), low, high)
     result = minimize(
         lambda u: loss_of(unpack(u)),
         u0,
@@ -158,9 +153,8 @@ def fit_group(
         bounds=list(zip(low, high, strict=True)),
         options={"maxiter": sweeps, "xtol": 1e-3, "ftol": 1e-6},
     )
-    best = unpack(result.x)
-    if loss_of(best) <= loss_of(params):
-        params = best
+    if result.fun <= loss_of(params):
+        params = unpack(result.x)
     return params
 
 
@@ -181,31 +175,28 @@ def fit_performance(
         nonlocal calibration
         if mask.sum() < MIN_ROWS and key != "*/*":
             return
-        # Start from what the lookup gives these rows now and shrink towards what it would give without
-        # this entry; store only the fitted parameters, so every other one falls through to wider entries.
+        # Start from what the lookup gives these rows now (the wider entries: this one is not fitted yet)
+        # and shrink towards it; store only the fitted parameters, so every other one falls through to
+        # wider entries.
         family, cls = key.split("/")
         probe = (family if family != "*" else FAMILIES[0], cls if cls != "*" else HARDWARE_CLASSES[0])
         start = {n: calibration.param(*probe, n) for n in FITTED}
-        without = replace(calibration, entries={k: e for k, e in entries.items() if k != key})
-        parent = None if key == "*/*" else {n: without.param(*probe, n) for n in FITTED}
+        parent = None if key == "*/*" else start
         prep = prepare_performance(_subset(items, mask), calibration)
         fitted = fit_group(prep, calibration, key, start, sweeps=sweeps, names=names, parent=parent)
         entries[key] = {n: fitted[n] for n in names}
         calibration = replace(calibration, entries=dict(entries))
 
     # Global first; then what each hardware class achieves (efficiencies, from every framework's rows on
-    # it); then what each framework costs (overheads, on every class); then cells. A second pass refits
-    # each entry given the others (backfitting), so a class's bandwidth and a family's per-layer overhead,
-    # which trade against each other, settle together.
-    for _ in range(PASSES):
-        fit("*/*", np.ones(len(items), dtype=bool), FITTED)
+    # it); then what each framework costs (overheads, on every class); then cells.
+    fit("*/*", np.ones(len(items), dtype=bool), FITTED)
+    for j, cls in enumerate(HARDWARE_CLASSES):
+        fit(f"*/{cls}", classes == j, HARDWARE_PARAMS)
+    for i, fam in enumerate(FAMILIES):
+        fit(f"{fam}/*", families == i, SOFTWARE_PARAMS)
+    for i, fam in enumerate(FAMILIES):
         for j, cls in enumerate(HARDWARE_CLASSES):
-            fit(f"*/{cls}", classes == j, HARDWARE_PARAMS)
-        for i, fam in enumerate(FAMILIES):
-            fit(f"{fam}/*", families == i, SOFTWARE_PARAMS)
-        for i, fam in enumerate(FAMILIES):
-            for j, cls in enumerate(HARDWARE_CLASSES):
-                fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
+            fit(f"{fam}/{cls}", (families == i) & (classes == j), FITTED)
     return replace(
         calibration, entries={k: {n: float(f"{v:.6g}") for n, v in e.items()} for k, e in entries.items()}
     )

@@ -27,6 +27,8 @@ BODY = {
 SIZE = 648
 CHUNK_CONFIGURATIONS = 100
 CHUNKS = 9
+SLOW = {"PLANNER_COMPARISON_CHUNK_DELAY_S": "1.5"}
+"""Worker environment that makes each chunk take 1.5 s, so a test can act while a job runs."""
 
 
 def submit(user, team) -> int:

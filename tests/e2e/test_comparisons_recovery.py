@@ -10,6 +10,7 @@ from tests.e2e.comparison_support import (
     CHUNK_CONFIGURATIONS,
     CHUNKS,
     SIZE,
+    SLOW,
     detail,
     finished,
     row_values,
@@ -19,7 +20,6 @@ from tests.planner.conftest import catalog, editor, team, team_admin, viewer  # 
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SLOW = {"PLANNER_COMPARISON_CHUNK_DELAY_S": "1.5"}
 # The rescuer judges a worker dead 2 s after its last heartbeat and runs the reaper twice a second.
 RESCUER = {"PLANNER_WORKER_STALE_S": "2", "PLANNER_COMPARISON_REAP_S": "0.5"}
 

@@ -25,7 +25,15 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Plan, PlanVersion
-from tests.e2e.comparison_support import CHUNK_CONFIGURATIONS, CHUNKS, SIZE, finished, row_values, submit
+from tests.e2e.comparison_support import (
+    CHUNK_CONFIGURATIONS,
+    CHUNKS,
+    SIZE,
+    SLOW,
+    finished,
+    row_values,
+    submit,
+)
 from tests.e2e.fault_support import (
     log_count,
     postgres_connect,
@@ -37,7 +45,6 @@ from tests.planner.conftest import ESTIMATE_INPUTS, catalog, editor, team, team_
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SLOW = {"PLANNER_COMPARISON_CHUNK_DELAY_S": "1.5"}
 QUEUE = "planner-test"
 DATABASE_ERROR = ": database error, retry"
 
