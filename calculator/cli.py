@@ -109,9 +109,16 @@ def render_estimate(est: Estimate, console: Console) -> None:
     if est.online:
         o = est.online
         console.print(
-            f"Online at {o.request_rate_per_s:.2f} req/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
+            f"Online ({o.mode}, {o.concurrency:.0f} in flight) at {o.request_rate_per_s:.2f} req/s, "
+            f"{o.output_tokens_per_s:.0f} output tok/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
             f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
-            + (" [red](saturated)[/]" if o.saturated else "")
+            + (
+                ""
+                if not o.saturated
+                else " [yellow](more requests than fit at once: the rest wait for a slot)[/]"
+                if o.mode == "burst"
+                else " [red](saturated)[/]"
+            )
         )
     console.print(
         f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h per replica, ${c.monthly_usd:,.0f}/month for "
@@ -158,6 +165,10 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         output_tokens=args.output_tokens,
         deployment_mode=args.deployment_mode,
         requests_per_hour=args.requests_per_hour,
+        request_rate=args.request_rate,
+        concurrency=args.concurrency,
+        burst_requests=args.burst,
+        output_length_cv=args.output_length_cv,
         calibration=calibration,
     )
     if args.json:
@@ -413,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("estimate", help="estimate one deployment")
     _add_deployment_args(p)
+    online = p.add_mutually_exclusive_group()
+    online.add_argument(
+        "--request-rate", type=float, default=None, help="online: requests/s arriving (open loop)"
+    )
+    online.add_argument("--concurrency", type=int, default=None, help="online: requests kept in flight")
+    online.add_argument("--burst", type=int, default=None, help="online: this many requests sent at once")
+    p.add_argument(
+        "--output-length-cv",
+        type=float,
+        default=0.0,
+        help="spread of output lengths for --burst: 0 fixed (default), 1 exponential (about ShareGPT's)",
+    )
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
     p = sub.add_parser("compare", help="rank every combination of the given lists")
     _add_deployment_args(p, lists=True)

@@ -47,6 +47,10 @@ class Deployment:
     requests_per_hour: float
     request_rate: float | None = None
     concurrency: int | None = None
+    burst_requests: int | None = None
+    """Requests sent at once (a benchmark's "rate inf" run): served as a burst, see serving.py."""
+    output_length_cv: float = 0.0
+    """Coefficient of variation of output lengths in [0, 1]: 0 fixed, 1 exponential (about ShareGPT's)."""
     context_tokens: int = 0
     gpu_memory_utilization: float = 0.0
 
@@ -106,6 +110,8 @@ def resolve_deployment(
     requests_per_hour: float = 0.0,
     request_rate: float | None = None,
     concurrency: int | None = None,
+    burst_requests: int | None = None,
+    output_length_cv: float = 0.0,
     context_tokens: int = 0,
     gpu_memory_utilization: float = 0.0,
     catalog: Catalog | None = None,
@@ -160,6 +166,23 @@ def resolve_deployment(
     kv = model_spec.num_kv_heads
     if tp > 1 and splits_heads and model_spec.attention != "mla" and kv % tp and tp % kv:
         raise InputError("tensor_parallel", f"{tp} neither divides nor is a multiple of the {kv} KV heads")
+    online_modes = [
+        name
+        for name, value in (
+            ("request_rate", request_rate),
+            ("concurrency", concurrency),
+            ("burst_requests", burst_requests),
+        )
+        if value is not None
+    ]
+    if len(online_modes) > 1:
+        raise InputError(
+            online_modes[1],
+            f"give one of request_rate, concurrency, burst_requests, not {' and '.join(online_modes)}",
+        )
+    cv = _float("output_length_cv", output_length_cv, 0.0)
+    if cv > 1.0:
+        raise InputError("output_length_cv", f"must be between 0 and 1 (1 = exponential lengths), got {cv:g}")
     prompt = _int("prompt_tokens", prompt_tokens, 0)
     output = _int("output_tokens", output_tokens, 0)
     if prompt + output == 0:
@@ -181,6 +204,8 @@ def resolve_deployment(
         requests_per_hour=_float("requests_per_hour", requests_per_hour, 0.0),
         request_rate=None if request_rate is None else _float("request_rate", request_rate, 0.0),
         concurrency=None if concurrency is None else _int("concurrency", concurrency, 1),
+        burst_requests=None if burst_requests is None else _int("burst_requests", burst_requests, 1),
+        output_length_cv=cv,
         context_tokens=_int("context_tokens", context_tokens, 0),
         gpu_memory_utilization=_float("gpu_memory_utilization", gpu_memory_utilization, 0.0),
     )

@@ -1,8 +1,8 @@
 """The typed single-configuration API: `estimate(model, hardware, ...) -> Estimate`.
 
 It resolves the inputs, evaluates them through the same vectorised engine as the comparisons (length-1
-arrays), adds the offline max-throughput point, online serving when a rate or concurrency is given, the
-compatibility verdict, the score, recommendations and each metric's validated error band.
+arrays), adds the offline max-throughput point, online serving when a rate, a concurrency or a burst is
+given, the compatibility verdict, the score, recommendations and each metric's validated error band.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from calculator.cost import CostAssumptions
 from calculator.deployment import Deployment, deployments_batch, resolve_deployment
 from calculator.engine import BLOCKERS, ResultColumns, evaluate
 from calculator.grid import compat_reasons
-from calculator.serving import online_operating_point
+from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
 
 ENGINE_VERSION = "0.1.0"
@@ -76,6 +76,8 @@ class PerformanceEstimate:
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineEstimate:
+    mode: str
+    """"rate" (open loop), "concurrency" (closed loop) or "burst" (requests sent at once)."""
     request_rate_per_s: float
     concurrency: float
     ttft_p50_s: float
@@ -265,16 +267,27 @@ def estimate_deployment(
 
     online = None
     rate = d.request_rate if d.request_rate is not None else (d.requests_per_hour / 3600.0 or None)
-    if rate is not None or d.concurrency is not None:
+    if rate is not None or d.concurrency is not None or d.burst_requests is not None:
         single = deployments_batch([d], calibration)
         max_batch = results.max_batch_size[:1]
-        o = online_operating_point(
-            single,
-            max_batch,
-            request_rate=None if d.concurrency is not None else np.array([rate]),
-            concurrency=None if d.concurrency is None else np.array([float(d.concurrency)]),
-        )
+        if d.burst_requests is not None:
+            mode = "burst"
+            o = burst_operating_point(
+                single,
+                max_batch,
+                requests=np.array([float(d.burst_requests)]),
+                output_length_cv=d.output_length_cv,
+            )
+        else:
+            mode = "concurrency" if d.concurrency is not None else "rate"
+            o = online_operating_point(
+                single,
+                max_batch,
+                request_rate=None if d.concurrency is not None else np.array([rate]),
+                concurrency=None if d.concurrency is None else np.array([float(d.concurrency)]),
+            )
         online = OnlineEstimate(
+            mode=mode,
             request_rate_per_s=float(o.requests_per_s[0]),
             concurrency=float(o.concurrency[0]),
             ttft_p50_s=float(o.ttft_p50_s[0]),
@@ -390,6 +403,8 @@ def _inputs(d: Deployment) -> dict[str, Any]:
         "requests_per_hour": d.requests_per_hour,
         "request_rate": d.request_rate,
         "concurrency": d.concurrency,
+        "burst_requests": d.burst_requests,
+        "output_length_cv": d.output_length_cv,
     }
 
 

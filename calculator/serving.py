@@ -12,6 +12,7 @@ TTFT waits in an M/D/1 queue in front of the prefill work (Kleinrock, Queueing S
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,4 +114,97 @@ def online_operating_point(
         output_tokens_per_s=rate * w.output_tokens,
         requests_per_s=rate,
         saturated=saturated,
+    )
+
+
+EULER_GAMMA = 0.5772156649015329
+BURST_NODES = 16
+"""Quadrature nodes over the shrinking batch of a burst (midpoint rule in log-survival)."""
+
+
+def harmonic_number(n: Array) -> Array:
+    """H_n = 1 + 1/2 + ... + 1/n (asymptotic series; exact to 1e-3 at n = 1)."""
+    n = np.maximum(n, 1.0)
+    return np.log(n) + EULER_GAMMA + 1.0 / (2.0 * n) - 1.0 / (12.0 * n * n)
+
+
+def _burst_drain(
+    step_time: Callable[[Array], Array], n: Array, cv: Array, steps: Array
+) -> tuple[Array, Array]:
+    """Decode phase of n requests that start decoding together, output lengths L = mu' x ((1 - cv) + cv x E),
+    E ~ Exp(1), mu' = `steps` decode steps on average. The batch shrinks as requests finish: b(l) = n x S(l),
+    S the survival of L. Substituting u = ln S (dl = cv mu' du on the exponential part), the longest request
+    ends at
+        D_max = (1 - cv) mu' s(n) + cv mu' int_{-H_n}^{0} s(n e^u) du
+    (H_n: expected maximum of n unit exponentials), and the token-weighted mean gap is
+        sum over steps of b s(b) / sum over steps of b.
+    s(b) = `step_time(b)`, one decode step at batch b. Returns (D_max, token-weighted step time)."""
+    fixed = step_time(n)
+    width = harmonic_number(n) / BURST_NODES
+    tail_time, weighted, weight = np.zeros_like(n), np.zeros_like(n), np.zeros_like(n)
+    for k in range(BURST_NODES):
+        u = -(k + 0.5) * width
+        b = np.maximum(n * np.exp(u), 1.0)
+        s = step_time(b)
+        tail_time = tail_time + s * width
+        weighted = weighted + b * s * width
+        weight = weight + b * width
+    d_max = steps * ((1.0 - cv) * fixed + cv * tail_time)
+    token_weighted = ((1.0 - cv) * n * fixed + cv * weighted) / np.maximum(
+        (1.0 - cv) * n + cv * weight, 1e-12
+    )
+    return d_max, token_weighted
+
+
+def burst_operating_point(
+    batch: ConfigBatch, max_batch: Array, *, requests: Array, output_length_cv: Array | float = 0.0
+) -> OnlineColumns:
+    """`requests` requests sent at once (a benchmark's "request rate inf" with a fixed prompt count), output
+    lengths with coefficient of variation `output_length_cv` (0 = fixed; 1 = exponential, about ShareGPT's).
+
+    Up to `max_batch` are admitted together: all prompts are prefilled first (TTFT of the i-th of n is
+    i/n x prefill(n)), then all decode while the batch drains as requests finish (_burst_drain). Requests
+    beyond the cap wait for a slot; they are served at the closed-loop rate of a full batch first:
+        T = (N - cap) x e2e(cap) / cap + prefill(cap) + D_max(cap)
+    Output tokens/s = N x output / T. TPOT is the token-weighted inter-token gap (what benchmark clients
+    report as mean ITL); a request's first gap includes the prefills that follow its own."""
+    m, h, p, f, w, e = (
+        batch.model,
+        batch.hardware,
+        batch.precision,
+        batch.framework,
+        batch.workload,
+        batch.efficiency,
+    )
+    n_total = np.maximum(np.asarray(requests, dtype=np.float64), 1.0)
+    cap = np.maximum(max_batch, 1.0)
+    n = np.minimum(n_total, cap)
+    cv = np.clip(np.asarray(output_length_cv, dtype=np.float64), 0.0, 1.0) * np.ones_like(n)
+    context = w.prompt_tokens + w.output_tokens / 2.0
+    steps = np.maximum(w.output_tokens - 1.0, 0.0)
+    prefill = prefill_time_s(m, h, p, f, w, e, n)
+    d_max, step = _burst_drain(lambda b: decode_step_time_s(m, h, p, f, w, e, b, context), n, cv, steps)
+    # Gaps: each request's first gap waits for the prompts prefilled after it, (n - 1) / 2 x prefill / n on
+    # average; the decode gaps follow the draining batch.
+    stall = prefill * (n - 1.0) / (2.0 * n)
+    burst_tpot = np.where(steps > 0, step + stall / np.maximum(steps, 1.0), 0.0)
+    burst_ttft_mean = prefill * (n + 1.0) / (2.0 * n)
+    # Requests beyond the cap: a full batch served closed-loop first.
+    queued = n_total - n
+    closed = online_operating_point(batch, cap, concurrency=n)
+    queue_s = queued * closed.e2e_latency_s / n
+    total_s = queue_s + prefill + d_max
+    share = queued / n_total
+    ttft_mean = burst_ttft_mean + share * queue_s / 2.0
+    tpot = share * closed.tpot_s + (1.0 - share) * burst_tpot
+    return OnlineColumns(
+        concurrency=n,
+        ttft_p50_s=0.5 * (queue_s + prefill),
+        ttft_p99_s=0.99 * (queue_s + prefill),
+        ttft_mean_s=ttft_mean,
+        tpot_s=tpot,
+        e2e_latency_s=ttft_mean + steps * tpot,
+        output_tokens_per_s=n_total * w.output_tokens / total_s,
+        requests_per_s=n_total / total_s,
+        saturated=queued > 0,
     )

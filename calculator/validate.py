@@ -21,9 +21,14 @@ from calculator.catalog import default_catalog
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
-from calculator.serving import online_operating_point
+from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
 
+UNBOUNDED_RATE_BURST = 512
+"""Requests in a burst whose source gives neither a count nor a concurrency (TensorRT-LLM v0.14's Triton
+"QPS=INF" rows). Not published; inferred from the rows' own shape: mean TTFT is the same for 16 and 256
+output tokens (every request admitted at once, so the burst fits the batch) and equals N/2 prompts' prefill
+at the throughput the 16-token rows reach, giving N = 500-620 on all six configurations."""
 GIB = 2**30
 MIB = 2**20
 PERFORMANCE_METRICS = {
@@ -238,6 +243,10 @@ class PreparedPerformance:
     metric_codes: np.ndarray
     online_rates: np.ndarray
     online_concurrency: np.ndarray
+    online_burst: np.ndarray
+    """Requests sent at once (0: not a burst): rows at an unbounded rate ("inf")."""
+    online_cv: np.ndarray
+    """Output-length coefficient of variation: 1 for sampled datasets (ShareGPT), 0 for fixed lengths."""
 
     @property
     def measured(self) -> np.ndarray:
@@ -269,7 +278,25 @@ def prepare_performance(
         metric_codes=np.array([METRIC_ORDER.index(row["metric"]) for row in rows]),
         online_rates=np.array([_num(rows[i], "request_rate", 0.0) for i in online_index]),
         online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
+        online_burst=np.array([_burst_size(rows[i]) for i in online_index]),
+        online_cv=np.array([_output_length_cv(rows[i]) for i in online_index]),
     )
+
+
+def _burst_size(row: dict[str, str]) -> float:
+    """A row at an unbounded rate ("request rate inf", "QPS=INF", "sent at once") is a burst: of its
+    concurrency when given, else UNBOUNDED_RATE_BURST. Other online rows are open or closed loops."""
+    if _num(row, "request_rate", 0.0) > 0:
+        return 0.0
+    text = (row.get("notes") or "").lower()
+    if not any(mark in text for mark in ("inf", "at once")):
+        return 0.0
+    return _num(row, "concurrency", 0.0) or float(UNBOUNDED_RATE_BURST)
+
+
+def _output_length_cv(row: dict[str, str]) -> float:
+    text = f"{row.get('lengths', '')} {row.get('notes', '')}".lower()
+    return 1.0 if "sharegpt" in text else 0.0
 
 
 def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
@@ -301,10 +328,14 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         # Closed loop where a concurrency is given; an unbounded rate (INF) keeps the server saturated.
         closed = online_operating_point(sub, cap, concurrency=np.maximum(np.where(conc > 0, conc, cap), 1.0))
         opened = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
-        is_open = rates > 0
+        burst = burst_operating_point(
+            sub, cap, requests=np.maximum(prep.online_burst, 1.0), output_length_cv=prep.online_cv
+        )
+        is_open, is_burst = rates > 0, prep.online_burst > 0
 
         def pick(name: str) -> np.ndarray:
-            return np.where(is_open, getattr(opened, name), getattr(closed, name))
+            chosen = np.where(is_open, getattr(opened, name), getattr(closed, name))
+            return np.where(is_burst, getattr(burst, name), chosen)
 
         tpot = pick("tpot_s")
         output = pick("output_tokens_per_s")

@@ -39,6 +39,8 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
     "requests_per_hour": 0.0,
     "request_rate": None,
     "concurrency": None,
+    "burst_requests": None,
+    "output_length_cv": 0.0,
 }
 ASSUMPTION_FIELDS = tuple(f.name for f in dataclasses.fields(CostAssumptions))
 

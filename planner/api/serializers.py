@@ -204,6 +204,17 @@ class EstimateInputSerializer(serializers.Serializer):
     requests_per_hour = serializers.FloatField(required=False, max_value=1e12)
     request_rate = serializers.FloatField(required=False, allow_null=True, max_value=1e9)
     concurrency = serializers.IntegerField(required=False, allow_null=True, max_value=_BIG)
+    burst_requests = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        max_value=_BIG,
+        help_text="Online: this many requests sent at once (a benchmark's rate = inf run).",
+    )
+    output_length_cv = serializers.FloatField(
+        required=False,
+        max_value=1e9,
+        help_text="Output-length spread for a burst: 0 fixed (default), 1 exponential (about ShareGPT).",
+    )
     assumptions = AssumptionsSerializer(required=False)
 
     def to_internal_value(self, data):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from calculator import InputError, LLMInferenceCalculator, estimate
+from calculator.calibration import default_calibration
 from calculator.catalog import default_catalog
 from calculator.engine import evaluate
 from calculator.frameworks import FRAMEWORKS
@@ -210,3 +211,68 @@ def test_estimate_serialises_to_json_safe_dict():
     assert "NaN" not in text and "Infinity" not in text
     assert payload["memory"]["fits"] in (True, False)
     assert set(payload["error_bands"]) >= {"decode_tokens_per_s_per_user", "ttft_ms"}
+
+
+def _burst(**inputs):
+    base = {"precision": "fp8", "framework": "vllm", "prompt_tokens": 220, "output_tokens": 200}
+    return estimate("llama-3.1-8b", "h100-sxm-80gb", with_recommendations=False, **{**base, **inputs})
+
+
+def test_burst_of_fixed_lengths_prefills_all_prompts_then_decodes_the_whole_batch():
+    from calculator.deployment import deployments_batch, resolve_deployment
+    from calculator.performance import decode_step_time_s, prefill_time_s
+
+    est = _burst(burst_requests=100)
+    o = est.online
+    assert o.mode == "burst" and o.concurrency == 100 and not o.saturated
+    d = resolve_deployment(
+        "llama-3.1-8b",
+        "h100-sxm-80gb",
+        precision="fp8",
+        framework="vllm",
+        prompt_tokens=220,
+        output_tokens=200,
+    )
+    b = deployments_batch([d], default_calibration())
+    m, h, p, f, w, e = b.model, b.hardware, b.precision, b.framework, b.workload, b.efficiency
+    prefill = float(prefill_time_s(m, h, p, f, w, e, np.array([100.0]))[0])
+    step = float(decode_step_time_s(m, h, p, f, w, e, np.array([100.0]), np.array([320.0]))[0])
+    # Prompt n's first token comes after n/100 of the batched prefill; all decode 199 steps at batch 100.
+    assert o.output_tokens_per_s == pytest.approx(100 * 200 / (prefill + 199 * step), rel=1e-9)
+    assert o.ttft_p99_s == pytest.approx(0.99 * prefill)
+    # Each first gap also waits for the prompts prefilled after it: (n - 1)/2 x prefill / n on average.
+    assert o.tpot_s == pytest.approx(step + prefill * 99 / 200 / 199, rel=1e-9)
+
+
+def test_variable_output_lengths_drain_the_batch_and_lower_throughput():
+    fixed = _burst(burst_requests=200).online
+    exponential = _burst(burst_requests=200, output_length_cv=1.0).online
+    # The longest of 200 exponential lengths is about H_200 = 5.9 times the mean: the last requests decode at
+    # a small batch, so the burst takes longer; each of their steps is cheaper, so the mean gap is shorter.
+    assert exponential.output_tokens_per_s < 0.6 * fixed.output_tokens_per_s
+    assert exponential.tpot_s < fixed.tpot_s
+
+
+def test_a_burst_larger_than_the_scheduler_cap_queues_the_rest():
+    capped = _burst(burst_requests=1000).online  # vLLM max_num_seqs = 256
+    assert capped.concurrency == 256 and capped.saturated
+    full = _burst(burst_requests=256).online
+    assert capped.ttft_p50_s > full.ttft_p50_s
+    # The queued requests are served while a full batch runs: throughput stays near a full batch's.
+    assert 0.7 < capped.output_tokens_per_s / full.output_tokens_per_s < 1.5
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        ({"burst_requests": 10, "concurrency": 4}, "burst_requests"),
+        ({"request_rate": 1.0, "concurrency": 4}, "concurrency"),
+        ({"burst_requests": 0}, "burst_requests"),
+        ({"burst_requests": 10, "output_length_cv": 1.5}, "output_length_cv"),
+        ({"burst_requests": 10, "output_length_cv": -0.1}, "output_length_cv"),
+    ],
+)
+def test_online_inputs_are_checked(inputs, field):
+    with pytest.raises(InputError) as error:
+        _burst(**inputs)
+    assert error.value.field == field

@@ -38,6 +38,28 @@ def test_estimate_matches_the_engine_on_the_same_catalog(client_for, catalog):
 
 
 @pytest.mark.django_db
+def test_a_burst_is_served_as_one_and_recorded_in_the_inputs(client_for, catalog):
+    body = {**ESTIMATE_INPUTS, "burst_requests": 320, "output_length_cv": 1.0, "precision": "fp8"}
+    response = client_for(None).post(URL, body, format="json")
+
+    assert response.status_code == 200, response.content
+    online = response.json()["result"]["online"]
+    expected = calculator.estimate(
+        "llama-3.1-8b",
+        "h100-sxm-80gb",
+        prompt_tokens=1024,
+        precision="fp8",
+        burst_requests=320,
+        output_length_cv=1.0,
+    ).online
+    assert online["mode"] == "burst"
+    assert online["output_tokens_per_s"] == pytest.approx(expected.output_tokens_per_s)
+    assert online["concurrency"] == expected.concurrency < 320  # vLLM admits 256 at once
+    assert response.json()["inputs"]["burst_requests"] == 320
+    assert response.json()["inputs"]["output_length_cv"] == 1.0
+
+
+@pytest.mark.django_db
 def test_aliases_resolve_to_catalog_keys(client_for, catalog):
     response = client_for(None).post(URL, {"model": "Llama 3.1 8B", "hardware": "H100 SXM"}, format="json")
 
@@ -131,6 +153,12 @@ BAD_INPUTS = [
     pytest.param({**ESTIMATE_INPUTS, "promt_tokens": 5}, "promt_tokens", id="misspelt-field"),
     pytest.param({"hardware": "h100-sxm-80gb"}, "model", id="missing-model"),
     pytest.param({**ESTIMATE_INPUTS, "model": '{"model_type": "llama"}'}, "model", id="inline-config"),
+    pytest.param(
+        {**ESTIMATE_INPUTS, "burst_requests": 64, "concurrency": 8}, "burst_requests", id="two-online-modes"
+    ),
+    pytest.param(
+        {**ESTIMATE_INPUTS, "output_length_cv": 3.0}, "output_length_cv", id="length-spread-above-1"
+    ),
 ]
 
 
