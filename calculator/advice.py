@@ -15,6 +15,7 @@ from calculator.catalog import default_catalog
 from calculator.cost import CostAssumptions
 from calculator.deployment import Deployment, deployments_batch
 from calculator.engine import evaluate
+from calculator.frameworks import is_llama_cpp
 from calculator.grid import compat_reasons
 from calculator.precisions import resolve_precision
 from calculator.specs import Catalog
@@ -28,7 +29,7 @@ CONTEXT_TOO_LONG = 8
 
 
 def _precision_choices(d: Deployment) -> list[str]:
-    if d.framework.key == "llama.cpp":
+    if is_llama_cpp(d.framework):
         names = ["q8_0", "q5_k_m", "q4_k_m"]
     elif d.framework.key == "exllamav2":
         names = ["exl2-6.0bpw", "exl2-4.0bpw", "int4-gptq"]

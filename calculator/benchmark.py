@@ -9,7 +9,7 @@ from rich.console import Console
 
 from calculator.catalog import default_catalog
 from calculator.engine import evaluate
-from calculator.frameworks import FRAMEWORKS
+from calculator.frameworks import CURRENT_FRAMEWORKS, FRAMEWORKS
 from calculator.grid import EntityTables, Grid, tensor_batch
 from calculator.precisions import PRECISIONS
 
@@ -22,7 +22,7 @@ def benchmark_grid(configurations: int) -> tuple[EntityTables, dict]:
         models=list(catalog.models.values()),
         hardware=list(catalog.hardware.values()),
         precisions=list(PRECISIONS.values()),
-        frameworks=list(FRAMEWORKS.values()),
+        frameworks=[FRAMEWORKS[k] for k in CURRENT_FRAMEWORKS],
     )
     base = len(tables.models) * len(tables.hardware) * len(tables.precisions) * len(tables.frameworks) * 4
     batches = max(1, round(configurations / base))

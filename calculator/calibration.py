@@ -19,7 +19,7 @@ import numpy as np
 
 from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
-FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "exllamav2", "mlc-llm", "hf-transformers")
+FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "llama.cpp-2023", "exllamav2", "mlc-llm", "hf-transformers")
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)
 HARDWARE_PARAMS = (
     "bandwidth_efficiency",

@@ -34,7 +34,7 @@ from calculator.calibration import Calibration
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import BLOCKERS, evaluate
-from calculator.frameworks import FRAMEWORKS, resolve_framework
+from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
 from calculator.grid import EntityTables, parallel_tensor_batch
 from calculator.precisions import PRECISIONS, kv_bytes_per_element, resolve_precision
 from calculator.specs import Catalog
@@ -263,7 +263,7 @@ def resolve_spec(
     models = _names(raw, "models", list(catalog.models), lambda n: resolve_model(n, catalog), errors)
     hardware = _names(raw, "hardware", list(catalog.hardware), lambda n: resolve_hardware(n, catalog), errors)
     precisions = _names(raw, "precisions", list(PRECISIONS), resolve_precision, errors)
-    frameworks = _names(raw, "frameworks", list(FRAMEWORKS), resolve_framework, errors)
+    frameworks = _names(raw, "frameworks", list(CURRENT_FRAMEWORKS), resolve_framework, errors)
     modes_raw = [str(m).strip().lower() for m in _as_list(raw.get("deployment_modes", ["cloud"]))]
     modes = tuple(DEPLOYMENT_MODES) if "*" in modes_raw else tuple(_unique(modes_raw))
     unknown_modes = [m for m in modes if m not in DEPLOYMENT_MODES]

@@ -15,7 +15,7 @@ memory
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 MemoryRule = Literal["utilization_of_total", "fraction_of_free", "static_fraction", "full_context", "dynamic"]
@@ -47,8 +47,28 @@ class FrameworkSpec:
     materialises_attention: bool = False
     """Prefill writes and reads the n x n attention scores in fp32 (no fused/flash attention): llama.cpp
     before flash attention became its default, eager transformers."""
+    legacy: bool = False
+    """An old build kept to model measurements made with it; left out of whole-catalog ("*") comparisons."""
     aliases: tuple[str, ...] = ()
     description: str = ""
+
+
+_LLAMA_CPP = FrameworkSpec(
+    key="llama.cpp",
+    family="llama.cpp",
+    memory_rule="full_context",
+    memory_fraction=1.0,
+    runtime_overhead_bytes=0.3 * GIB,
+    tp_comm_buffer_bytes=0.0,
+    cuda_graph_bytes=0.0,
+    max_num_seqs=16,
+    max_num_batched_tokens=512,
+    tp_splits_heads=False,
+    fp16_accumulate=True,
+    materialises_attention=True,
+    aliases=("llamacpp", "llama-cpp", "ik_llama.cpp", "ollama", "gguf", "llamafile"),
+    description="llama.cpp: GGUF, CPU/GPU/Metal, KV cache for the whole context up front",
+)
 
 
 FRAMEWORKS: dict[str, FrameworkSpec] = {
@@ -93,21 +113,15 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             aliases=("sgl",),
             description="SGLang: RadixAttention, continuous batching",
         ),
-        FrameworkSpec(
-            key="llama.cpp",
-            family="llama.cpp",
-            memory_rule="full_context",
-            memory_fraction=1.0,
-            runtime_overhead_bytes=0.3 * GIB,
-            tp_comm_buffer_bytes=0.0,
-            cuda_graph_bytes=0.0,
-            max_num_seqs=16,
-            max_num_batched_tokens=512,
-            tp_splits_heads=False,
-            fp16_accumulate=True,
-            materialises_attention=True,
-            aliases=("llamacpp", "llama-cpp", "ik_llama.cpp", "ollama", "gguf", "llamafile"),
-            description="llama.cpp: GGUF, CPU/GPU/Metal, KV cache for the whole context up front",
+        _LLAMA_CPP,
+        replace(
+            _LLAMA_CPP,
+            key="llama.cpp-2023",
+            family="llama.cpp-2023",
+            legacy=True,
+            aliases=("llama.cpp-legacy", "llamacpp-2023"),
+            description="llama.cpp builds of 2023 (cuBLAS prompt processing, before the 2024 CUDA kernels), "
+            "calibrated on their own measurements: ~1.4x slower prompt processing per FLOP on the same GPU",
         ),
         FrameworkSpec(
             key="exllamav2",
@@ -152,6 +166,14 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
         ),
     )
 }
+
+
+CURRENT_FRAMEWORKS: tuple[str, ...] = tuple(k for k, f in FRAMEWORKS.items() if not f.legacy)
+"""What a whole-catalog comparison ("*") covers."""
+
+
+def is_llama_cpp(framework: FrameworkSpec) -> bool:
+    return framework.key.startswith("llama.cpp")
 
 
 class UnknownFrameworkError(KeyError):

@@ -23,7 +23,7 @@ from calculator.columns import (
 )
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import ConfigBatch
-from calculator.frameworks import FrameworkSpec
+from calculator.frameworks import FrameworkSpec, is_llama_cpp
 from calculator.precisions import PrecisionSpec
 from calculator.specs import HardwareSpec, ModelSpec
 
@@ -40,7 +40,7 @@ def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware:
         reasons.append(f"the catalog has no compute throughput for {hardware.name}; add it before estimating")
     if precision.frameworks and framework.key not in precision.frameworks:
         reasons.append(f"{precision.key} runs only on {', '.join(precision.frameworks)}, not {framework.key}")
-    if framework.key == "llama.cpp" and precision.key not in LLAMA_CPP_PRECISIONS:
+    if is_llama_cpp(framework) and precision.key not in LLAMA_CPP_PRECISIONS:
         reasons.append(f"llama.cpp loads GGUF files (fp16, q8_0, q4_k_m, ...), not {precision.key}")
     if framework.key == "exllamav2" and not (
         precision.key.startswith("exl2") or precision.key in {"int4-gptq", "fp16"}

@@ -24,6 +24,8 @@ from calculator.columns import (
 from calculator.memory import ACTIVATION_BYTES, kv_bytes_per_sequence, weight_bytes_total
 
 PIPELINE_LINK_EFFICIENCY = 0.7
+SCORE_BYTES = 16.0
+"""Memory traffic per attention-score element when attention is not fused: 4 passes over fp32 scores."""
 
 
 def peak_flops(h: HardwareColumns, p: PrecisionColumns, f: FrameworkColumns) -> Array:
@@ -157,8 +159,12 @@ def prefill_time_s(
     traffic = (weight_bytes_read(m, p, tokens) / w.tensor_parallel + kv_write) / (
         h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
     )
-    # Unfused attention writes and reads n^2/2 fp32 scores per head and layer (causal): 4 x L x h x n^2 bytes.
-    scores = f.materialises_attention * 4.0 * m.num_layers * m.num_attention_heads / w.tensor_parallel * n * n
+    # Unfused attention materialises the full n x n fp32 score matrix per head and layer (the causal mask is
+    # applied to it, not skipped) and passes over it four times: QK^T writes it, the masked softmax reads and
+    # rewrites it, the AV product reads it (llama.cpp's ggml_mul_mat / ggml_soft_max_ext / ggml_mul_mat):
+    # SCORE_BYTES = 4 passes x 4 bytes per element.
+    heads_per_device = m.num_attention_heads / w.tensor_parallel
+    scores = f.materialises_attention * SCORE_BYTES * m.num_layers * heads_per_device * n * n
     scores_time = scores * sequences / (h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency)
     return (
         np.maximum(compute, traffic)

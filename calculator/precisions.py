@@ -43,7 +43,7 @@ class PrecisionSpec:
 
 
 _ALL = ()  # empty tuple: every framework accepts the format
-_GGUF = ("llama.cpp",)
+_GGUF = ("llama.cpp", "llama.cpp-2023")
 
 PRECISIONS: dict[str, PrecisionSpec] = {
     p.key: p

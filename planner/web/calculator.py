@@ -94,7 +94,13 @@ def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str
     points = []
     for size in sizes:
         est = estimate_deployment(
-            deployment.replace(batch_size=size, requests_per_hour=0.0, request_rate=None, concurrency=None),
+            deployment.replace(
+                batch_size=size,
+                requests_per_hour=0.0,
+                request_rate=None,
+                concurrency=None,
+                burst_requests=None,
+            ),
             assumptions=assumptions,
             catalog=db_catalog,
             with_recommendations=False,

@@ -11,8 +11,9 @@ import pytest
 
 from calculator import estimate
 from calculator.calibrate import FITTED, cross_validate, fit_group, fit_performance
-from calculator.calibration import Calibration, load_calibration
+from calculator.calibration import FAMILIES, Calibration, load_calibration
 from calculator.catalog import default_catalog
+from calculator.frameworks import FRAMEWORKS
 from calculator.validate import _performance_deployment, predict_performance, prepare_performance, read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +152,38 @@ def test_a_power_cap_slows_only_cards_whose_peak_exceeds_it():
     slowed = prefill_s("rtx-6000-ada-48gb", 0.8e12) / prefill_s("rtx-6000-ada-48gb", 1e13)
     assert 1.2 < slowed < 364 / 240 + 0.01
     assert prefill_s("rtx-4090-24gb", 0.8e12) == pytest.approx(prefill_s("rtx-4090-24gb", 1e13))
+
+
+def test_llama_cpp_builds_of_2023_are_calibrated_as_their_own_family():
+    rows = [r for r in read_rows(MEASUREMENTS) if r["framework"] == "llama.cpp"]
+    mapped = {
+        (("2023" in r["framework_version"]), _performance_deployment(r, default_catalog()).framework.key)
+        for r in rows
+    }
+    assert mapped == {(True, "llama.cpp-2023"), (False, "llama.cpp")}
+    assert FRAMEWORKS["llama.cpp-2023"].family in FAMILIES
+
+
+def test_unfused_attention_reads_and_writes_sixteen_bytes_per_score():
+    """Materialised attention adds 4 passes x 4 bytes x layers x heads x n^2 of traffic to prefill."""
+    from dataclasses import replace
+
+    from calculator.deployment import deployments_batch, resolve_deployment
+    from calculator.performance import prefill_time_s
+
+    n = 4096
+    d = resolve_deployment(
+        "llama-2-7b", "rtx-4090-24gb", framework="llama.cpp", prompt_tokens=n, output_tokens=1
+    )
+    fused = d.replace(framework=replace(d.framework, materialises_attention=False))
+    calibration = Calibration()
+    times = []
+    for deployment in (d, fused):
+        b = deployments_batch([deployment], calibration)
+        times.append(
+            prefill_time_s(b.model, b.hardware, b.precision, b.framework, b.workload, b.efficiency, 1.0)
+        )
+    bandwidth = d.hardware.memory_bandwidth_bytes_per_s * calibration.param(
+        "llama.cpp", "consumer_gpu", "bandwidth_efficiency"
+    )
+    assert float(times[0][0] - times[1][0]) == pytest.approx(16 * 32 * 32 * n * n / bandwidth, rel=1e-9)

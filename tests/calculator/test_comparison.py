@@ -140,9 +140,15 @@ def test_star_expands_to_the_catalog_and_names_resolve_to_keys():
     assert spec.models == tuple(catalog.models)
     assert spec.hardware == tuple(catalog.hardware)
     assert spec.precisions == tuple(PRECISIONS)
-    assert spec.frameworks == tuple(FRAMEWORKS)
+    # Legacy builds (kept to model old measurements) are named explicitly, never swept by "*".
+    assert spec.frameworks == tuple(k for k in FRAMEWORKS if not FRAMEWORKS[k].legacy)
+    assert "llama.cpp-2023" in FRAMEWORKS and "llama.cpp-2023" not in spec.frameworks
     assert spec.deployment_modes == ("local", "cloud", "edge")
-    assert spec.size == len(catalog.models) * len(catalog.hardware) * len(PRECISIONS) * len(FRAMEWORKS) * 3
+    assert (
+        spec.size == len(catalog.models) * len(catalog.hardware) * len(PRECISIONS) * len(spec.frameworks) * 3
+    )
+    legacy = resolve_spec({**SMALL, "frameworks": ["llama.cpp-legacy"]})
+    assert legacy.frameworks == ("llama.cpp-2023",)
     alias = resolve_spec({**SMALL, "models": ["LLaMA 3.1 8B", "llama-3.1-8b"], "batch_sizes": "auto"})
     assert alias.models == ("llama-3.1-8b",)
     assert alias.batch_sizes == (0,)

@@ -25,7 +25,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from calculator.comparison import evaluate_chunk, plan_chunks, resolve_spec
-from calculator.frameworks import FRAMEWORKS
+from calculator.frameworks import CURRENT_FRAMEWORKS
 from calculator.precisions import PRECISIONS
 from planner import comparisons, specs
 from planner.heartbeat import live_workers
@@ -39,7 +39,7 @@ BATCH_SIZES = ("auto", 1, 4, 16, 64, 256)
 def benchmark_request(catalog, configurations: int) -> dict:
     """Every hardware entry, precision and framework, TP 1/2/4/8, and as many models (then batch sizes) as
     it takes to come close to `configurations`."""
-    per_model_batch = len(catalog.hardware) * len(PRECISIONS) * len(FRAMEWORKS) * len(TENSOR_PARALLEL)
+    per_model_batch = len(catalog.hardware) * len(PRECISIONS) * len(CURRENT_FRAMEWORKS) * len(TENSOR_PARALLEL)
     models = sorted(catalog.models)
     batches = min(len(BATCH_SIZES), max(1, math.ceil(configurations / (per_model_batch * len(models)))))
     count = min(len(models), max(1, round(configurations / (per_model_batch * batches))))
