@@ -6,6 +6,7 @@ vectorised batch, online-rate rows through the queueing model.
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,8 @@ UNBOUNDED_RATE_BURST = 512
 "QPS=INF" rows). Not published; inferred from the rows' own shape: mean TTFT is the same for 16 and 256
 output tokens (every request admitted at once, so the burst fits the batch) and equals N/2 prompts' prefill
 at the throughput the 16-token rows reach, giving N = 500-620 on all six configurations."""
+UNBOUNDED_RATE = re.compile(r"(?<![a-z])inf(?![a-z])|infinit|at once", re.IGNORECASE)
+"""How notes say requests were not paced: "QPS=INF", "request rate inf", "infinite rate", "sent at once"."""
 GIB = 2**30
 MIB = 2**20
 PERFORMANCE_METRICS = {
@@ -289,9 +292,36 @@ def prepare_performance(
         metric_codes=np.array([METRIC_ORDER.index(row["metric"]) for row in rows]),
         online_rates=np.array([_num(rows[i], "request_rate", 0.0) for i in online_index]),
         online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
-        online_burst=np.array([_burst_size(rows[i]) for i in online_index]),
+        online_burst=_burst_sizes([rows[i] for i in online_index]),
         online_cv=np.array([_output_length_cv(rows[i]) for i in online_index]),
     )
+
+
+RUN_COLUMNS = (
+    "source",
+    "model",
+    "hardware",
+    "precision",
+    "framework",
+    "tp",
+    "pp",
+    "input_tokens",
+    "output_tokens",
+    "concurrency",
+    "request_rate",
+)
+"""Rows that agree on these came from one benchmark run (its throughput, TPOT and TTFT)."""
+
+
+def _burst_sizes(rows: list[dict[str, str]]) -> np.ndarray:
+    """Burst size per row; a run's notes often say "sent at once" on one metric's row only (Lambda prints
+    it beside throughput, not beside inter-token latency), so a burst marks every row of its run."""
+    sizes = [_burst_size(row) for row in rows]
+    run_size: dict[tuple[str, ...], float] = {}
+    for row, size in zip(rows, sizes, strict=True):
+        key = tuple(row.get(c, "") for c in RUN_COLUMNS)
+        run_size[key] = max(run_size.get(key, 0.0), size)
+    return np.array([run_size[tuple(row.get(c, "") for c in RUN_COLUMNS)] for row in rows])
 
 
 def _burst_size(row: dict[str, str]) -> float:
@@ -299,8 +329,7 @@ def _burst_size(row: dict[str, str]) -> float:
     concurrency when given, else UNBOUNDED_RATE_BURST. Other online rows are open or closed loops."""
     if _num(row, "request_rate", 0.0) > 0:
         return 0.0
-    text = (row.get("notes") or "").lower()
-    if not any(mark in text for mark in ("inf", "at once")):
+    if not UNBOUNDED_RATE.search(row.get("notes") or ""):
         return 0.0
     return _num(row, "concurrency", 0.0) or float(UNBOUNDED_RATE_BURST)
 

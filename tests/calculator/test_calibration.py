@@ -187,3 +187,17 @@ def test_unfused_attention_reads_and_writes_sixteen_bytes_per_score():
         "llama.cpp", "consumer_gpu", "bandwidth_efficiency"
     )
     assert float(times[0][0] - times[1][0]) == pytest.approx(16 * 32 * 32 * n * n / bandwidth, rel=1e-9)
+
+
+def test_rows_at_an_unbounded_rate_are_bursts_and_paced_rows_are_not():
+    items = items_for("trtllm-triton-v0.14") + items_for("lambda-vllm")
+    prep = prepare_performance(items, Calibration())
+    rows = [prep.rows[i] for i in prep.online_index]
+    sizes: dict[tuple[bool, bool], set[float]] = {}
+    for r, burst in zip(rows, prep.online_burst, strict=True):
+        sizes.setdefault(("QPS=2" in r["notes"], r["source"] == "lambda-vllm"), set()).add(float(burst))
+    assert sizes[(True, False)] == {0.0}  # paced at 2 req/s: open loop
+    assert sizes[(False, False)] == {512.0}  # QPS=INF without a count: UNBOUNDED_RATE_BURST
+    assert sizes[(False, True)] == {320.0}  # "320 prompts sent at once"
+    lambda_cv = {cv for r, cv in zip(rows, prep.online_cv, strict=True) if r["source"] == "lambda-vllm"}
+    assert lambda_cv == {1.0}  # ShareGPT lengths
