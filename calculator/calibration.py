@@ -1,7 +1,8 @@
 """Calibrated efficiency factors: what fraction of the roofline each framework family reaches on each
 hardware class, plus fixed overheads. Values live in data/calibration.json, written by `calibrate`.
 
-Lookup order for (family, hardware class) starts at "family/class" and ends at "*/*". In between, what
+Lookup order for (family, hardware class) starts at "family/class" and ends at "*/*" (an older build,
+FAMILY_PARENT, tries its framework's entries right after its own). In between, what
 the hardware achieves (fractions of peak bandwidth, compute and link) looks at "*/class" before "family/*",
 and what the software costs (fixed and per-sequence overheads, all-reduce latency) at "family/*" before
 "*/class". Each parameter falls back independently, so a sparse file still gives every configuration a value.
@@ -20,6 +21,9 @@ import numpy as np
 from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
 FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "llama.cpp-2023", "exllamav2", "mlc-llm", "hf-transformers")
+FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp"}
+"""An older build falls back to its framework's entries before the hardware class's and the global ones,
+and is fitted shrunk towards them."""
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)
 HARDWARE_PARAMS = (
     "bandwidth_efficiency",
@@ -60,10 +64,14 @@ class Calibration:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def _lookup(self, family: str, hardware_class: str, name: str) -> tuple[float, str]:
+        parent = FAMILY_PARENT.get(family)
+        families = (family, parent) if parent else (family,)
+        cells = tuple(f"{f}/{hardware_class}" for f in families)
+        wide = tuple(f"{f}/*" for f in families)
         if name in HARDWARE_PARAMS:
-            order = (f"{family}/{hardware_class}", f"*/{hardware_class}", f"{family}/*", "*/*")
+            order = (*cells, f"*/{hardware_class}", *wide, "*/*")
         else:
-            order = (f"{family}/{hardware_class}", f"{family}/*", f"*/{hardware_class}", "*/*")
+            order = (cells[0], wide[0], *cells[1:], *wide[1:], f"*/{hardware_class}", "*/*")
         for key in order:
             entry = self.entries.get(key)
             if entry is not None and name in entry:
@@ -86,7 +94,14 @@ class Calibration:
         )
 
     def error_band(self, family: str, hardware_class: str, metric: str) -> float | None:
-        for key in (f"{family}/{hardware_class}", f"{family}/*", "*/*"):
+        parent = FAMILY_PARENT.get(family, "*")
+        for key in (
+            f"{family}/{hardware_class}",
+            f"{family}/*",
+            f"{parent}/{hardware_class}",
+            f"{parent}/*",
+            "*/*",
+        ):
             band = self.error_bands.get(key, {})
             if metric in band:
                 return float(band[metric])

@@ -201,3 +201,20 @@ def test_rows_at_an_unbounded_rate_are_bursts_and_paced_rows_are_not():
     assert sizes[(False, True)] == {320.0}  # "320 prompts sent at once"
     lambda_cv = {cv for r, cv in zip(rows, prep.online_cv, strict=True) if r["source"] == "lambda-vllm"}
     assert lambda_cv == {1.0}  # ShareGPT lengths
+
+
+def test_an_older_build_falls_back_to_its_frameworks_entries_before_the_global_ones():
+    calibration = Calibration(
+        entries={
+            "*/*": {"decode_step_overhead_s": 1e-3, "bandwidth_efficiency": 0.5},
+            "*/consumer_gpu": {"bandwidth_efficiency": 0.6},
+            "llama.cpp/*": {"decode_step_overhead_s": 2e-3, "bandwidth_efficiency": 0.7},
+            "llama.cpp/consumer_gpu": {"bandwidth_efficiency": 0.8},
+            "llama.cpp-2023/*": {"prefill_overhead_s": 5e-3},
+        }
+    )
+    sources = calibration.sources("llama.cpp-2023", "consumer_gpu")
+    assert sources["prefill_overhead_s"] == "llama.cpp-2023/*"
+    assert sources["decode_step_overhead_s"] == "llama.cpp/*"
+    assert sources["bandwidth_efficiency"] == "llama.cpp/consumer_gpu"
+    assert calibration.sources("vllm", "consumer_gpu")["bandwidth_efficiency"] == "*/consumer_gpu"
