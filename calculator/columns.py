@@ -193,6 +193,7 @@ class FrameworkColumns(Columns):
     tp_splits_heads: Array
     fp16_accumulate: Array
     materialises_attention: Array
+    mixes_prefill_and_decode: Array
 
     @classmethod
     def from_specs(cls, specs: list[FrameworkSpec]) -> FrameworkColumns:
@@ -205,6 +206,7 @@ class FrameworkColumns(Columns):
                 "cuda_graph_bytes": s.cuda_graph_bytes,
                 "max_num_seqs": s.max_num_seqs,
                 "max_num_batched_tokens": s.max_num_batched_tokens,
+                "mixes_prefill_and_decode": float(s.mixes_prefill_and_decode),
                 "tp_splits_heads": float(s.tp_splits_heads),
                 "fp16_accumulate": float(s.fp16_accumulate),
                 "materialises_attention": float(s.materialises_attention),

@@ -47,6 +47,10 @@ class FrameworkSpec:
     materialises_attention: bool = False
     """Prefill writes and reads the n x n attention scores in fp32 (no fused/flash attention): llama.cpp
     before flash attention became its default, eager transformers."""
+    mixes_prefill_and_decode: bool = False
+    """Each iteration runs up to max_num_batched_tokens of new prompts beside every running sequence's decode
+    step (TensorRT-LLM in-flight batching); otherwise waiting prompts are prefilled first while decoding
+    pauses (vLLM's V0 scheduler, SGLang without mixed chunks). Matters for a burst's inter-token gaps."""
     legacy: bool = False
     """An old build kept to model measurements made with it; left out of whole-catalog ("*") comparisons."""
     aliases: tuple[str, ...] = ()
@@ -97,6 +101,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             cuda_graph_bytes=0.5 * GIB,
             max_num_seqs=2048,
             max_num_batched_tokens=8192,
+            mixes_prefill_and_decode=True,
             aliases=("trt-llm", "trtllm", "tensorrt_llm"),
             description="NVIDIA TensorRT-LLM: compiled engines, in-flight batching",
         ),

@@ -156,6 +156,24 @@ def _burst_drain(
     return d_max, token_weighted
 
 
+def _prefill_phase_gap_s(
+    remaining_max: Array, steps: Array, step: Array, iteration: Array, mixes: Array
+) -> Array:
+    """Mean gap time a request spends, beyond its decode steps, while the prompts after its own are
+    prefilled; the remaining prefill R is uniform on [0, remaining_max].
+    Prefill first (decode paused): the first gap is R, so E = remaining_max / 2.
+    Mixed iterations (a chunk of max_num_batched_tokens of prompts beside every decode step): the request
+    decodes during R at one token per iteration, so of its steps x iteration it spends min(a, R) there
+    instead of at the pure decode step: E = E[min(a, R)] x (1 - step / iteration), a = steps x iteration,
+    E[min(a, R)] = remaining_max / 2 when a >= remaining_max, else a - a^2 / (2 remaining_max)."""
+    stalled = remaining_max / 2.0
+    a = steps * iteration
+    r = np.maximum(remaining_max, 1e-12)
+    within = np.where(a >= r, r / 2.0, a - a * a / (2.0 * r))
+    mixed = within * np.clip(1.0 - step / np.maximum(iteration, 1e-12), 0.0, 1.0)
+    return np.where(mixes > 0, mixed, stalled)
+
+
 def burst_operating_point(
     batch: ConfigBatch, max_batch: Array, *, requests: Array, output_length_cv: Array | float = 0.0
 ) -> OnlineColumns:
@@ -167,7 +185,8 @@ def burst_operating_point(
     beyond the cap wait for a slot; they are served at the closed-loop rate of a full batch first:
         T = (N - cap) x e2e(cap) / cap + prefill(cap) + D_max(cap)
     Output tokens/s = N x output / T. TPOT is the token-weighted inter-token gap (what benchmark clients
-    report as mean ITL); a request's first gap includes the prefills that follow its own."""
+    report as mean ITL), including the time each request waits on the prefills after its own
+    (_prefill_phase_gap_s)."""
     m, h, p, f, w, e = (
         batch.model,
         batch.hardware,
@@ -184,10 +203,13 @@ def burst_operating_point(
     steps = np.maximum(w.output_tokens - 1.0, 0.0)
     prefill = prefill_time_s(m, h, p, f, w, e, n)
     d_max, step = _burst_drain(lambda b: decode_step_time_s(m, h, p, f, w, e, b, context), n, cv, steps)
-    # Gaps: each request's first gap waits for the prompts prefilled after it, (n - 1) / 2 x prefill / n on
-    # average; the decode gaps follow the draining batch.
-    stall = prefill * (n - 1.0) / (2.0 * n)
-    burst_tpot = np.where(steps > 0, step + stall / np.maximum(steps, 1.0), 0.0)
+    full_step = decode_step_time_s(m, h, p, f, w, e, n, context)
+    chunk_prompts = f.max_num_batched_tokens / np.maximum(w.prompt_tokens, 1.0)
+    iteration = prefill_time_s(m, h, p, f, w, e, chunk_prompts) + full_step
+    extra = _prefill_phase_gap_s(
+        prefill * (n - 1.0) / n, steps, full_step, iteration, f.mixes_prefill_and_decode
+    )
+    burst_tpot = np.where(steps > 0, step + extra / np.maximum(steps, 1.0), 0.0)
     burst_ttft_mean = prefill * (n + 1.0) / (2.0 * n)
     # Requests beyond the cap: a full batch served closed-loop first.
     queued = n_total - n

@@ -276,3 +276,38 @@ def test_online_inputs_are_checked(inputs, field):
     with pytest.raises(InputError) as error:
         _burst(**inputs)
     assert error.value.field == field
+
+
+def test_in_flight_batching_decodes_between_prompt_chunks_instead_of_waiting_for_all_prompts():
+    """512 prompts of 467 tokens, 16 output tokens, Llama-3.1-8B on an H200 with TensorRT-LLM: each
+    iteration prefills a chunk of max_num_batched_tokens beside the decode step, so a request's gaps during
+    the prompt phase are one iteration each; with prefill first, its first gap is all the prompts after it."""
+    from dataclasses import replace
+
+    from calculator import estimate_deployment
+    from calculator.deployment import resolve_deployment
+
+    d = resolve_deployment(
+        "llama-3.1-8b",
+        "h200-sxm-141gb",
+        precision="bf16",
+        framework="tensorrt-llm",
+        prompt_tokens=467,
+        output_tokens=16,
+        burst_requests=512,
+    )
+    stalled = d.replace(framework=replace(d.framework, mixes_prefill_and_decode=False))
+    mixed_itl = estimate_deployment(d, with_recommendations=False).online.tpot_s
+    stalled_itl = estimate_deployment(stalled, with_recommendations=False).online.tpot_s
+    chunk = estimate(
+        "llama-3.1-8b",
+        "h200-sxm-141gb",
+        precision="bf16",
+        framework="tensorrt-llm",
+        prompt_tokens=8192,
+        output_tokens=1,
+        with_recommendations=False,
+    ).performance.prefill_s
+    assert mixed_itl < stalled_itl
+    # Most gaps are one iteration (a chunk of prompts plus a decode step); none is longer.
+    assert 0.5 * chunk < mixed_itl < 1.5 * chunk
