@@ -218,3 +218,31 @@ def test_an_older_build_falls_back_to_its_frameworks_entries_before_the_global_o
     assert sources["decode_step_overhead_s"] == "llama.cpp/*"
     assert sources["bandwidth_efficiency"] == "llama.cpp/consumer_gpu"
     assert calibration.sources("vllm", "consumer_gpu")["bandwidth_efficiency"] == "*/consumer_gpu"
+
+
+def test_error_bands_hold_out_sources_where_there_are_several_and_hardware_where_there_is_one():
+    from types import SimpleNamespace
+
+    from calculator.calibrate import error_bands
+
+    def item(i: int, family: str, source: str) -> tuple[dict[str, str], SimpleNamespace]:
+        row = {
+            "id": f"r{i}",
+            "metric": "decode_tokens_per_s_per_user",
+            "scenario": "single_stream",
+            "source": source,
+        }
+        d = SimpleNamespace(
+            framework=SimpleNamespace(family=family), hardware=SimpleNamespace(kind="consumer_gpu")
+        )
+        return row, d
+
+    one_source = [item(i, "exllamav2", "readme") for i in range(3)]
+    two_sources = [item(i, "mlc-llm", "a" if i % 2 else "b") for i in range(3, 7)]
+    items = one_source + two_sources
+    loso = {row["id"]: (100.0, 150.0) for row, _ in items}  # 50% when the source is held out
+    loho = {row["id"]: (100.0, 110.0) for row, _ in items}  # 10% when the card is held out
+    bands = error_bands(items, loso, loho)
+    assert bands["exllamav2/consumer_gpu"]["decode_tokens_per_s_per_user"] == pytest.approx(0.10)
+    assert bands["mlc-llm/consumer_gpu"]["decode_tokens_per_s_per_user"] == pytest.approx(0.50)
+    assert bands["*/*"]["decode_tokens_per_s_per_user"] == pytest.approx(0.50)
