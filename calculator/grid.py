@@ -24,13 +24,15 @@ from calculator.columns import (
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import ConfigBatch
 from calculator.frameworks import FrameworkSpec, is_llama_cpp
-from calculator.precisions import PrecisionSpec
+from calculator.precisions import PRECISIONS, PrecisionSpec
 from calculator.specs import HardwareSpec, ModelSpec
 
 CUDA_ONLY = {"tensorrt-llm", "exllamav2", "sglang"}
 NVIDIA_ONLY = {"tensorrt-llm"}
 GPU_FRAMEWORKS = {"tensorrt-llm", "exllamav2", "sglang", "vllm", "hf-transformers"}
-LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "q4_0", "q4_k_m", "q5_k_m", "q8_0", "mxfp4"}
+LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "mxfp4"} | {
+    key for key, spec in PRECISIONS.items() if "llama.cpp" in spec.frameworks
+}
 
 
 def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware: HardwareSpec) -> list[str]:

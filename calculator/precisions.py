@@ -42,6 +42,23 @@ class PrecisionSpec:
         return self.bits_per_weight / 8.0
 
 
+GGUF_MORE_BITS = {
+    # Single-type block formats, bytes per block from ggml's block structs (ggml-common.h):
+    "q4_1": 5.0,  # fp16 scale + fp16 min + 16 bytes of nibbles per 32 weights = 20 bytes
+    "q5_0": 5.5,  # fp16 scale + 4 bytes of high bits + 16 bytes per 32 weights = 22 bytes
+    "q5_1": 6.0,  # fp16 scale + fp16 min + 4 + 16 bytes per 32 weights = 24 bytes
+    "iq4_nl": 4.5,  # fp16 scale + 16 bytes per 32 weights = 18 bytes
+    "iq4_xs": 4.25,  # fp16 scale + 2 + 4 bytes of scales + 128 bytes per 256 weights = 136 bytes
+    # k-quant mixes, file averages over Llama 2 7B (llama.cpp tools/quantize/README.md, "Llama 2 7B" table):
+    "q2_k": 3.35,
+    "q3_k_s": 3.50,
+    "q3_k_m": 3.91,
+    "q3_k_l": 4.27,
+    "q4_k_s": 4.58,
+    "q5_k_s": 5.52,
+    "q6_k": 6.56,  # a single type: 210 bytes per 256 weights = 6.5625
+}
+"""More GGUF formats llama.cpp loads, with bits per weight including their block scales."""
 _ALL = ()  # empty tuple: every framework accepts the format
 _GGUF = ("llama.cpp", "llama.cpp-2023")
 
@@ -178,6 +195,19 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             frameworks=_GGUF,
             aliases=("gguf-q8_0",),
             description="GGUF Q8_0",
+        ),
+        *(
+            PrecisionSpec(
+                key=key,
+                bits_per_weight=bits,
+                scope="all",
+                compute_path="fp16",
+                weight_only=True,
+                frameworks=_GGUF,
+                aliases=(f"gguf-{key}",),
+                description=f"GGUF {key.upper()}",
+            )
+            for key, bits in GGUF_MORE_BITS.items()
         ),
     )
 }

@@ -289,3 +289,28 @@ def test_loader_rejects_active_above_total(tmp_path):
 
     with pytest.raises(CatalogError, match=r"phi-2.*params_active"):
         load_catalog(models_path=_write(tmp_path, MODELS_CSV, edit))
+
+
+@pytest.mark.parametrize(
+    ("name", "bits"),
+    [("Q6_K", 6.56), ("q3_k_m", 3.91), ("q4_k_s", 4.58), ("q5_0", 5.5), ("q4_1", 5.0), ("IQ4_XS", 4.25)],
+)
+def test_more_gguf_formats_load_on_llama_cpp_only(name, bits):
+    from calculator import estimate
+    from calculator.precisions import resolve_precision
+
+    spec = resolve_precision(name)
+    assert spec.bits_per_weight == bits
+    gguf = estimate(
+        "llama-2-7b", "rtx-4090-24gb", framework="llama.cpp", precision=name, with_recommendations=False
+    )
+    fp16 = estimate(
+        "llama-2-7b", "rtx-4090-24gb", framework="llama.cpp", precision="fp16", with_recommendations=False
+    )
+    assert not gguf.blockers
+    # Every weight (embedding included) is stored at the format's bits.
+    assert gguf.memory.weights_bytes == pytest.approx(fp16.memory.weights_bytes * bits / 16, rel=1e-6)
+    blocked = estimate(
+        "llama-2-7b", "rtx-4090-24gb", framework="vllm", precision=name, with_recommendations=False
+    )
+    assert [b.code for b in blocked.blockers] == ["precision_unsupported"]
