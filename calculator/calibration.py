@@ -24,6 +24,14 @@ FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "llama.cpp-2023", "exllamav2", 
 FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp"}
 """An older build falls back to its framework's entries before the hardware class's and the global ones,
 and is fitted shrunk towards them."""
+
+
+def _family_chain(family: str) -> tuple[str, ...]:
+    """The family, then the framework it is an older build of (if any)."""
+    parent = FAMILY_PARENT.get(family)
+    return (family, parent) if parent else (family,)
+
+
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)
 HARDWARE_PARAMS = (
     "bandwidth_efficiency",
@@ -64,8 +72,7 @@ class Calibration:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def _lookup(self, family: str, hardware_class: str, name: str) -> tuple[float, str]:
-        parent = FAMILY_PARENT.get(family)
-        families = (family, parent) if parent else (family,)
+        families = _family_chain(family)
         cells = tuple(f"{f}/{hardware_class}" for f in families)
         wide = tuple(f"{f}/*" for f in families)
         if name in HARDWARE_PARAMS:
@@ -94,14 +101,8 @@ class Calibration:
         )
 
     def error_band(self, family: str, hardware_class: str, metric: str) -> float | None:
-        parent = FAMILY_PARENT.get(family, "*")
-        for key in (
-            f"{family}/{hardware_class}",
-            f"{family}/*",
-            f"{parent}/{hardware_class}",
-            f"{parent}/*",
-            "*/*",
-        ):
+        keys = [k for f in _family_chain(family) for k in (f"{f}/{hardware_class}", f"{f}/*")]
+        for key in (*keys, "*/*"):
             band = self.error_bands.get(key, {})
             if metric in band:
                 return float(band[metric])

@@ -108,17 +108,15 @@ def render_estimate(est: Estimate, console: Console) -> None:
     console.print(perf)
     if est.online:
         o = est.online
+        # A saturated burst only queues for a while; a saturated rate grows its queue without bound.
+        warning = {"burst": " [yellow](more requests than fit at once: the rest wait for a slot)[/]"}.get(
+            o.mode, " [red](saturated)[/]"
+        )
         console.print(
             f"Online ({o.mode}, {o.concurrency:.0f} in flight) at {o.request_rate_per_s:.2f} req/s, "
             f"{o.output_tokens_per_s:.0f} output tok/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
             f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
-            + (
-                ""
-                if not o.saturated
-                else " [yellow](more requests than fit at once: the rest wait for a slot)[/]"
-                if o.mode == "burst"
-                else " [red](saturated)[/]"
-            )
+            + (warning if o.saturated else "")
         )
     console.print(
         f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h per replica, ${c.monthly_usd:,.0f}/month for "

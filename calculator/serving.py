@@ -129,7 +129,7 @@ def harmonic_number(n: Array) -> Array:
 
 
 def _burst_drain(
-    step_time: Callable[[Array], Array], n: Array, cv: Array, steps: Array
+    step_time: Callable[[Array], Array], n: Array, full_step: Array, cv: Array, steps: Array
 ) -> tuple[Array, Array]:
     """Decode phase of n requests that start decoding together, output lengths L = mu' x ((1 - cv) + cv x E),
     E ~ Exp(1), mu' = `steps` decode steps on average. The batch shrinks as requests finish: b(l) = n x S(l),
@@ -138,8 +138,8 @@ def _burst_drain(
         D_max = (1 - cv) mu' s(n) + cv mu' int_{-H_n}^{0} s(n e^u) du
     (H_n: expected maximum of n unit exponentials), and the token-weighted mean gap is
         sum over steps of b s(b) / sum over steps of b.
-    s(b) = `step_time(b)`, one decode step at batch b. Returns (D_max, token-weighted step time)."""
-    fixed = step_time(n)
+    s(b) = `step_time(b)`, one decode step at batch b; `full_step` = s(n). Returns (D_max, token-weighted
+    step time)."""
     width = harmonic_number(n) / BURST_NODES
     tail_time, weighted, weight = np.zeros_like(n), np.zeros_like(n), np.zeros_like(n)
     for k in range(BURST_NODES):
@@ -149,8 +149,8 @@ def _burst_drain(
         tail_time = tail_time + s * width
         weighted = weighted + b * s * width
         weight = weight + b * width
-    d_max = steps * ((1.0 - cv) * fixed + cv * tail_time)
-    token_weighted = ((1.0 - cv) * n * fixed + cv * weighted) / np.maximum(
+    d_max = steps * ((1.0 - cv) * full_step + cv * tail_time)
+    token_weighted = ((1.0 - cv) * n * full_step + cv * weighted) / np.maximum(
         (1.0 - cv) * n + cv * weight, 1e-12
     )
     return d_max, token_weighted
@@ -202,8 +202,10 @@ def burst_operating_point(
     context = w.prompt_tokens + w.output_tokens / 2.0
     steps = np.maximum(w.output_tokens - 1.0, 0.0)
     prefill = prefill_time_s(m, h, p, f, w, e, n)
-    d_max, step = _burst_drain(lambda b: decode_step_time_s(m, h, p, f, w, e, b, context), n, cv, steps)
     full_step = decode_step_time_s(m, h, p, f, w, e, n, context)
+    d_max, step = _burst_drain(
+        lambda b: decode_step_time_s(m, h, p, f, w, e, b, context), n, full_step, cv, steps
+    )
     chunk_prompts = f.max_num_batched_tokens / np.maximum(w.prompt_tokens, 1.0)
     iteration = prefill_time_s(m, h, p, f, w, e, chunk_prompts) + full_step
     extra = _prefill_phase_gap_s(
@@ -211,14 +213,17 @@ def burst_operating_point(
     )
     burst_tpot = np.where(steps > 0, step + extra / np.maximum(steps, 1.0), 0.0)
     burst_ttft_mean = prefill * (n + 1.0) / (2.0 * n)
-    # Requests beyond the cap: a full batch served closed-loop first.
+    # Requests beyond the cap: a full batch served closed-loop first (solved only when some burst queues).
     queued = n_total - n
-    closed = online_operating_point(batch, cap, concurrency=n)
-    queue_s = queued * closed.e2e_latency_s / n
-    total_s = queue_s + prefill + d_max
     share = queued / n_total
+    if np.any(queued > 0):
+        closed = online_operating_point(batch, cap, concurrency=n)
+        queue_s = queued * closed.e2e_latency_s / n
+        tpot = share * closed.tpot_s + (1.0 - share) * burst_tpot
+    else:
+        queue_s, tpot = np.zeros_like(n), burst_tpot
+    total_s = queue_s + prefill + d_max
     ttft_mean = burst_ttft_mean + share * queue_s / 2.0
-    tpot = share * closed.tpot_s + (1.0 - share) * burst_tpot
     return OnlineColumns(
         concurrency=n,
         ttft_p50_s=0.5 * (queue_s + prefill),

@@ -22,6 +22,7 @@ from calculator.catalog import default_catalog
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
+from calculator.frameworks import resolve_framework
 from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
 
@@ -136,9 +137,7 @@ def framework_of(row: dict[str, str]) -> str:
     """The row's framework, with llama.cpp builds dated 2023 mapped to their own entry ("llama.cpp-2023"):
     their CUDA prompt processing runs ~1.4x slower per FLOP than the 2024 builds on the same card."""
     name = row["framework"]
-    if name.strip().lower() in ("llama.cpp", "llamacpp", "llama-cpp") and "2023" in row.get(
-        "framework_version", ""
-    ):
+    if "2023" in row.get("framework_version", "") and resolve_framework(name).key == "llama.cpp":
         return "llama.cpp-2023"
     return name
 
@@ -316,12 +315,11 @@ RUN_COLUMNS = (
 def _burst_sizes(rows: list[dict[str, str]]) -> np.ndarray:
     """Burst size per row; a run's notes often say "sent at once" on one metric's row only (Lambda prints
     it beside throughput, not beside inter-token latency), so a burst marks every row of its run."""
-    sizes = [_burst_size(row) for row in rows]
+    runs = [tuple(row.get(c, "") for c in RUN_COLUMNS) for row in rows]
     run_size: dict[tuple[str, ...], float] = {}
-    for row, size in zip(rows, sizes, strict=True):
-        key = tuple(row.get(c, "") for c in RUN_COLUMNS)
-        run_size[key] = max(run_size.get(key, 0.0), size)
-    return np.array([run_size[tuple(row.get(c, "") for c in RUN_COLUMNS)] for row in rows])
+    for run, row in zip(runs, rows, strict=True):
+        run_size[run] = max(run_size.get(run, 0.0), _burst_size(row))
+    return np.array([run_size[run] for run in runs])
 
 
 def _burst_size(row: dict[str, str]) -> float:
@@ -365,7 +363,8 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         )
         rates, conc = prep.online_rates, prep.online_concurrency
         cap = r.max_batch_size[idx]
-        # Closed loop where a concurrency is given; an unbounded rate (INF) keeps the server saturated.
+        # Open loop at a stated rate; a burst where the notes say the rate was unbounded (_burst_sizes);
+        # otherwise a closed loop at the stated concurrency, or at the largest batch that fits.
         closed = online_operating_point(sub, cap, concurrency=np.maximum(np.where(conc > 0, conc, cap), 1.0))
         opened = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
         burst = burst_operating_point(
