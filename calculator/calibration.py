@@ -5,7 +5,8 @@ Lookup order for (family, hardware class) starts at "family/class" and ends at "
 FAMILY_PARENT, tries its framework's entries right after its own). In between, what
 the hardware achieves (fractions of peak bandwidth, compute and link) looks at "*/class" before "family/*",
 and what the software costs (fixed and per-sequence overheads, all-reduce latency) at "family/*" before
-"*/class". Each parameter falls back independently, so a sparse file still gives every configuration a value.
+"*/class" (and at FAMILY_PRIORS, where a framework has one, before both). Each parameter falls back
+independently, so a sparse file still gives every configuration a value.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ PRIORS: dict[str, float] = {
     # No power cap unless measurements show one: 1e13 FLOP/s per W is far above any listed peak / TDP.
     "flops_per_watt": 1e13,
 }
+FAMILY_PRIORS: dict[str, dict[str, float]] = {
+    # Eager PyTorch issues every operation from Python: a Llama decoder layer is ~40 kernel launches
+    # (RMSNorm, rotary embedding, attention, MLP, cache append) at ~10 us of host time each, ~0.4 ms, and
+    # generate() adds its per-step Python (logits processors, stopping criteria, cache bookkeeping). The
+    # compiled engines' ~20 us per layer (CUDA graphs, fused kernels) is the wrong starting point for it.
+    "hf-transformers": {"layer_overhead_s": 4e-4, "decode_step_overhead_s": 5e-3, "prefill_overhead_s": 5e-3},
+}
+"""Software priors of a framework whose host overhead is known to differ from the compiled engines' by an
+order of magnitude: consulted after the framework's own entries and before the measured "*/class" and "*/*"
+ones (which average the compiled engines), and the start its fit is shrunk towards."""
 MEMORY_PRIORS: dict[str, float] = {"logits_factor": 0.95, "hidden_factor": 0.0, "base_bytes": 0.0}
 
 
@@ -76,14 +87,20 @@ class Calibration:
         cells = tuple(f"{f}/{hardware_class}" for f in families)
         wide = tuple(f"{f}/*" for f in families)
         if name in HARDWARE_PARAMS:
-            order = (*cells, f"*/{hardware_class}", *wide, "*/*")
+            own, shared = (*cells, f"*/{hardware_class}", *wide, "*/*"), ()
         else:
-            order = (cells[0], wide[0], *cells[1:], *wide[1:], f"*/{hardware_class}", "*/*")
-        for key in order:
+            own, shared = (cells[0], wide[0], *cells[1:], *wide[1:]), (f"*/{hardware_class}", "*/*")
+        found = self._first(own, name)
+        if found is None and name in FAMILY_PRIORS.get(family, {}):
+            return FAMILY_PRIORS[family][name], "prior"
+        return found or self._first(shared, name) or (PRIORS[name], "prior")
+
+    def _first(self, keys: tuple[str, ...], name: str) -> tuple[float, str] | None:
+        for key in keys:
             entry = self.entries.get(key)
             if entry is not None and name in entry:
                 return float(entry[name]), key
-        return PRIORS[name], "prior"
+        return None
 
     def param(self, family: str, hardware_class: str, name: str) -> float:
         return self._lookup(family, hardware_class, name)[0]

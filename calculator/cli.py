@@ -365,7 +365,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from calculator.validate import render_report, validate_file
 
     calibration = load_calibration(args.calibration) if args.calibration else None
-    report = validate_file(args.file, calibration=calibration)
+    report = validate_file(args.files, calibration=calibration)
     if args.json:
         print(json.dumps(report.summary(), indent=2))
     else:
@@ -448,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate", help="predict every row of a measurements or memory CSV and report the error"
     )
-    p.add_argument("file")
+    p.add_argument("files", nargs="+", metavar="file", help="CSV files in the same format, read together")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--calibration", default=None)
     p = sub.add_parser("calibrate", help="fit efficiency factors on measured data and cross-validate them")

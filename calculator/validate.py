@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -432,9 +432,15 @@ def _predict_memory(
 
 
 def validate_file(
-    path: str | Path, *, calibration: Calibration | None = None, catalog: Catalog | None = None
+    paths: str | Path | Sequence[str | Path],
+    *,
+    calibration: Calibration | None = None,
+    catalog: Catalog | None = None,
 ) -> ValidationReport:
-    return predict_rows(read_rows(path), calibration=calibration, catalog=catalog)
+    """Predict every row of one CSV file, or of several read together."""
+    files = [paths] if isinstance(paths, str | Path) else list(paths)
+    rows = [row for path in files for row in read_rows(path)]
+    return predict_rows(rows, calibration=calibration, catalog=catalog)
 
 
 def render_report(report: ValidationReport, console: Console) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from calculator import estimate
 from calculator.calibrate import FITTED, cross_validate, fit_group, fit_performance
-from calculator.calibration import FAMILIES, Calibration, load_calibration
+from calculator.calibration import FAMILIES, FAMILY_PRIORS, Calibration, load_calibration
 from calculator.catalog import default_catalog
-from calculator.frameworks import FRAMEWORKS
+from calculator.frameworks import FRAMEWORKS, resolve_framework
 from calculator.validate import _performance_deployment, predict_performance, prepare_performance, read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,3 +246,32 @@ def test_error_bands_hold_out_sources_where_there_are_several_and_hardware_where
     assert bands["exllamav2/consumer_gpu"]["decode_tokens_per_s_per_user"] == pytest.approx(0.10)
     assert bands["mlc-llm/consumer_gpu"]["decode_tokens_per_s_per_user"] == pytest.approx(0.50)
     assert bands["*/*"]["decode_tokens_per_s_per_user"] == pytest.approx(0.50)
+
+
+def test_eager_pytorch_starts_from_its_own_host_overhead_prior_not_the_compiled_engines():
+    """hf-transformers' software parameters fall back to FAMILY_PRIORS before the measured "*/class" and "*/*"
+    entries (fitted mostly on CUDA-graph engines); a fitted hf-transformers entry still wins."""
+    compiled = Calibration(entries={"*/*": {"layer_overhead_s": 2e-5}, "*/datacenter_gpu": {}})
+    assert (
+        compiled.param("hf-transformers", "datacenter_gpu", "layer_overhead_s")
+        == FAMILY_PRIORS["hf-transformers"]["layer_overhead_s"]
+    )
+    assert compiled.sources("hf-transformers", "datacenter_gpu")["layer_overhead_s"] == "prior"
+    assert compiled.param("vllm", "datacenter_gpu", "layer_overhead_s") == 2e-5
+    # Hardware parameters are not the framework's to override.
+    assert compiled.param("hf-transformers", "datacenter_gpu", "bandwidth_efficiency") == 0.8
+    fitted = Calibration(entries={"hf-transformers/*": {"layer_overhead_s": 7e-4}})
+    assert fitted.param("hf-transformers", "datacenter_gpu", "layer_overhead_s") == 7e-4
+
+
+def test_eager_host_overhead_makes_hf_transformers_decode_slower_than_a_compiled_engine():
+    """Same card, model and precision, uncalibrated: ~0.4 ms per layer of Python dispatch per step is
+    several times the memory time of a 1B model's weights on an H200."""
+    empty = Calibration()
+    hf = estimate(
+        "llama-3.2-1b", "h200-sxm-141gb", precision="bf16", framework="hf-transformers", calibration=empty
+    )
+    vllm = estimate("llama-3.2-1b", "h200-sxm-141gb", precision="bf16", framework="vllm", calibration=empty)
+    assert hf.performance.decode_tokens_per_s_per_user < 0.4 * vllm.performance.decode_tokens_per_s_per_user
+    # Text Generation Inference is a compiled server, not transformers' generate().
+    assert FRAMEWORKS[resolve_framework("tgi").key] is FRAMEWORKS["vllm"]
