@@ -34,6 +34,7 @@ def test_measured_rows_use_the_calibration_format_with_their_own_ids_and_sources
     assert not set(ids) & {r["id"] for r in read_rows(SHARED)}
     assert {r["source"] for r in rows} == {
         "device-hf-transformers-h200-sxm-141gb",
+        "device-hf-transformers-h100-sxm-80gb",
         "device-llamacpp-h200-sxm-141gb",
     }
     # Each row names the script that produced it, and that script is in the repository.
