@@ -131,17 +131,18 @@ def resolve_deployment(
     except KeyError as error:
         raise InputError("hardware", str(error).strip("'\"")) from None
     try:
-        precision_spec = resolve_precision(precision)
+        framework_spec = resolve_framework(framework)
+    except KeyError as error:
+        raise InputError("framework", str(error)) from None
+    try:
+        native = dict(framework_spec.native_precisions)
+        precision_spec = resolve_precision(native.get(precision.strip().lower(), precision))
     except KeyError as error:
         raise InputError("precision", str(error)) from None
     try:
         kv_bytes = kv_bytes_per_element(kv_cache_precision, precision_spec)
     except KeyError as error:
         raise InputError("kv_cache_precision", str(error)) from None
-    try:
-        framework_spec = resolve_framework(framework)
-    except KeyError as error:
-        raise InputError("framework", str(error)) from None
     if deployment_mode not in DEPLOYMENT_MODES:
         raise InputError(
             "deployment_mode", f"must be one of {', '.join(DEPLOYMENT_MODES)}, got {deployment_mode!r}"

@@ -9,8 +9,13 @@ memory
 - sglang: weights + KV pool = mem_fraction_static x total memory (SGLang server arguments; default ~0.88).
 - llama.cpp: KV cache allocated for the whole context (n_ctx x n_seq) up front, plus a compute buffer
   (llama.cpp `llama_context` logs "KV self size", "compute buffer size").
-- exllamav2 / mlc-llm / hf-transformers: KV sized for the requests actually served (static cache per sequence
-  for exllamav2 and mlc-llm, dynamic for transformers), plus the runtime context.
+- lmdeploy (TurboMind): KV pool = cache_max_entry_count x memory free after the weights load (LMDeploy CLI
+  help: "The percentage of free gpu memory occupied by the k/v cache, excluding weights", default 0.8).
+- exllamav2 / mlc-llm / hf-transformers / mlx: KV sized for the requests actually served (static cache per
+  sequence for exllamav2 and mlc-llm, dynamic for transformers and mlx-lm), plus the runtime context.
+
+A framework without measurements of its own is calibrated with the family whose kernels and scheduling it
+shares (`family`); its estimates carry that family's error band and say so in their description.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class FrameworkSpec:
     """Each iteration runs up to max_num_batched_tokens of new prompts beside every running sequence's decode
     step (TensorRT-LLM in-flight batching); otherwise waiting prompts are prefilled first while decoding
     pauses (vLLM's V0 scheduler, SGLang without mixed chunks). Matters for a burst's inter-token gaps."""
+    native_precisions: tuple[tuple[str, str], ...] = ()
+    """Generic precision names this framework stores in a format of its own (MLX: "int4" is its 4-bit
+    group-64 affine format, not AWQ)."""
     legacy: bool = False
     """An old build kept to model measurements made with it; left out of whole-catalog ("*") comparisons."""
     aliases: tuple[str, ...] = ()
@@ -131,6 +139,22 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             "calibrated on their own measurements: ~1.4x slower prompt processing per FLOP on the same GPU",
         ),
         FrameworkSpec(
+            key="lmdeploy",
+            # TurboMind is a compiled C++/CUDA engine (fused attention, persistent batching, paged "blocked"
+            # KV cache): the compiled-engine family is its nearest measured kin.
+            family="tensorrt-llm",
+            memory_rule="fraction_of_free",
+            memory_fraction=0.8,  # TurbomindEngineConfig.cache_max_entry_count default
+            runtime_overhead_bytes=0.5 * GIB,  # assumed: CUDA context and workspace, as for the other engines
+            tp_comm_buffer_bytes=0.5 * GIB,
+            cuda_graph_bytes=0.0,
+            max_num_seqs=128,  # TurbomindEngineConfig.max_batch_size default
+            max_num_batched_tokens=8192,  # max_prefill_token_num default
+            aliases=("turbomind", "lmdeploy-turbomind"),
+            description="LMDeploy TurboMind: C++/CUDA engine, persistent batching; calibrated as the "
+            "compiled engines (TensorRT-LLM family) until LMDeploy measurements exist",
+        ),
+        FrameworkSpec(
             key="exllamav2",
             family="exllamav2",
             memory_rule="dynamic",
@@ -173,6 +197,24 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             materialises_attention=False,
             aliases=("transformers", "huggingface", "hf"),
             description="Hugging Face transformers generate(): eager PyTorch, SDPA attention, static batches",
+        ),
+        FrameworkSpec(
+            key="mlx",
+            # Metal kernels over unified memory, like llama.cpp's Metal backend: llama.cpp's Apple entries are
+            # the nearest measured kin. MLX accumulates in fp32 and fuses attention
+            # (mx.fast.scaled_dot_product_attention).
+            family="llama.cpp",
+            memory_rule="dynamic",
+            memory_fraction=1.0,
+            runtime_overhead_bytes=0.2 * GIB,  # assumed: Metal command buffers and the Python runtime
+            tp_comm_buffer_bytes=0.0,
+            cuda_graph_bytes=0.0,
+            max_num_seqs=16,
+            max_num_batched_tokens=2048,  # mlx_lm generate_step prefill_step_size default
+            native_precisions=(("int4", "mlx-q4"), ("int8", "mlx-q8"), ("q4", "mlx-q4"), ("q8", "mlx-q8")),
+            aliases=("mlx-lm", "mlx_lm"),
+            description="Apple MLX (mlx-lm): Metal kernels on Apple silicon; calibrated as llama.cpp on the "
+            "same hardware class until MLX measurements exist",
         ),
     )
 }

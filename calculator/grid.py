@@ -27,9 +27,10 @@ from calculator.frameworks import FrameworkSpec, is_llama_cpp
 from calculator.precisions import PRECISIONS, PrecisionSpec
 from calculator.specs import HardwareSpec, ModelSpec
 
-CUDA_ONLY = {"tensorrt-llm", "exllamav2", "sglang"}
-NVIDIA_ONLY = {"tensorrt-llm"}
-GPU_FRAMEWORKS = {"tensorrt-llm", "exllamav2", "sglang", "vllm", "hf-transformers"}
+CUDA_ONLY = {"tensorrt-llm", "exllamav2", "sglang", "lmdeploy"}
+NVIDIA_ONLY = {"tensorrt-llm", "lmdeploy"}
+GPU_FRAMEWORKS = {"tensorrt-llm", "exllamav2", "sglang", "vllm", "hf-transformers", "lmdeploy"}
+APPLE_ONLY = {"mlx"}
 LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "mxfp4"} | {
     key for key, spec in PRECISIONS.items() if "llama.cpp" in spec.frameworks
 }
@@ -52,6 +53,8 @@ def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware:
         reasons.append(f"{framework.key} needs a discrete GPU; {hardware.name} is {hardware.kind}")
     if hardware.kind == "apple" and framework.key == "vllm":
         reasons.append("vLLM has no Metal backend")
+    if framework.key in APPLE_ONLY and hardware.kind != "apple":
+        reasons.append(f"{framework.key} runs on Apple silicon GPUs only; {hardware.name} is {hardware.kind}")
     vendor = hardware.vendor.lower()
     if framework.key in NVIDIA_ONLY and vendor and vendor != "nvidia":
         reasons.append(f"{framework.key} runs on NVIDIA GPUs only")

@@ -8,6 +8,8 @@ bits_per_weight includes the quantisation scales and zero points of the format:
 - MXFP4: 4 bits + one 8-bit shared exponent per 32 values = 4.25 bits (OCP Microscaling spec v1.0).
 - GGUF block formats (ggml-quants.h): q4_0 = 18 bytes / 32 weights = 4.5 bits, q8_0 = 34 / 32 = 8.5 bits,
   q4_k_m averages 4.85 bits and q5_k_m 5.69 bits over a Llama-2-7B file (llama.cpp quantize README table).
+- MLX affine quantisation (mlx.nn.quantize defaults: group size 64, a 16-bit scale and bias per group):
+  4 + 32 / 64 = 4.5 bits, 8-bit 8.5 bits; it quantises every Linear and Embedding layer.
 - EXL2 at N bits: N bits per weight on average (ExLlamaV2 README), the head at 6 bits is ignored.
 
 scope says which weights the format quantises; the rest stay at 16 bits:
@@ -142,7 +144,7 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             scope="linear",
             compute_path="fp16",
             weight_only=True,
-            frameworks=("vllm", "tensorrt-llm", "sglang", "hf-transformers", "mlc-llm"),
+            frameworks=("vllm", "tensorrt-llm", "sglang", "hf-transformers", "mlc-llm", "lmdeploy"),
             aliases=("awq", "int4", "w4a16", "int4-w4a16"),
             description="AWQ 4-bit, group 128",
         ),
@@ -152,7 +154,15 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             scope="linear",
             compute_path="fp16",
             weight_only=True,
-            frameworks=("vllm", "tensorrt-llm", "sglang", "hf-transformers", "exllamav2", "mlc-llm"),
+            frameworks=(
+                "vllm",
+                "tensorrt-llm",
+                "sglang",
+                "hf-transformers",
+                "exllamav2",
+                "mlc-llm",
+                "lmdeploy",
+            ),
             aliases=("gptq",),
             description="GPTQ 4-bit, group 128",
         ),
@@ -208,6 +218,19 @@ PRECISIONS: dict[str, PrecisionSpec] = {
                 description=f"GGUF {key.upper()}",
             )
             for key, bits in GGUF_MORE_BITS.items()
+        ),
+        *(
+            PrecisionSpec(
+                key=f"mlx-q{bits}",
+                bits_per_weight=bits + 0.5,
+                scope="all",
+                compute_path="fp16",
+                weight_only=True,
+                frameworks=("mlx",),
+                aliases=(f"mlx-{bits}bit", f"mlx-int{bits}"),
+                description=f"MLX {bits}-bit affine, group 64 (fp16 scale and bias per group)",
+            )
+            for bits in (4, 8)
         ),
     )
 }
