@@ -220,6 +220,26 @@ def test_an_older_build_falls_back_to_its_frameworks_entries_before_the_global_o
     assert calibration.sources("vllm", "consumer_gpu")["bandwidth_efficiency"] == "*/consumer_gpu"
 
 
+def test_a_framework_without_a_cell_takes_its_older_builds_cell_before_other_frameworks():
+    """FAMILY_KIN: llama.cpp on a class it has no entry for uses the 2023 builds' entry for that class, not
+    the compiled engines' "*/class"; its own cell, where it has one, comes first."""
+    entries = {
+        "*/*": {"compute_efficiency": 0.6},
+        "*/datacenter_gpu": {"compute_efficiency": 0.55},
+        "llama.cpp/*": {"decode_step_overhead_s": 2e-3},
+        "llama.cpp-2023/datacenter_gpu": {"compute_efficiency": 0.2},
+    }
+    calibration = Calibration(entries=entries)
+    assert calibration.param("llama.cpp", "datacenter_gpu", "compute_efficiency") == 0.2
+    assert (
+        calibration.sources("llama.cpp", "datacenter_gpu")["compute_efficiency"]
+        == "llama.cpp-2023/datacenter_gpu"
+    )
+    assert calibration.param("vllm", "datacenter_gpu", "compute_efficiency") == 0.55
+    own = Calibration(entries={**entries, "llama.cpp/datacenter_gpu": {"compute_efficiency": 0.25}})
+    assert own.param("llama.cpp", "datacenter_gpu", "compute_efficiency") == 0.25
+
+
 def test_error_bands_hold_out_sources_where_there_are_several_and_hardware_where_there_is_one():
     from types import SimpleNamespace
 

@@ -242,6 +242,25 @@ def test_hardware_kinds_and_dense_values():
             assert hw.fp16_dense_flops >= hw.fp32_flops, hw.key
 
 
+@pytest.mark.parametrize(
+    ("cpu", "soc", "clusters"),
+    [
+        ("apple-m1-max-cpu", "apple-m1-max-32c-64gb", 2),
+        ("apple-m2-max-cpu", None, 2),
+        ("apple-m2-pro-cpu", "apple-m2-pro-19c-32gb", 2),
+        ("apple-m2-ultra-cpu", "apple-m2-ultra-76c-192gb", 4),
+        ("apple-m3-cpu", "apple-m3-10c-16gb", 1),
+        ("apple-m3-max-cpu", "apple-m3-max-40c-64gb", 2),
+    ],
+)
+def test_apple_cpu_cores_get_what_their_clusters_pull_not_the_socs_bandwidth(cpu, soc, clusters):
+    """An Apple SoC's CPU clusters reach about 112 GB/s each (AnandTech: ~224 GB/s for the M1 Max's two),
+    never more than the SoC's own figure, which is the GPU's."""
+    bandwidth = resolve_hardware(cpu).memory_bandwidth_bytes_per_s
+    limit = resolve_hardware(soc).memory_bandwidth_bytes_per_s if soc else float("inf")
+    assert bandwidth == pytest.approx(min(limit, clusters * 112e9))
+
+
 def _write(tmp_path: Path, source: Path, edit) -> Path:
     rows = list(csv.DictReader(source.open(newline="", encoding="utf-8")))
     edit(rows)
