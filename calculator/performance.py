@@ -26,6 +26,10 @@ from calculator.memory import ACTIVATION_BYTES, kv_bytes_per_sequence, weight_by
 PIPELINE_LINK_EFFICIENCY = 0.7
 SCORE_BYTES = 16.0
 """Memory traffic per attention-score element when attention is not fused: 4 passes over fp32 scores."""
+ROW_SPLIT_MATMULS = 7.0
+"""Weight matrices per decoder layer (q, k, v, o, gate, up, down), each split by rows across the devices."""
+ROW_SPLIT_BYTES = 4.0
+"""ggml passes activations between operations in fp32."""
 
 
 def peak_flops(h: HardwareColumns, p: PrecisionColumns, f: FrameworkColumns) -> Array:
@@ -121,16 +125,29 @@ def allreduce_time_s(
     e: EfficiencyColumns,
     tokens: Array,
 ) -> Array:
-    """Tensor-parallel communication per forward pass: 2 all-reduces per layer of tokens x d x 2 bytes, each
-    alpha + 2 (tp-1)/tp x bytes / (link bandwidth x efficiency) (ring all-reduce). llama.cpp's row split
-    gathers partial results on the main GPU instead, so its traffic grows as (tp-1) x bytes. Pipeline hops
-    add (pp-1) x (alpha + tokens x d x 2 / link)."""
+    """Tensor-parallel communication per forward pass.
+
+    Head-sharded TP (Megatron): 2 all-reduces per layer of tokens x d x 2 bytes, each
+    alpha + 2 (tp-1)/tp x bytes / (link bandwidth x efficiency) (ring all-reduce).
+    llama.cpp's row split (ggml-cuda ggml_cuda_op_mul_mat): each of a layer's 7 weight matrices is split by
+    rows; the main device copies the matmul's fp32 input to every other device and gathers their output
+    slices, then synchronises: 7 alphas per layer and (tp-1) x tokens x (7 d + 2 q_dim + 2 kv_dim +
+    3 ffn) x 4 bytes (inputs: q, k, v, gate, up read d, o reads q_dim, down reads ffn; outputs the same
+    matrices' widths). Pipeline hops add (pp-1) x tokens x d x 2 / link."""
     tp = w.tensor_parallel
     message = tokens * m.hidden_size * ACTIVATION_BYTES
     link = np.maximum(h.interconnect_bytes_per_s * e.link_efficiency, 1.0)
-    volume = np.where(f.tp_splits_heads > 0, 2.0 * (tp - 1.0) / tp, tp - 1.0)
-    one = e.allreduce_latency_s + volume * message / link
-    tp_time = np.where(tp > 1, 2.0 * m.num_layers * one, 0.0)
+    ring = 2.0 * (e.allreduce_latency_s + 2.0 * (tp - 1.0) / tp * message / link)
+    q_dim = m.num_attention_heads * m.head_dim
+    kv_dim = m.num_kv_heads * m.head_dim
+    ffn = m.intermediate_size * np.maximum(m.moe_experts_per_token, 1.0)
+    row_elements = 7.0 * m.hidden_size + 2.0 * q_dim + 2.0 * kv_dim + 3.0 * ffn
+    row = (
+        ROW_SPLIT_MATMULS * e.allreduce_latency_s
+        + (tp - 1.0) * tokens * row_elements * ROW_SPLIT_BYTES / link
+    )
+    per_layer = np.where(f.tp_splits_heads > 0, ring, row)
+    tp_time = np.where(tp > 1, m.num_layers * per_layer, 0.0)
     # Pipeline hops are one point-to-point copy per stage boundary at the link's nominal rate.
     pp_time = (
         (w.pipeline_parallel - 1.0)

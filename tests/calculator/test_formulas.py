@@ -3,10 +3,23 @@
 import numpy as np
 import pytest
 
-from calculator.catalog import resolve_model
-from calculator.columns import ModelColumns, PrecisionColumns, WorkloadColumns
+from calculator.catalog import resolve_hardware, resolve_model
+from calculator.columns import (
+    EfficiencyColumns,
+    FrameworkColumns,
+    HardwareColumns,
+    ModelColumns,
+    PrecisionColumns,
+    WorkloadColumns,
+)
+from calculator.frameworks import resolve_framework
 from calculator.memory import kv_bytes_per_sequence, kv_bytes_per_token_all_layers, weight_bytes_total
-from calculator.performance import decode_flops_per_token, expert_fraction_touched, prefill_flops
+from calculator.performance import (
+    allreduce_time_s,
+    decode_flops_per_token,
+    expert_fraction_touched,
+    prefill_flops,
+)
 from calculator.precisions import resolve_precision
 
 
@@ -107,3 +120,35 @@ def test_moe_reads_more_experts_as_the_batch_grows():
     assert one == pytest.approx(2 / 8)
     assert many == pytest.approx(1 - (6 / 8) ** 64)
     assert expert_fraction_touched(model("llama-2-7b"), np.array([1.0]))[0] == 1.0
+
+
+def _efficiency(alpha: float, link: float) -> EfficiencyColumns:
+    one = np.array([1.0])
+    return EfficiencyColumns(
+        bandwidth_efficiency=one,
+        compute_efficiency=one,
+        decode_step_overhead_s=one * 0,
+        prefill_overhead_s=one * 0,
+        layer_overhead_s=one * 0,
+        allreduce_latency_s=one * alpha,
+        link_efficiency=one * link,
+        flops_per_watt=one * 1e13,
+        dequant_efficiency=one,
+        per_sequence_overhead_s=one * 0,
+    )
+
+
+@pytest.mark.parametrize("tokens", [1.0, 512.0])
+def test_llama_cpp_row_split_syncs_and_moves_every_matmul_and_megatron_tp_two_all_reduces(tokens):
+    """Llama 2 7B at TP=2 on an RTX 3090's PCIe link: llama.cpp's row split pays 7 latencies per layer and
+    moves (tp-1) x tokens x (7 d + 2 q_dim + 2 kv_dim + 3 ffn) = 78,080 fp32 values per token per layer;
+    head-sharded TP two ring all-reduces of tokens x d x 2 bytes."""
+    hw = HardwareColumns.from_specs([resolve_hardware("rtx-3090-24gb")])
+    link = hw.interconnect_bytes_per_s[0] * 0.5
+    e = _efficiency(alpha=50e-6, link=0.5)
+    m, w = model("llama-2-7b"), workload(tp=2)
+    row = allreduce_time_s(m, hw, FrameworkColumns.from_specs([resolve_framework("llama.cpp")]), w, e, tokens)
+    vllm = allreduce_time_s(m, hw, FrameworkColumns.from_specs([resolve_framework("vllm")]), w, e, tokens)
+    assert 7 * 4096 + 2 * 4096 + 2 * 4096 + 3 * 11008 == 78080
+    assert row[0] == pytest.approx(32 * (7 * 50e-6 + tokens * 78080 * 4 / link))
+    assert vllm[0] == pytest.approx(32 * 2 * (50e-6 + 2 * 0.5 * tokens * 4096 * 2 / link))
