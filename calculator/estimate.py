@@ -238,6 +238,16 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
         warnings.append(
             Finding(code="near_context_limit", message="the request is near the model's context limit")
         )
+    if d.framework.family != d.framework.key and not d.framework.legacy:
+        warnings.append(
+            Finding(
+                code="proxy_calibration",
+                message=(
+                    f"{d.framework.key} has no measurements of its own: its efficiencies and error bands are "
+                    f"the {d.framework.family} family's"
+                ),
+            )
+        )
     if d.model.key == "gpt-3-175b":
         warnings.append(
             Finding(

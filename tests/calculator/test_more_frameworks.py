@@ -66,3 +66,17 @@ def test_rows_of_either_framework_are_predicted(tmp_path):
     assert not report.unresolved
     assert len(report.predictions) == 2
     assert all(p.predicted > 0 for p in report.predictions)
+
+
+@pytest.mark.parametrize(
+    ("framework", "hardware"), [("lmdeploy", "h100-sxm-80gb"), ("mlx", "apple-m3-max-40c-64gb")]
+)
+def test_a_framework_calibrated_by_proxy_says_so(framework, hardware):
+    e = estimate("llama-3.1-8b", hardware, precision="int4", framework=framework)
+    family = resolve_framework(framework).family
+    expected = (
+        f"{framework} has no measurements of its own: its efficiencies and error bands are the {family}"
+    )
+    assert [w.message for w in e.warnings if w.code == "proxy_calibration"] == [expected + " family's"]
+    measured = estimate("llama-3.1-8b", hardware, precision="fp16", framework=family)
+    assert not [w for w in measured.warnings if w.code == "proxy_calibration"]
