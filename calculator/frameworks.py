@@ -15,7 +15,7 @@ memory
   sequence for exllamav2 and mlc-llm, dynamic for transformers and mlx-lm), plus the runtime context.
 
 A framework without measurements of its own is calibrated with the family whose kernels and scheduling it
-shares (`family`); its estimates carry that family's error band and say so in their description.
+shares (`family`); its estimates carry that family's error band and a `proxy_calibration` warning.
 """
 
 from __future__ import annotations
