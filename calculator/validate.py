@@ -147,7 +147,9 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
     tp = int(_num(row, "tp", 1.0)) or 1
     pp = int(_num(row, "pp", 1.0)) or 1
     precision = row["precision"]
-    kv = "fp8" if row["framework"] == "tensorrt-llm" and precision == "fp8" else None
+    # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
+    # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
+    kv = "fp8" if row["framework"] == "tensorrt-llm" and precision in ("fp8", "fp4") else None
     batch = {
         "single_stream": 1,
         "static_batch": int(_num(row, "batch_size", 1.0)),

@@ -164,6 +164,17 @@ def test_llama_cpp_builds_of_2023_are_calibrated_as_their_own_family():
     assert FRAMEWORKS["llama.cpp-2023"].family in FAMILIES
 
 
+def test_tensorrt_llm_modelopt_rows_run_an_fp8_kv_cache_at_fp8_and_fp4():
+    """NVIDIA's ModelOpt FP8 and NVFP4 checkpoints set kv_cache_quant_algo FP8; other rows keep 16-bit KV."""
+    kv = {
+        (r["framework"], r["precision"]): _performance_deployment(r, default_catalog()).kv_bytes_per_element
+        for r in read_rows(MEASUREMENTS)
+        if r["metric"] == "output_tokens_per_s_total"
+    }
+    assert kv[("tensorrt-llm", "fp4")] == kv[("tensorrt-llm", "fp8")] == 1.0
+    assert kv[("tensorrt-llm", "fp16")] == kv[("vllm", "fp8")] == 2.0
+
+
 def test_unfused_attention_reads_and_writes_sixteen_bytes_per_score():
     """Materialised attention adds 4 passes x 4 bytes x layers x heads x n^2 of traffic to prefill."""
     from dataclasses import replace
