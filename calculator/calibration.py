@@ -25,7 +25,7 @@ FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "llama.cpp-2023", "exllamav2", 
 FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp"}
 """An older build falls back to its framework's entries before the hardware class's and the global ones,
 and is fitted shrunk towards them."""
-FAMILY_KIN = {**FAMILY_PARENT, "llama.cpp": "llama.cpp-2023"}
+FAMILY_KIN = {**FAMILY_PARENT, **{framework: build for build, framework in FAMILY_PARENT.items()}}
 """Where a framework has no entry of its own for a hardware class, the same codebase's other builds on that
 class come before other frameworks: llama.cpp's kernels reach 13-31% of a datacenter GPU's bf16 peak in
 prompt processing in both the 2023 builds (A100, H100 PCIe) and a 2026 one (H200, measured/), where the

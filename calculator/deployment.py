@@ -135,8 +135,7 @@ def resolve_deployment(
     except KeyError as error:
         raise InputError("framework", str(error)) from None
     try:
-        native = dict(framework_spec.native_precisions)
-        precision_spec = resolve_precision(native.get(precision.strip().lower(), precision))
+        precision_spec = resolve_precision(precision, dict(framework_spec.native_precisions))
     except KeyError as error:
         raise InputError("precision", str(error)) from None
     try:

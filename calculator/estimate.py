@@ -238,7 +238,7 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
         warnings.append(
             Finding(code="near_context_limit", message="the request is near the model's context limit")
         )
-    if d.framework.family != d.framework.key and not d.framework.legacy:
+    if d.framework.family != d.framework.key:
         warnings.append(
             Finding(
                 code="proxy_calibration",

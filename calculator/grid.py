@@ -27,9 +27,8 @@ from calculator.frameworks import FrameworkSpec, is_llama_cpp
 from calculator.precisions import PRECISIONS, PrecisionSpec
 from calculator.specs import HardwareSpec, ModelSpec
 
-CUDA_ONLY = {"tensorrt-llm", "exllamav2", "sglang", "lmdeploy"}
+DISCRETE_GPU_ONLY = {"tensorrt-llm", "exllamav2", "sglang", "lmdeploy"}
 NVIDIA_ONLY = {"tensorrt-llm", "lmdeploy"}
-GPU_FRAMEWORKS = {"tensorrt-llm", "exllamav2", "sglang", "vllm", "hf-transformers", "lmdeploy"}
 APPLE_ONLY = {"mlx"}
 LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "mxfp4"} | {
     key for key, spec in PRECISIONS.items() if "llama.cpp" in spec.frameworks
@@ -49,7 +48,7 @@ def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware:
         precision.key.startswith("exl2") or precision.key in {"int4-gptq", "fp16"}
     ):
         reasons.append(f"ExLlamaV2 runs EXL2, GPTQ or fp16 weights, not {precision.key}")
-    if hardware.kind in ("cpu", "apple") and framework.key in GPU_FRAMEWORKS - {"vllm", "hf-transformers"}:
+    if hardware.kind in ("cpu", "apple") and framework.key in DISCRETE_GPU_ONLY:
         reasons.append(f"{framework.key} needs a discrete GPU; {hardware.name} is {hardware.kind}")
     if hardware.kind == "apple" and framework.key == "vllm":
         reasons.append("vLLM has no Metal backend")

@@ -21,6 +21,7 @@ scope says which weights the format quantises; the rest stay at 16 bits:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -259,9 +260,11 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace(" ", "-")
 
 
-def resolve_precision(name: str) -> PrecisionSpec:
-    """Look a precision up by key or alias; `exl2-N.Nbpw` builds an EXL2 spec at N.N bits per weight."""
+def resolve_precision(name: str, native: Mapping[str, str] | None = None) -> PrecisionSpec:
+    """Look a precision up by key or alias; `exl2-N.Nbpw` builds an EXL2 spec at N.N bits per weight.
+    `native` maps generic names to the format a framework stores them in (FrameworkSpec.native_precisions)."""
     key = _normalise(name)
+    key = (native or {}).get(key, key)
     if key in PRECISIONS:
         return PRECISIONS[key]
     for spec in PRECISIONS.values():
