@@ -3,8 +3,10 @@
 local/edge hourly = purchase x gpus / (lifetime_years x 8760 h) + TDP x gpus x power_utilization / 1000
                     x usd_per_kwh x PUE
 cloud hourly      = usd_per_gpu_hour x gpus (energy is in the price)
-monthly           = hourly x 730 h (the cloud providers' billing month) x replicas
+monthly           = hourly x 730 h (the cloud providers' billing month)
 per request       = hourly / (3600 x requests_per_s); per 1M tokens = hourly / (3600 x tokens_per_s) x 1e6
+gpus counts every GPU of the deployment (tensor x pipeline parallel x replicas). How many replicas a traffic
+needs is the serving model's answer (calculator.planning.sizing), never this module's.
 """
 
 from __future__ import annotations
@@ -49,8 +51,6 @@ class CostColumns:
     cost_per_request_usd: Array
     power_cost_per_request_usd: Array
     cost_per_million_tokens_usd: Array
-    replicas: Array
-    replica_utilization: Array
     price_missing: Array
 
 
@@ -63,10 +63,9 @@ def deployment_costs(
     tdp_watts: Array,
     requests_per_s: Array,
     output_tokens_per_s: Array,
-    requests_per_hour: Array,
     assumptions: CostAssumptions,
 ) -> CostColumns:
-    """Cost of one replica per hour, the replicas needed for `requests_per_hour`, and unit costs."""
+    """Cost of `num_gpus` GPUs per hour and per month, and unit costs at the given throughput."""
     energy = (
         tdp_watts
         * num_gpus
@@ -80,10 +79,6 @@ def deployment_costs(
     hourly = np.where(cloud, cloud_usd_per_hour * num_gpus, amortised + energy)
     price_missing = np.where(cloud, cloud_usd_per_hour <= 0, purchase_usd <= 0)
     energy_hourly = np.where(cloud, 0.0, energy)
-    capacity_per_hour = requests_per_s * 3600.0
-    safe_capacity = np.where(capacity_per_hour > 0, capacity_per_hour, np.inf)
-    replicas = np.maximum(1.0, np.ceil(requests_per_hour / safe_capacity))
-    replica_utilization = np.where(capacity_per_hour > 0, requests_per_hour / (replicas * safe_capacity), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_request = np.where(requests_per_s > 0, hourly / (3600.0 * requests_per_s), np.inf)
         power_per_request = np.where(requests_per_s > 0, energy_hourly / (3600.0 * requests_per_s), np.inf)
@@ -91,11 +86,9 @@ def deployment_costs(
     return CostColumns(
         hourly_usd=hourly,
         energy_hourly_usd=energy_hourly,
-        monthly_usd=hourly * HOURS_PER_MONTH * replicas,
+        monthly_usd=hourly * HOURS_PER_MONTH,
         cost_per_request_usd=per_request,
         power_cost_per_request_usd=power_per_request,
         cost_per_million_tokens_usd=per_million,
-        replicas=replicas,
-        replica_utilization=replica_utilization,
         price_missing=price_missing,
     )

@@ -37,6 +37,7 @@ class Deployment:
     kv_cache_precision: str
     kv_bytes_per_element: float
     num_gpus: int
+    """Every GPU of the deployment: tensor_parallel x pipeline_parallel x replicas."""
     tensor_parallel: int
     pipeline_parallel: int
     prompt_tokens: int
@@ -53,6 +54,15 @@ class Deployment:
     """Coefficient of variation of output lengths in [0, 1]: 0 fixed, 1 exponential (about ShareGPT's)."""
     context_tokens: int = 0
     gpu_memory_utilization: float = 0.0
+
+    @property
+    def replicas(self) -> int:
+        """Data-parallel copies of the model, each on tensor_parallel x pipeline_parallel GPUs."""
+        return self.num_gpus // (self.tensor_parallel * self.pipeline_parallel)
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel
 
     def replace(self, **changes: object) -> Deployment:
         from dataclasses import replace
@@ -103,6 +113,7 @@ def resolve_deployment(
     num_gpus: int | None = None,
     tensor_parallel: int | None = None,
     pipeline_parallel: int = 1,
+    replicas: int | None = None,
     prompt_tokens: int = 512,
     output_tokens: int = 256,
     batch_size: int = 1,
@@ -116,7 +127,9 @@ def resolve_deployment(
     gpu_memory_utilization: float = 0.0,
     catalog: Catalog | None = None,
 ) -> Deployment:
-    """Validate inputs; num_gpus defaults to tensor_parallel x pipeline_parallel and vice versa."""
+    """Validate inputs. num_gpus = tensor_parallel x pipeline_parallel x replicas: given num_gpus and tp (and
+    pp), the GPUs beyond one tp x pp group are replicas; given num_gpus alone, tp = num_gpus / pp (one
+    replica); num_gpus defaults to tp x pp x replicas (replicas default 1)."""
     catalog = catalog or default_catalog()
     try:
         model_spec = model if isinstance(model, ModelSpec) else _model_from_name_or_config(model, catalog)
@@ -147,15 +160,23 @@ def resolve_deployment(
             "deployment_mode", f"must be one of {', '.join(DEPLOYMENT_MODES)}, got {deployment_mode!r}"
         )
     pp = _int("pipeline_parallel", pipeline_parallel, 1)
+    copies = None if replicas is None else _int("replicas", replicas, 1)
     if tensor_parallel is None:
-        tp = (_int("num_gpus", num_gpus, 1) // pp) if num_gpus is not None else 1
+        tp = (_int("num_gpus", num_gpus, 1) // (pp * (copies or 1))) if num_gpus is not None else 1
         tp = max(tp, 1)
     else:
         tp = _int("tensor_parallel", tensor_parallel, 1)
-    gpus = _int("num_gpus", num_gpus, 1) if num_gpus is not None else tp * pp
-    if gpus != tp * pp:
+    gpus = _int("num_gpus", num_gpus, 1) if num_gpus is not None else tp * pp * (copies or 1)
+    if gpus % (tp * pp):
         raise InputError(
-            "num_gpus", f"must equal tensor_parallel x pipeline_parallel = {tp * pp}, got {gpus}"
+            "num_gpus",
+            f"must be a multiple of tensor_parallel x pipeline_parallel = {tp * pp} (whole replicas), "
+            f"got {gpus}",
+        )
+    if copies is not None and gpus != tp * pp * copies:
+        raise InputError(
+            "replicas",
+            f"{copies} replicas of TP {tp} x PP {pp} need {tp * pp * copies} GPUs, not num_gpus = {gpus}",
         )
     splits_heads = framework_spec.tp_splits_heads
     if tp > 1 and splits_heads and model_spec.num_attention_heads % tp:

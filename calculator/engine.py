@@ -38,7 +38,7 @@ BLOCKERS = {
         "tp_heads",
         "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)",
     ),
-    4: ("gpu_count", "num_gpus must equal tensor_parallel x pipeline_parallel"),
+    4: ("gpu_count", "num_gpus must be a multiple of tensor_parallel x pipeline_parallel (whole replicas)"),
     8: ("context_too_long", "prompt + output tokens exceed the model's maximum context"),
     16: ("precision_unsupported", "the framework or hardware does not run this precision"),
     32: ("no_kv_room", "no memory left for even one sequence's KV cache"),
@@ -106,6 +106,13 @@ class ResultColumns:
         return ResultColumns(**values, cost=cost)
 
 
+def replica_count(w: WorkloadColumns) -> Array:
+    """Whole replicas of tensor_parallel x pipeline_parallel GPUs in num_gpus (0 when not a multiple)."""
+    group = w.tensor_parallel * w.pipeline_parallel
+    replicas = np.floor(w.num_gpus / group + 1e-9)
+    return np.where(np.abs(replicas * group - w.num_gpus) < 1e-9, replicas, 0.0)
+
+
 def _edge_scaled(batch: ConfigBatch, assumptions: CostAssumptions) -> HardwareColumns:
     """Edge deployments run power-capped with part of memory left to the OS (cost.CostAssumptions)."""
     h = batch.hardware
@@ -139,7 +146,11 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     Operating point: batch_size > 0 is a static batch of that many sequences; batch_size == 0 picks the
     largest batch the KV pool and the scheduler allow (continuous batching at offline max throughput).
     A batch cycle prefills every prompt, then decodes at the mean context prompt + output/2:
-        e2e = TTFT + (output - 1) x TPOT,   output tokens/s = batch x output x min(batch, pp) / e2e.
+        e2e = TTFT + (output - 1) x TPOT,
+        output tokens/s = replicas x batch x output x min(batch, pp) / (prefill + (output - 1) x TPOT)
+    (the network round trip of a cloud deployment adds to TTFT and e2e, not to the device's cycle);
+    replicas = num_gpus / (tensor_parallel x pipeline_parallel): data-parallel copies, each with its own
+    batch, so memory and per-request latency are one replica's and throughput and cost count them all.
     """
     assumptions = assumptions or CostAssumptions()
     m, p, f, e, w = batch.model, batch.precision, batch.framework, batch.efficiency, batch.workload
@@ -183,8 +194,10 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     ttft = prefill + rtt
     e2e = ttft + np.maximum(w.output_tokens - 1.0, 0.0) * tpot
     pipeline_overlap = np.minimum(batch_size, w.pipeline_parallel)
-    output_tps = np.where(w.output_tokens > 0, batch_size * w.output_tokens * pipeline_overlap / e2e, 0.0)
-    requests_per_s = batch_size * pipeline_overlap / e2e
+    replicas = replica_count(w)
+    cycle = e2e - rtt
+    requests_per_s = replicas * batch_size * pipeline_overlap / cycle
+    output_tps = np.where(w.output_tokens > 0, requests_per_s * w.output_tokens, 0.0)
     roofline = decode_roofline_tokens_per_s(m, h, p, w, mean_context)
 
     # Not in place: with broadcast (grid-shaped) columns each term may have a different shape.
@@ -195,7 +208,7 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
         (m.num_kv_heads % w.tensor_parallel == 0) | (w.tensor_parallel % m.num_kv_heads == 0) | (m.is_mla > 0)
     )
     blockers = blockers | np.where(heads_ok, 0, 2)
-    blockers = blockers | np.where(w.num_gpus == w.tensor_parallel * w.pipeline_parallel, 0, 4)
+    blockers = blockers | np.where(replicas >= 1.0, 0, 4)
     blockers = blockers | np.where(sequence_tokens <= m.max_context_tokens, 0, 8)
 
     cost = deployment_costs(
@@ -206,7 +219,6 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
         tdp_watts=h.tdp_watts,
         requests_per_s=requests_per_s,
         output_tokens_per_s=output_tps,
-        requests_per_hour=batch.requests_per_hour,
         assumptions=assumptions,
     )
     return ResultColumns(

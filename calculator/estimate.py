@@ -79,17 +79,33 @@ class OnlineEstimate:
     mode: str
     """"rate" (open loop), "concurrency" (closed loop) or "burst" (requests sent at once)."""
     request_rate_per_s: float
+    """Served by the whole deployment (all replicas); the capacity when saturated."""
+    offered_rate_per_s: float | None
+    replicas: int
     concurrency: float
+    """In flight on each replica."""
     ttft_p50_s: float
     ttft_p99_s: float
+    ttft_mean_s: float
     tpot_s: float
+    tpot_p99_s: float
     e2e_latency_s: float
+    e2e_p99_s: float
     output_tokens_per_s: float
+    """All replicas together."""
+    capacity_requests_per_s: float | None
+    """What one replica sustains at saturation (None for a burst)."""
+    utilization: float | None
     saturated: bool
+    """Open loop: the offered rate exceeds the capacity, the queue grows without bound (latencies None)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class CostEstimate:
+    """The deployment as specified (every GPU of its replicas), unit costs at its batch's throughput. Figures
+    are None (NaN inside the engine) when the catalog has no price (`price_missing`) or the deployment cannot
+    run (`blocked`): neither is ever $0. The replicas a traffic needs, and their cost, are the sizing's."""
+
     hourly_usd: float
     energy_hourly_usd: float
     monthly_usd: float
@@ -98,7 +114,9 @@ class CostEstimate:
     cost_per_1k_tokens_usd: float
     cost_per_million_tokens_usd: float
     replicas: int
-    replica_utilization: float
+    gpus: int
+    price_missing: bool
+    blocked: bool
     price_source: str
 
 
@@ -277,7 +295,9 @@ def estimate_deployment(
 
     online = None
     rate = d.request_rate if d.request_rate is not None else (d.requests_per_hour / 3600.0 or None)
+    replicas = max(d.replicas, 1)
     if rate is not None or d.concurrency is not None or d.burst_requests is not None:
+        # Requests are spread evenly over the replicas; each replica is one serving model.
         single = deployments_batch([d], calibration)
         max_batch = results.max_batch_size[:1]
         if d.burst_requests is not None:
@@ -285,7 +305,7 @@ def estimate_deployment(
             o = burst_operating_point(
                 single,
                 max_batch,
-                requests=np.array([float(d.burst_requests)]),
+                requests=np.array([float(d.burst_requests) / replicas]),
                 output_length_cv=d.output_length_cv,
             )
         else:
@@ -293,23 +313,35 @@ def estimate_deployment(
             o = online_operating_point(
                 single,
                 max_batch,
-                request_rate=None if d.concurrency is not None else np.array([rate]),
-                concurrency=None if d.concurrency is None else np.array([float(d.concurrency)]),
+                request_rate=None if d.concurrency is not None else np.array([rate / replicas]),
+                concurrency=None if d.concurrency is None else np.array([float(d.concurrency) / replicas]),
             )
+
+        def optional(value: float) -> float | None:
+            return value if math.isfinite(value) else None
+
         online = OnlineEstimate(
             mode=mode,
-            request_rate_per_s=float(o.requests_per_s[0]),
+            request_rate_per_s=float(o.requests_per_s[0]) * replicas,
+            offered_rate_per_s=rate if mode == "rate" else None,
+            replicas=replicas,
             concurrency=float(o.concurrency[0]),
             ttft_p50_s=float(o.ttft_p50_s[0]),
             ttft_p99_s=float(o.ttft_p99_s[0]),
+            ttft_mean_s=float(o.ttft_mean_s[0]),
             tpot_s=float(o.tpot_s[0]),
+            tpot_p99_s=float(o.tpot_p99_s[0]),
             e2e_latency_s=float(o.e2e_latency_s[0]),
-            output_tokens_per_s=float(o.output_tokens_per_s[0]),
+            e2e_p99_s=float(o.e2e_p99_s[0]),
+            output_tokens_per_s=float(o.output_tokens_per_s[0]) * replicas,
+            capacity_requests_per_s=optional(float(o.capacity_requests_per_s[0])),
+            utilization=optional(float(o.utilization[0])),
             saturated=bool(o.saturated[0]),
         )
 
     c = results.cost
     price_missing = bool(c.price_missing[0])
+    blocked = bool(int(r["blockers"]))
     if d.deployment_mode == "cloud":
         price_source = (
             "no cloud price in the catalog" if price_missing else "catalog cloud price per GPU-hour"
@@ -318,19 +350,26 @@ def estimate_deployment(
         price_source = (
             "no purchase price in the catalog" if price_missing else "purchase price amortised + energy"
         )
-    total_per_request = float(c.cost_per_request_usd[0])
-    power_per_request = float(c.power_cost_per_request_usd[0])
+    if blocked:
+        price_source = "no cost: the deployment cannot run as specified"
+
+    def usd(value: float) -> float:
+        return math.nan if price_missing or blocked or not math.isfinite(value) else value
+
+    total_per_request = usd(float(c.cost_per_request_usd[0]))
     tokens_per_request = max(d.output_tokens, 1)
     cost = CostEstimate(
-        hourly_usd=float(c.hourly_usd[0]),
-        energy_hourly_usd=float(c.energy_hourly_usd[0]),
-        monthly_usd=float(c.monthly_usd[0]),
+        hourly_usd=usd(float(c.hourly_usd[0])),
+        energy_hourly_usd=usd(float(c.energy_hourly_usd[0])),
+        monthly_usd=usd(float(c.monthly_usd[0])),
         cost_per_request_usd=total_per_request,
-        power_cost_per_request_usd=power_per_request,
+        power_cost_per_request_usd=usd(float(c.power_cost_per_request_usd[0])),
         cost_per_1k_tokens_usd=total_per_request / tokens_per_request * 1000.0,
-        cost_per_million_tokens_usd=float(c.cost_per_million_tokens_usd[0]),
-        replicas=int(c.replicas[0]),
-        replica_utilization=float(c.replica_utilization[0]),
+        cost_per_million_tokens_usd=usd(float(c.cost_per_million_tokens_usd[0])),
+        replicas=replicas,
+        gpus=d.num_gpus,
+        price_missing=price_missing,
+        blocked=blocked,
         price_source=price_source,
     )
     blockers, warnings = _findings(d, r)
@@ -404,6 +443,7 @@ def _inputs(d: Deployment) -> dict[str, Any]:
         "kv_cache_precision": d.kv_cache_precision,
         "framework": d.framework.key,
         "num_gpus": d.num_gpus,
+        "replicas": d.replicas,
         "tensor_parallel": d.tensor_parallel,
         "pipeline_parallel": d.pipeline_parallel,
         "prompt_tokens": d.prompt_tokens,

@@ -356,3 +356,17 @@ def parallel_tensor_batch(
         memory_hidden_factor=float(mem["hidden_factor"]),
         memory_base_bytes=float(mem["base_bytes"]),
     )
+
+
+def flatten_rows(batch: ConfigBatch, shape: tuple[int, ...], index: np.ndarray) -> ConfigBatch:
+    """The configurations at flat `index` of a broadcast (grid-shaped) batch as a 1-D batch: every column is
+    broadcast to `shape` and gathered, so row i of the result is configuration index[i] of the grid."""
+
+    def gather(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return np.broadcast_to(value, shape).reshape(-1)[index]
+        if hasattr(value, "__dataclass_fields__"):
+            return type(value)(**{f.name: gather(getattr(value, f.name)) for f in fields(value)})
+        return value
+
+    return type(batch)(**{f.name: gather(getattr(batch, f.name)) for f in fields(batch)})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from calculator.calibration import Calibration
@@ -104,13 +105,15 @@ class LLMInferenceCalculator:
                 "throughput_tokens_per_second": perf.output_tokens_per_s,
             },
             "cost": {
-                "cost_per_request": per_request - cost.power_cost_per_request_usd,
-                "power_cost_per_request": cost.power_cost_per_request_usd,
-                "total_cost_per_request": per_request,
-                "cost_per_1k_tokens": cost.cost_per_1k_tokens_usd,
-                "hourly_cost": cost.hourly_usd,
-                "monthly_cost": cost.monthly_usd,
+                # None, never $0, when the catalog has no price or the deployment cannot run.
+                "cost_per_request": _usd(per_request - cost.power_cost_per_request_usd),
+                "power_cost_per_request": _usd(cost.power_cost_per_request_usd),
+                "total_cost_per_request": _usd(per_request),
+                "cost_per_1k_tokens": _usd(cost.cost_per_1k_tokens_usd),
+                "hourly_cost": _usd(cost.hourly_usd),
+                "monthly_cost": _usd(cost.monthly_usd),
                 "replicas": cost.replicas,
+                "price_missing": cost.price_missing,
             },
             "compatibility": {
                 "memory_compatible": mem.fits,
@@ -121,3 +124,7 @@ class LLMInferenceCalculator:
                 "recommendations": [r.text for r in est.recommendations],
             },
         }
+
+
+def _usd(value: float) -> float | None:
+    return value if math.isfinite(value) else None

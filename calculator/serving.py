@@ -1,13 +1,29 @@
 """Online serving: requests arriving at a rate (or a fixed concurrency) on a continuous-batching server.
 
-Operating point by Little's law: concurrency B = rate x e2e(B), solved by fixed-point iteration (e2e grows
-with B, so the iteration is monotone). Prefills interrupt decoding, so each decode step is stretched by the
-share of time spent prefilling: TPOT_online = TPOT(B) / (1 - rho_prefill), rho_prefill = rate x
-prefill_time(B) / B.
-Concurrent prefills are batched, so each request costs prefill(B prompts) / B of device time.
-TTFT waits in an M/D/1 queue in front of the prefill work (Kleinrock, Queueing Systems vol. 1, §5.6):
-    W_mean = rho / (2 (1 - rho)) x S;  p99 from the exponential tail  W_q(p) = S / (1 - rho) x ln(rho /
-    (1 - p)).
+Everything is parametrised by the in-flight count b (requests admitted, 1 <= b <= the admissible batch). At
+in-flight count b a replica spends prefill(b) / b of device time per request (concurrent prompts are batched)
+and decode steps of D(b); prefills interrupt decoding, so
+    TPOT(b, rate) = D(b) / (1 - rho_prefill),   rho_prefill = rate x prefill(b) / b,
+    e2e(b, rate) = prefill(1) + (output - 1) x TPOT(b, rate).
+Little's law b = rate x e2e gives the rate a replica sustains at in-flight count b in closed form (the smaller
+root of P1 Pb r^2 - (P1 + s D + b Pb) r + b = 0, P1 = prefill(1), Pb = prefill(b) / b, s = output - 1):
+    rate(b) = 2 b / (B + sqrt(B^2 - 4 P1 Pb b)),   B = P1 + s D + b Pb   (so rho_prefill < 1 always).
+The replica's capacity is the largest sustainable rate over the admissible batches (`replica_capacity`); an
+offered rate is served at the in-flight count whose rate(b) equals it (`online_operating_point`), so served
+rate, batch, TPOT and every latency grow with the offered rate; above capacity the replica is saturated: it
+serves its capacity and the queue in front of it grows without bound (infinite TTFT, None in JSON).
+
+TTFT waits in two queues (each an upper-bound quantile, summed):
+- prefill: M/D/1 in front of the prefill work (Kleinrock, Queueing Systems vol. 1, §5.6), rho = rate x P1:
+    W_mean = rho / (2 (1 - rho)) x P1;  p-quantile from the exponential tail W(p) = P1 / (1 - rho) x
+    ln(rho / (1 - p));
+- admission: the replica has c = admissible-batch slots, each busy for e2e; near capacity arrivals wait for
+  a slot. Halfin-Whitt's many-server approximation of Erlang C (Halfin & Whitt 1981):
+    beta = (1 - u) sqrt(c), u = rate / capacity,  P(wait) = 1 / (1 + beta Phi(beta) / phi(beta)),
+    W(p) = ln(P(wait) / (1 - p)) / (capacity - rate) when P(wait) > 1 - p, mean P(wait) / (capacity - rate);
+  it grows without bound as the rate reaches capacity.
+TPOT p99: the decode step at the 99th percentile of the in-flight count (Poisson, b + 2.326 sqrt(b), at most
+the admissible batch), stretched by the same prefill share.
 """
 
 from __future__ import annotations
@@ -16,34 +32,185 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from calculator.columns import Array
 from calculator.engine import ConfigBatch
 from calculator.performance import decode_step_time_s, prefill_time_s
 
+CAPACITY_GRID_POINTS = 12
+"""In-flight counts tried for the capacity (geometric from 1 to the admissible batch)."""
+BISECTION_STEPS = 30
+"""Steps of the search for the in-flight count that carries an offered rate (log scale: 2^-30 resolution)."""
+Z99 = 2.3263478740408408
+"""Standard normal 99th percentile."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class OnlineColumns:
     concurrency: Array
+    """Requests in flight on one replica (at least 1: a lightly loaded server runs batch-1 steps)."""
     ttft_p50_s: Array
     ttft_p99_s: Array
     ttft_mean_s: Array
     tpot_s: Array
+    tpot_p99_s: Array
     e2e_latency_s: Array
+    e2e_p99_s: Array
     output_tokens_per_s: Array
     requests_per_s: Array
+    """Served rate: the offered rate, or the capacity when saturated."""
+    capacity_requests_per_s: Array
+    """The largest rate one replica sustains (its saturation point)."""
+    utilization: Array
+    """Served rate / capacity."""
     saturated: Array
-    """The offered rate exceeds what the largest batch that fits can serve: queues grow without bound."""
+    """The offered rate exceeds what the replica can serve: the queue grows without bound."""
 
 
-def _waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array]:
+class ReplicaModel:
+    """The serving terms of each configuration of `batch` (one replica each), with its capacity found once.
+
+    `rate_at(b)` is the rate sustained at in-flight count b; `at_rate(rate)` the operating point serving an
+    offered rate; `at_batch(b)` the operating point at in-flight count b on the sustainable curve (what the
+    SLO search walks along)."""
+
+    def __init__(self, batch: ConfigBatch, max_batch: Array, *, grid_points: int = CAPACITY_GRID_POINTS):
+        self.batch = batch
+        m, h, p, f, w, e = (
+            batch.model,
+            batch.hardware,
+            batch.precision,
+            batch.framework,
+            batch.workload,
+            batch.efficiency,
+        )
+        self.cap = np.maximum(np.asarray(max_batch, dtype=np.float64), 1.0)
+        self.mean_context = w.prompt_tokens + w.output_tokens / 2.0
+        self.lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones_like(self.cap))
+        self.steps = np.maximum(w.output_tokens - 1.0, 0.0) * np.ones_like(self.cap)
+        self.output_tokens = w.output_tokens * np.ones_like(self.cap)
+        best_rate = np.zeros_like(self.cap)
+        best_b = np.ones_like(self.cap)
+        for k in range(grid_points):
+            b = self.cap ** (k / max(grid_points - 1, 1))
+            rate = self.rate_at(b)
+            better = rate > best_rate * (1.0 + 1e-12)
+            best_rate = np.where(better, rate, best_rate)
+            best_b = np.where(better, b, best_b)
+        self.capacity = best_rate
+        self.best_batch = best_b
+
+    def decode_step(self, b: Array) -> Array:
+        x = self.batch
+        return decode_step_time_s(
+            x.model, x.hardware, x.precision, x.framework, x.workload, x.efficiency, b, self.mean_context
+        )
+
+    def prefill_per_request(self, b: Array) -> Array:
+        x = self.batch
+        return prefill_time_s(x.model, x.hardware, x.precision, x.framework, x.workload, x.efficiency, b) / b
+
+    def rate_at(self, b: Array) -> Array:
+        """Sustainable rate at in-flight count b (the closed form in the module docstring)."""
+        p1, pb, sd = self.lone_prefill, self.prefill_per_request(b), self.steps * self.decode_step(b)
+        big_b = p1 + sd + b * pb
+        root = np.sqrt(np.maximum(big_b * big_b - 4.0 * p1 * pb * b, 0.0))
+        return 2.0 * b / np.maximum(big_b + root, 1e-30)
+
+    def batch_for_rate(self, rate: Array) -> Array:
+        """The smallest in-flight count in [1, best batch] whose sustainable rate reaches `rate` (bisection in
+        log b; 1 when even a batch of one keeps up)."""
+        lo = np.zeros_like(self.cap)
+        hi = np.log(self.best_batch)
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            below = self.rate_at(np.exp(mid)) < rate
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return np.where(self.rate_at(np.ones_like(self.cap)) >= rate, 1.0, np.exp(hi))
+
+    def at_rate(self, request_rate: Array, *, prefill_queue: bool = True) -> OnlineColumns:
+        offered = np.maximum(np.asarray(request_rate, dtype=np.float64), 0.0) * np.ones_like(self.cap)
+        saturated = offered >= self.capacity * (1.0 - 1e-9)
+        served = np.where(saturated, self.capacity, offered)
+        b = np.where(saturated, self.best_batch, self.batch_for_rate(np.where(saturated, 0.0, offered)))
+        return self._point(b, served, saturated, prefill_queue=prefill_queue)
+
+    def at_batch(self, b: Array) -> OnlineColumns:
+        """The operating point at in-flight count b (clipped to [1, best batch]) on the sustainable curve."""
+        b = np.clip(b, 1.0, self.best_batch)
+        rate = np.minimum(self.rate_at(b), self.capacity)
+        return self._point(b, rate, rate >= self.capacity * (1.0 - 1e-9))
+
+    def _point(self, b: Array, rate: Array, saturated: Array, *, prefill_queue: bool = True) -> OnlineColumns:
+        rho_prefill = np.clip(rate * self.prefill_per_request(b), 0.0, 0.999)
+        stretch = 1.0 / (1.0 - rho_prefill)
+        tpot = self.decode_step(b) * stretch
+        p1 = self.lone_prefill
+        # In-flight count by Little's law (may be below 1 at light load), its 99th percentile (Poisson).
+        in_flight = rate * (p1 + self.steps * tpot)
+        b99 = np.clip(in_flight + Z99 * np.sqrt(in_flight), 1.0, self.best_batch)
+        tpot_p99 = np.maximum(self.decode_step(b99) * stretch, tpot)
+        if prefill_queue:
+            p50, p99, mean = _prefill_waits(rate * p1, p1)
+        else:
+            p50 = p99 = mean = np.zeros_like(rate)
+        a50, a99, amean = _admission_waits(rate, self.capacity, self.best_batch)
+        unbounded = np.where(saturated, np.inf, 0.0)
+        ttft_mean = p1 + mean + amean + unbounded
+        ttft_p99 = p1 + p99 + a99 + unbounded
+        return OnlineColumns(
+            concurrency=b,
+            ttft_p50_s=p1 + p50 + a50 + unbounded,
+            ttft_p99_s=ttft_p99,
+            ttft_mean_s=ttft_mean,
+            tpot_s=tpot,
+            tpot_p99_s=tpot_p99,
+            e2e_latency_s=ttft_mean + self.steps * tpot,
+            e2e_p99_s=ttft_p99 + self.steps * tpot_p99,
+            output_tokens_per_s=rate * self.output_tokens,
+            requests_per_s=rate,
+            capacity_requests_per_s=self.capacity,
+            utilization=np.where(self.capacity > 0, rate / np.maximum(self.capacity, 1e-30), 1.0),
+            saturated=saturated,
+        )
+
+
+def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array]:
+    """M/D/1 waits (p50, p99, mean) in front of the prefill work."""
     rho = np.clip(rho, 0.0, 0.999)
     mean = rho / (2.0 * (1.0 - rho)) * service_s
 
     def tail(p: float) -> Array:
-        return np.where(rho > 1.0 - p, service_s / (1.0 - rho) * np.log(rho / (1.0 - p)), 0.0)
+        return np.where(
+            rho > 1.0 - p, service_s / (1.0 - rho) * np.log(np.maximum(rho, 1e-300) / (1.0 - p)), 0.0
+        )
 
     return tail(0.5), tail(0.99), mean
+
+
+def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array, Array]:
+    """Waits (p50, p99, mean) for one of `slots` in-flight places (Halfin-Whitt, module docstring)."""
+    headroom = np.maximum(capacity - rate, 0.0)
+    u = np.where(capacity > 0, rate / np.maximum(capacity, 1e-30), 1.0)
+    beta = np.maximum(1.0 - u, 0.0) * np.sqrt(slots)
+    ratio = beta * ndtr(beta) * np.sqrt(2.0 * np.pi) * np.exp(np.minimum(beta * beta / 2.0, 700.0))
+    p_wait = 1.0 / (1.0 + ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(headroom > 0, 1.0 / headroom, np.inf)
+
+        def tail(p: float) -> Array:
+            return np.where(p_wait > 1.0 - p, np.log(p_wait / (1.0 - p)) * inv, 0.0)
+
+        mean = np.where(p_wait > 0, p_wait * inv, 0.0)
+    return tail(0.5), tail(0.99), mean
+
+
+def replica_capacity(batch: ConfigBatch, max_batch: Array) -> tuple[Array, Array]:
+    """(capacity requests/s, in-flight count at capacity) of one replica of each configuration."""
+    model = ReplicaModel(batch, max_batch)
+    return model.capacity, model.best_batch
 
 
 def online_operating_point(
@@ -54,66 +221,45 @@ def online_operating_point(
     concurrency: Array | None = None,
     iterations: int = 40,
 ) -> OnlineColumns:
-    """Serve at `request_rate` requests/s (open loop) or keep `concurrency` requests in flight (closed
-    loop)."""
-    m, h, p, w, e = batch.model, batch.hardware, batch.precision, batch.workload, batch.efficiency
-    f = batch.framework
-    n = len(batch)
-    cap = np.maximum(max_batch, 1.0)
-    mean_context = w.prompt_tokens + w.output_tokens / 2.0
-    lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones(n))
-    decode_steps = np.maximum(w.output_tokens - 1.0, 0.0)
-
-    def e2e_at(b: Array, rate: Array) -> tuple[Array, Array, Array]:
-        # Prefills of concurrent arrivals are batched: each costs prefill(b prompts) / b of device time.
-        per_request_prefill = prefill_time_s(m, h, p, f, w, e, b) / b
-        rho_prefill = np.clip(rate * per_request_prefill, 0.0, 0.95)
-        tpot = decode_step_time_s(m, h, p, f, w, e, b, mean_context) / (1.0 - rho_prefill)
-        return lone_prefill + decode_steps * tpot, tpot, rho_prefill
-
-    if concurrency is not None:
-        b = np.minimum(np.asarray(concurrency, dtype=np.float64), cap)
-        rate = np.zeros(n)
-        for _ in range(iterations):
-            e2e, tpot, _ = e2e_at(b, rate)
-            previous, rate = (
-                rate,
-                0.5 * (rate + b / e2e),
-            )  # damped: the undamped map oscillates near saturation
-            if np.allclose(previous, rate, rtol=1e-3):
-                break
-        queued = np.maximum(np.asarray(concurrency, dtype=np.float64) - b, 0.0)
-        queue_wait = queued / np.maximum(rate, 1e-12)
-        p50, p99, mean = _waits(rate * lone_prefill, lone_prefill)
-        ttft_extra = queue_wait
-        saturated = queued > 0
-    else:
-        rate = np.asarray(request_rate, dtype=np.float64)
-        b = np.ones(n)
-        for _ in range(iterations):
-            e2e, tpot, _ = e2e_at(b, rate)
-            previous, b = b, np.clip(rate * e2e, 1.0, cap)
-            if np.allclose(previous, b, rtol=1e-3):
-                break
-        e2e, tpot, _ = e2e_at(b, rate)
-        capacity = b / e2e
-        saturated = rate > capacity * 1.0001
-        p50, p99, mean = _waits(rate * lone_prefill, lone_prefill)
-        ttft_extra = np.where(saturated, np.inf, 0.0)
-        rate = np.minimum(rate, capacity)
-
-    e2e, tpot, _ = e2e_at(b, rate)
-    ttft_mean = lone_prefill + mean + ttft_extra
+    """Serve at `request_rate` requests/s (open loop, one replica) or keep `concurrency` requests in flight
+    (closed loop)."""
+    replica = ReplicaModel(batch, max_batch)
+    if concurrency is None:
+        return replica.at_rate(np.asarray(request_rate, dtype=np.float64))
+    # Closed loop: N in flight, each sends its next request when the last one finishes. The in-flight count
+    # is N (at most the admissible batch; the rest wait for a slot); the rate solves rate = b / e2e(b, rate).
+    wanted = np.asarray(concurrency, dtype=np.float64) * np.ones_like(replica.cap)
+    b = np.minimum(wanted, replica.cap)
+    rate = np.zeros_like(b)
+    p1, steps = replica.lone_prefill, replica.steps
+    decode, per_request = replica.decode_step(b), replica.prefill_per_request(b)
+    for _ in range(iterations):
+        rho = np.clip(rate * per_request, 0.0, 0.95)
+        e2e = p1 + steps * decode / (1.0 - rho)
+        previous, rate = rate, 0.5 * (rate + b / e2e)  # damped: the undamped map oscillates near saturation
+        if np.allclose(previous, rate, rtol=1e-3):
+            break
+    rho = np.clip(rate * per_request, 0.0, 0.95)
+    tpot = decode / (1.0 - rho)
+    queued = np.maximum(wanted - b, 0.0)
+    queue_wait = queued / np.maximum(rate, 1e-12)
+    p50, p99, mean = _prefill_waits(rate * p1, p1)
+    ttft_mean = p1 + mean + queue_wait
+    ttft_p99 = p1 + p99 + queue_wait
     return OnlineColumns(
         concurrency=b,
-        ttft_p50_s=lone_prefill + p50 + ttft_extra,
-        ttft_p99_s=lone_prefill + p99 + ttft_extra,
+        ttft_p50_s=p1 + p50 + queue_wait,
+        ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
-        e2e_latency_s=ttft_mean + decode_steps * tpot,
-        output_tokens_per_s=rate * w.output_tokens,
+        tpot_p99_s=tpot,
+        e2e_latency_s=ttft_mean + steps * tpot,
+        e2e_p99_s=ttft_p99 + steps * tpot,
+        output_tokens_per_s=rate * replica.output_tokens,
         requests_per_s=rate,
-        saturated=saturated,
+        capacity_requests_per_s=replica.capacity,
+        utilization=np.where(replica.capacity > 0, rate / np.maximum(replica.capacity, 1e-30), 1.0),
+        saturated=queued > 0,
     )
 
 
@@ -224,14 +370,19 @@ def burst_operating_point(
         queue_s, tpot = np.zeros_like(n), burst_tpot
     total_s = queue_s + prefill + d_max
     ttft_mean = burst_ttft_mean + share * queue_s / 2.0
+    ttft_p99 = 0.99 * (queue_s + prefill)
     return OnlineColumns(
         concurrency=n,
         ttft_p50_s=0.5 * (queue_s + prefill),
-        ttft_p99_s=0.99 * (queue_s + prefill),
+        ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
+        tpot_p99_s=tpot,
         e2e_latency_s=ttft_mean + steps * tpot,
+        e2e_p99_s=ttft_p99 + steps * tpot,
         output_tokens_per_s=n_total * w.output_tokens / total_s,
         requests_per_s=n_total / total_s,
+        capacity_requests_per_s=np.full_like(n, np.nan),
+        utilization=np.full_like(n, np.nan),
         saturated=queued > 0,
     )

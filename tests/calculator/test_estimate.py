@@ -66,9 +66,13 @@ def test_seed_comparison_example_runs_and_gpt4_on_one_h100_does_not_fit():
     for r in results:
         assert r["latency"]["total_latency_seconds"] > 0
         assert r["memory"]["total_memory_gb"] > 0
-        assert np.isfinite(r["cost"]["monthly_cost"])
+    for r in results[:2]:
+        assert np.isfinite(r["cost"]["monthly_cost"]) and r["cost"]["monthly_cost"] > 0
     gpt4 = results[2]
     assert gpt4["memory"]["memory_fits"] is False
+    # A deployment that cannot run has no cost: None, never $0 and never a bill for replicas.
+    assert gpt4["cost"]["monthly_cost"] is None
+    assert gpt4["cost"]["hourly_cost"] is None
     assert any("GPT-3-175B" in w for w in gpt4["compatibility"]["warnings"])
     advice = gpt4["compatibility"]["recommendations"]
     assert any("2,048 tokens" in text for text in advice), advice
@@ -187,13 +191,30 @@ def test_online_serving_reports_queueing_percentiles():
     assert busy.online.ttft_p99_s > est.online.ttft_p99_s
 
 
-def test_costs_scale_with_replicas_for_the_requested_load():
+def test_the_cost_block_bills_the_deployment_as_specified_not_a_batch_based_replica_count():
     light = estimate("llama-3.1-8b", "h100-sxm-80gb", requests_per_hour=100, with_recommendations=False)
     heavy = estimate("llama-3.1-8b", "h100-sxm-80gb", requests_per_hour=1_000_000, with_recommendations=False)
-    assert light.cost.replicas == 1
-    assert heavy.cost.replicas > 1
-    assert heavy.cost.monthly_usd == pytest.approx(light.cost.hourly_usd * 730 * heavy.cost.replicas)
+    two = estimate("llama-3.1-8b", "h100-sxm-80gb", num_gpus=2, tensor_parallel=1, with_recommendations=False)
+    assert light.cost.replicas == heavy.cost.replicas == 1
+    assert heavy.cost.monthly_usd == pytest.approx(heavy.cost.hourly_usd * 730)
+    assert two.cost.replicas == 2 and two.cost.gpus == 2
+    assert two.cost.hourly_usd == pytest.approx(2 * light.cost.hourly_usd)
 
+
+def test_a_missing_price_is_none_not_zero():
+    from dataclasses import replace
+
+    from calculator.catalog import default_catalog
+    from calculator.specs import Catalog
+
+    catalog = default_catalog()
+    h100 = replace(catalog.hardware["h100-sxm-80gb"], cloud_usd_per_hour=0.0)
+    unpriced = Catalog(models=catalog.models, hardware={**catalog.hardware, h100.key: h100})
+    est = estimate("llama-3.1-8b", "h100-sxm-80gb", catalog=unpriced, with_recommendations=False)
+    assert est.cost.price_missing
+    data = est.to_dict()["cost"]
+    assert data["hourly_usd"] is None and data["monthly_usd"] is None
+    assert data["cost_per_million_tokens_usd"] is None
 
 def test_local_cost_is_amortised_purchase_plus_energy():
     est = estimate("llama-2-7b", "rtx-4090-24gb", deployment_mode="local", with_recommendations=False)
