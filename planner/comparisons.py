@@ -4,7 +4,7 @@ The ComparisonJob row is the truth; every transition is a conditional UPDATE who
 this caller won it, so any step may run twice (a redelivered message, a reaper's second message, two
 workers) without changing the outcome:
 
-  submit    validate against the database catalog (calculator.comparison.resolve_spec), snapshot the rows
+  submit    validate against the database catalog (calculator.planning.resolve_spec), snapshot the rows
             used, plan the chunks; the job (queued) and its chunks (pending) in one transaction; one
             `planner.comparison_chunk` message per chunk is sent after commit.
   chunk     claim pending -> running (attempts + 1, claimed_by = the worker node); evaluate; write the
@@ -42,7 +42,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from calculator import ENGINE_VERSION
-from calculator.comparison import (
+from calculator.planning import (
     CONSTRAINT_REASONS,
     ChunkSpec,
     ComparisonResult,
@@ -176,7 +176,7 @@ def comparison_submit(
 ) -> ComparisonJob:
     """Validate the request against the team's database catalog and queue the job.
 
-    Raises calculator.comparison.ComparisonError (unknown names, bad values, a grid over
+    Raises calculator.planning.ComparisonError (unknown names, bad values, a grid over
     COMPARISON_MAX_CONFIGURATIONS) before anything is written."""
     db = specs.catalog_from_db(team)
     spec = resolve_spec(

@@ -198,7 +198,7 @@ OBJECTIVE_LABELS = {
 
 
 class NamesField(forms.MultipleChoiceField):
-    """A multi-select of catalog names that the engine checks (calculator.comparison.resolve_spec), so an
+    """A multi-select of catalog names that the engine checks (calculator.planning.resolve_spec), so an
     unknown name arriving in a link gets the API's message next to the field instead of Django's."""
 
     def valid_value(self, value: str) -> bool:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculator import InputError
-from calculator.comparison import ComparisonError
+from calculator.planning import ComparisonError
 from planner import comparisons, selectors, services
 from planner.models import ComparisonJob, Membership, Plan, Role, Team
 from planner.web import calculator as calc
