@@ -9,6 +9,7 @@ import argparse
 import csv
 import itertools
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from calculator.calibration import load_calibration
 from calculator.catalog import default_catalog
 from calculator.deployment import InputError
 from calculator.estimate import Estimate, estimate
+from calculator.planning.objectives import OBJECTIVE_TABLE
 
 GIB = 2**30
 
@@ -257,11 +259,12 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
                 "blockers": "; ".join(b.code for b in est.blockers),
             }
         )
-    key = {
-        "cost": lambda r: r.get("usd_per_million_tokens", float("inf")),
-        "latency": lambda r: r.get("tpot_ms", float("inf")),
-        "throughput": lambda r: -r.get("output_tokens_per_s", 0.0),
-    }[args.objective]
+    objective = OBJECTIVE_TABLE[args.objective]
+
+    def key(r: dict[str, Any]) -> float:
+        # A row the engine could not build (an input error) has no figures: it ranks as the worst value.
+        return objective.sign * r.get(objective.column, math.inf if objective.sign > 0 else 0.0)
+
     rows.sort(key=lambda r: (not r["fits"], key(r)))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

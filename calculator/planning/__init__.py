@@ -3,26 +3,32 @@ batch sizes x deployment modes for one workload, chunk by chunk, and merge the p
 
 The modules follow the flow. A job runs `resolve_spec` (spec) once, `plan_chunks` (chunks) to fan out,
 `evaluate_chunk` (partials) per chunk (on any worker, in any order, retried at will: a chunk's result depends
-only on the spec and the chunk) and `merge_partials` (merge) on the collected `PartialResult`s; rows
-(`ResultRow`, rank values), the Pareto front (pareto) and the recommendations' text (recommend) serve them.
+only on the spec and the chunk) and `merge_partials` (merge) on the collected `PartialResult`s; the table
+of objectives and constraints (objectives), rows (`ResultRow`), the Pareto front (pareto) and the
+recommendations' text (recommend) serve them.
 """
 
 from calculator.planning.chunks import ChunkSpec, plan_chunks
 from calculator.planning.merge import ComparisonResult, merge_partials, run_comparison
-from calculator.planning.pareto import pareto_indices
-from calculator.planning.partials import PartialResult, evaluate_chunk
-from calculator.planning.rows import (
+from calculator.planning.objectives import (
     BALANCED_REFERENCE,
-    ResultRow,
+    CONSTRAINT_REASONS,
+    CONSTRAINTS,
+    OBJECTIVE_TABLE,
+    OBJECTIVES,
+    Constraint,
+    Objective,
     balanced_index,
-    configuration_key,
+    constraint_met,
+    constraint_value,
     rank_value,
 )
+from calculator.planning.pareto import pareto_indices
+from calculator.planning.partials import PartialResult, evaluate_chunk
+from calculator.planning.rows import ResultRow, configuration_key
 from calculator.planning.spec import (
-    CONSTRAINT_REASONS,
     ENGINE_REASONS,
     MAX_CONFIGURATIONS,
-    OBJECTIVES,
     REASONS,
     ComparisonError,
     ComparisonSpec,
@@ -31,19 +37,25 @@ from calculator.planning.spec import (
 
 __all__ = [
     "BALANCED_REFERENCE",
+    "CONSTRAINTS",
     "CONSTRAINT_REASONS",
     "ENGINE_REASONS",
     "MAX_CONFIGURATIONS",
     "OBJECTIVES",
+    "OBJECTIVE_TABLE",
     "REASONS",
     "ChunkSpec",
     "ComparisonError",
     "ComparisonResult",
     "ComparisonSpec",
+    "Constraint",
+    "Objective",
     "PartialResult",
     "ResultRow",
     "balanced_index",
     "configuration_key",
+    "constraint_met",
+    "constraint_value",
     "evaluate_chunk",
     "merge_partials",
     "pareto_indices",

@@ -16,11 +16,18 @@ import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.planning.chunks import plan_chunks
+from calculator.planning.objectives import (
+    CONSTRAINT_REASONS,
+    OBJECTIVES,
+    constraint_value,
+    rank_value,
+    row_order,
+)
 from calculator.planning.pareto import pareto_indices, pareto_order
 from calculator.planning.partials import PartialResult, evaluate_chunk
 from calculator.planning.recommend import recommendations_text
-from calculator.planning.rows import ResultRow, constraint_value, rank_value, row_order
-from calculator.planning.spec import CONSTRAINT_REASONS, OBJECTIVES, REASONS, ComparisonSpec
+from calculator.planning.rows import ResultRow
+from calculator.planning.spec import REASONS, ComparisonSpec
 from calculator.specs import Catalog
 
 

@@ -17,9 +17,18 @@ from calculator.engine import BLOCKERS, evaluate
 from calculator.frameworks import resolve_framework
 from calculator.grid import EntityTables, parallel_tensor_batch
 from calculator.planning.chunks import ChunkSpec
+from calculator.planning.objectives import (
+    CONSTRAINTS,
+    OBJECTIVES,
+    constraint_met,
+    constraint_value,
+    rank_values,
+    row_order,
+    score_value,
+)
 from calculator.planning.pareto import pareto_indices, pareto_order
-from calculator.planning.rows import ResultRow, configuration_key, constraint_value, row_order, score_value
-from calculator.planning.spec import ENGINE_REASONS, OBJECTIVES, REASONS, ComparisonSpec
+from calculator.planning.rows import ResultRow, configuration_key
+from calculator.planning.spec import ENGINE_REASONS, REASONS, ComparisonSpec
 from calculator.precisions import kv_bytes_per_element, resolve_precision
 from calculator.specs import Catalog
 
@@ -142,22 +151,21 @@ class _Chunk:
         self.tps = full(results.output_tokens_per_s)
         self.cost = np.where(price_missing, np.inf, full(results.cost.cost_per_million_tokens_usd))
         self.monthly = np.where(price_missing, np.inf, full(results.cost.monthly_usd))
+        self.columns = {
+            "ttft_ms": self.ttft_ms,
+            "tpot_ms": self.tpot_ms,
+            "output_tokens_per_s": self.tps,
+            "cost_per_million_tokens_usd": self.cost,
+            "monthly_cost_usd": self.monthly,
+        }
+        """The ResultRow fields the objectives and constraints read, by name (`objectives`)."""
 
     def full(self, value: Any) -> np.ndarray:
         return np.broadcast_to(value, self.shape)
 
     def rank_values(self, objective: str, mask: np.ndarray) -> np.ndarray:
         """Flat rank values (lower is better, inf = not ranked) under `objective` for rows in `mask`."""
-        if objective == "cost":
-            value = self.cost
-        elif objective == "latency":
-            value = self.tpot_ms
-        elif objective == "throughput":
-            value = -self.tps
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(np.isfinite(self.cost), -(self.tps / (self.cost * self.tpot_ms)), np.inf)
-        out = np.where(mask, value, np.inf).ravel()
+        out = np.where(mask, rank_values(self.columns, objective), np.inf).ravel()
         out[np.isnan(out)] = np.inf
         return out
 
@@ -286,17 +294,13 @@ def evaluate_chunk(
             infeasible[reason] += int(np.count_nonzero(hit))
             remaining &= ~hit
     runnable = remaining.copy()
-    limits = {
-        "ttft": (c.ttft_ms, spec.max_ttft_ms, 1),
-        "tpot": (c.tpot_ms, spec.max_tpot_ms, 1),
-        "monthly_cost": (c.monthly, spec.max_monthly_cost_usd, 1),
-        "throughput": (c.tps, spec.min_output_tokens_per_s, -1),
-    }
     best_runnable: dict[str, ResultRow] = {}
-    for reason, (value, limit, sign) in limits.items():
+    for constraint in CONSTRAINTS:
+        limit = getattr(spec, constraint.name)
         if limit is None:
             continue
-        hit = remaining & ~(value * sign <= limit * sign)
+        value, sign, reason = c.columns[constraint.field], constraint.sign, constraint.reason
+        hit = remaining & ~constraint_met(value, limit, sign)
         infeasible[reason] = int(np.count_nonzero(hit))
         remaining &= ~hit
         ranked = np.where(runnable, value * sign, np.inf).ravel()

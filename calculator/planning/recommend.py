@@ -6,8 +6,8 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from calculator.engine import BLOCKERS
-from calculator.planning.rows import ResultRow, balanced_index
-from calculator.planning.spec import CONSTRAINTS
+from calculator.planning.objectives import CONSTRAINTS, OBJECTIVE_TABLE, balanced_index, constraint_met
+from calculator.planning.rows import ResultRow
 
 if TYPE_CHECKING:
     from calculator.planning.merge import ComparisonResult
@@ -39,43 +39,27 @@ def recommendations_text(result: ComparisonResult, best_runnable: dict[str, Resu
     spec = result.spec
     lines: list[str] = []
     best = result.best
-    if "cost" in best:
-        lines.append(f"Cheapest feasible: {_describe(best['cost'])} at {_figures(best['cost'])}.")
-    if "latency" in best:
-        lines.append(f"Lowest TPOT: {_describe(best['latency'])} at {_figures(best['latency'])}.")
-    if "throughput" in best:
-        lines.append(
-            f"Highest throughput: {_describe(best['throughput'])} at {_figures(best['throughput'])}."
-        )
-    if "balanced" in best:
-        row = best["balanced"]
-        index = balanced_index(row.cost_per_million_tokens_usd, row.tpot_ms, row.output_tokens_per_s)
-        lines.append(f"Best balance (index {index:.3g}): {_describe(row)} at {_figures(row)}.")
+    for objective in OBJECTIVE_TABLE.values():
+        row = best.get(objective.name)
+        if row is None:
+            continue
+        label = objective.label
+        if objective.field is None:
+            index = balanced_index(row.cost_per_million_tokens_usd, row.tpot_ms, row.output_tokens_per_s)
+            label += f" (index {index:.3g})"
+        lines.append(f"{label}: {_describe(row)} at {_figures(row)}.")
     if result.pareto:
         lines.append(f"{len(result.pareto)} configurations are Pareto-optimal in cost, TPOT and throughput.")
-    units = {"ttft": "ms", "tpot": "ms", "monthly_cost": "USD/month", "throughput": "tokens/s"}
-    for name, reason in CONSTRAINTS.items():
-        limit = getattr(spec, name)
-        row = best_runnable.get(reason)
+    for constraint in CONSTRAINTS:
+        limit = getattr(spec, constraint.name)
+        row = best_runnable.get(constraint.reason)
         if limit is None or row is None:
             continue
-        value = {
-            "ttft": row.ttft_ms,
-            "tpot": row.tpot_ms,
-            "monthly_cost": row.monthly_cost_usd,
-            "throughput": row.output_tokens_per_s,
-        }[reason]
-        met = value >= limit if reason == "throughput" else value <= limit
-        if not met:
-            superlative = {
-                "ttft": "fastest first token",
-                "tpot": "fastest",
-                "monthly_cost": "cheapest",
-                "throughput": "highest throughput",
-            }[reason]
+        value = getattr(row, constraint.field)
+        if not constraint_met(value, limit, constraint.sign):
             lines.append(
-                f"No configuration meets {name}={limit:g}: the {superlative} is {_describe(row)} at "
-                f"{value:,.3g} {units[reason]}."
+                f"No configuration meets {constraint.name}={limit:g}: the {constraint.superlative} is "
+                f"{_describe(row)} at {value:,.3g} {constraint.unit}."
             )
     if result.feasible == 0 and result.evaluated:
         lines.append(f"None of the {result.evaluated:,} configurations is feasible.")

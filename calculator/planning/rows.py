@@ -1,4 +1,4 @@
-"""One configuration's figures (`ResultRow`), its key and its value under each objective.
+"""One configuration's figures (`ResultRow`) and its key; its value under each objective is in `objectives`.
 
 Prices: a feasible configuration whose hardware has no price for its deployment mode in the catalog (no
 cloud $/GPU-hour, or no purchase price for local/edge) is "unpriced": its cost fields are infinite (None in
@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
-
-BALANCED_REFERENCE = {"cost_per_million_tokens_usd": 1.0, "tpot_ms": 50.0, "output_tokens_per_s": 1000.0}
-"""Reference point of the balanced index (index 1.0): $1 per 1M output tokens, 50 ms TPOT, 1000 tokens/s."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,53 +61,3 @@ def configuration_key(
 ) -> str:
     """model|hardware|precision|framework|tp<N>|gpus<N>|bs<N or auto>|mode"""
     return f"{model}|{hardware}|{precision}|{framework}|tp{tp}|gpus{gpus}|bs{batch or 'auto'}|{mode}"
-
-
-def balanced_index(cost_per_million_usd: float, tpot_ms: float, output_tokens_per_s: float) -> float:
-    """Geometric mean of the three metrics normalised by BALANCED_REFERENCE (higher is better):
-        index = cbrt( (C0 / cost) x (T0 / tpot) x (throughput / S0) ).
-    The references only scale the index, so its ranking is that of throughput / (cost x tpot), which is how
-    configurations are ordered (`rank_value`). 0 for an unpriced configuration."""
-    if not math.isfinite(cost_per_million_usd) or cost_per_million_usd <= 0 or tpot_ms <= 0:
-        return 0.0
-    ref = BALANCED_REFERENCE
-    product = output_tokens_per_s / (cost_per_million_usd * tpot_ms)
-    return (product * ref["cost_per_million_tokens_usd"] * ref["tpot_ms"] / ref["output_tokens_per_s"]) ** (
-        1.0 / 3.0
-    )
-
-
-def rank_value(row: ResultRow, objective: str) -> float:
-    """Lower is better; inf = not ranked. Same arithmetic as the vectorised `_rank_values`."""
-    if objective == "cost":
-        return row.cost_per_million_tokens_usd
-    if objective == "latency":
-        return row.tpot_ms
-    if objective == "throughput":
-        return -row.output_tokens_per_s
-    if not row.priced:
-        return math.inf
-    return -(row.output_tokens_per_s / (row.cost_per_million_tokens_usd * row.tpot_ms))
-
-
-def row_order(objective: str):  # type: ignore[no-untyped-def]
-    return lambda row: (rank_value(row, objective), row.key)
-
-
-def score_value(objective: str, cost: float, tpot: float, tps: float) -> float:
-    if objective == "cost":
-        return cost
-    if objective == "latency":
-        return tpot
-    if objective == "throughput":
-        return tps
-    return balanced_index(cost, tpot, tps)
-
-
-def constraint_value(row: ResultRow, reason: str) -> float:
-    return {
-        "ttft": row.ttft_ms,
-        "tpot": row.tpot_ms,
-        "monthly_cost": row.monthly_cost_usd,
-        "throughput": -row.output_tokens_per_s,
-    }[reason]

@@ -19,12 +19,9 @@ from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import BLOCKERS
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
+from calculator.planning.objectives import CONSTRAINT_REASONS, CONSTRAINTS, OBJECTIVES
 from calculator.precisions import PRECISIONS, resolve_precision
 from calculator.specs import Catalog
-
-OBJECTIVES = ("cost", "latency", "throughput", "balanced")
-"""cost: lowest cost_per_million_tokens_usd; latency: lowest tpot_ms; throughput: highest
-output_tokens_per_s; balanced: highest balanced index (see `balanced_index`)."""
 
 _ENGINE_ORDER = ("gpu_count", "precision_unsupported", "context_too_long", "tp_heads", "no_kv_room")
 _BLOCKER_NAMES = [name for _, (name, _) in sorted(BLOCKERS.items())]
@@ -32,17 +29,10 @@ ENGINE_REASONS = tuple(
     [n for n in _ENGINE_ORDER if n in _BLOCKER_NAMES or n == "gpu_count"]
     + [n for n in _BLOCKER_NAMES if n not in _ENGINE_ORDER]
 )
-CONSTRAINT_REASONS = ("ttft", "tpot", "monthly_cost", "throughput")
 REASONS = ENGINE_REASONS + CONSTRAINT_REASONS
 """Infeasibility reasons in the order a configuration is attributed to its first one."""
 
 MAX_CONFIGURATIONS = 5_000_000
-CONSTRAINTS = {
-    "max_ttft_ms": "ttft",
-    "max_tpot_ms": "tpot",
-    "max_monthly_cost_usd": "monthly_cost",
-    "min_output_tokens_per_s": "throughput",
-}
 
 
 class ComparisonError(ValueError):
@@ -116,7 +106,7 @@ class ComparisonSpec:
 
     @property
     def constraints(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in CONSTRAINTS if getattr(self, name) is not None}
+        return {c.name: getattr(self, c.name) for c in CONSTRAINTS if getattr(self, c.name) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; `resolve_spec(spec.to_dict())` gives back an equal spec."""
@@ -239,8 +229,8 @@ def resolve_spec(
         "requests_per_hour": _number(raw, "requests_per_hour", 0.0, errors, positive=False),
         "top_k": _number(raw, "top_k", 100, errors, positive=True, whole=True),
     }
-    for name in CONSTRAINTS:
-        values[name] = _number(raw, name, None, errors, positive=True)
+    for constraint in CONSTRAINTS:
+        values[constraint.name] = _number(raw, constraint.name, None, errors, positive=True)
     objective = raw.get("objective", "cost")
     if objective not in OBJECTIVES:
         errors["objective"] = f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}"

@@ -9,6 +9,7 @@ from django.http import QueryDict
 
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.frameworks import FRAMEWORKS
+from calculator.planning import CONSTRAINTS
 from calculator.precisions import KV_PRECISION_BYTES, PRECISIONS
 from planner.models import Plan, Team
 
@@ -318,7 +319,7 @@ class ComparisonForm(forms.Form):
             },
             "constraints": {
                 name: c[name]
-                for name in ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")
+                for name in (constraint.name for constraint in CONSTRAINTS)
                 if c.get(name) is not None
             },
             "objective": c["objective"],
