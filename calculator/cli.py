@@ -20,7 +20,8 @@ from rich.table import Table
 from calculator.calibration import load_calibration
 from calculator.catalog import default_catalog
 from calculator.deployment import InputError
-from calculator.estimate import Estimate, estimate
+from calculator.estimate import Estimate
+from calculator.planning.advice import estimate
 from calculator.planning.objectives import OBJECTIVE_TABLE
 
 GIB = 2**30

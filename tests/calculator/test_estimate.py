@@ -297,8 +297,8 @@ def test_in_flight_batching_decodes_between_prompt_chunks_instead_of_waiting_for
         burst_requests=512,
     )
     stalled = d.replace(framework=replace(d.framework, mixes_prefill_and_decode=False))
-    mixed_itl = estimate_deployment(d, with_recommendations=False).online.tpot_s
-    stalled_itl = estimate_deployment(stalled, with_recommendations=False).online.tpot_s
+    mixed_itl = estimate_deployment(d).online.tpot_s
+    stalled_itl = estimate_deployment(stalled).online.tpot_s
     chunk = estimate(
         "llama-3.1-8b",
         "h200-sxm-141gb",
