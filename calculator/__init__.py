@@ -4,8 +4,9 @@ from calculator import estimate, LLMInferenceCalculator
 """
 
 from calculator.deployment import Deployment, InputError, resolve_deployment
-from calculator.estimate import ENGINE_VERSION, Estimate, estimate, estimate_deployment
+from calculator.estimate import ENGINE_VERSION, Estimate, estimate_deployment
 from calculator.legacy import LLMInferenceCalculator
+from calculator.planning.advice import advise, estimate, estimate_with_advice
 
 __all__ = [
     "ENGINE_VERSION",
@@ -13,7 +14,9 @@ __all__ = [
     "Estimate",
     "InputError",
     "LLMInferenceCalculator",
+    "advise",
     "estimate",
     "estimate_deployment",
+    "estimate_with_advice",
     "resolve_deployment",
 ]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -19,7 +19,9 @@ from rich.table import Table
 from calculator.calibration import load_calibration
 from calculator.catalog import default_catalog
 from calculator.deployment import InputError
-from calculator.estimate import Estimate, estimate
+from calculator.estimate import Estimate
+from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
+from calculator.planning.advice import estimate
 
 GIB = 2**30
 
@@ -196,75 +198,60 @@ COMPARE_COLUMNS = (
 )
 
 
+def _compare_row(row: ResultRow) -> dict[str, Any]:
+    return {
+        "model": row.model,
+        "hardware": row.hardware,
+        "precision": row.precision,
+        "framework": row.framework,
+        "tp": row.tensor_parallel,
+        "batch": row.batch_size,
+        "fits": True,
+        "ttft_ms": round(row.ttft_ms, 2),
+        "tpot_ms": round(row.tpot_ms, 3),
+        "tokens_per_s_per_user": round(1e3 / row.tpot_ms, 2),
+        "output_tokens_per_s": round(row.output_tokens_per_s, 1),
+        "usd_per_million_tokens": round(row.cost_per_million_tokens_usd, 4),
+        "monthly_usd": round(row.monthly_cost_usd, 2),
+        "memory_utilization": round(row.memory_utilization, 4),
+        "blockers": "",
+    }
+
+
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """Rank the grid of the given lists with the vectorised comparison engine (`run_comparison`): every
+    feasible configuration row by row, best first; the infeasible ones as one row per reason with their
+    count (and, under an objective that needs a price, one row counting the unpriced ones)."""
+    if args.kv_cache_precision is not None:
+        raise InputError("kv_cache_precision", "compare runs the default KV cache precision only")
     calibration = load_calibration(args.calibration) if args.calibration else None
-    rows: list[dict[str, Any]] = []
-    for model, hw, prec, fw, tp, batch in itertools.product(
-        _split(args.model),
-        _split(args.hardware),
-        _split(args.precision),
-        _split(args.framework),
-        _split(args.tensor_parallel),
-        _split(args.batch_size),
-    ):
-        try:
-            est = estimate(
-                model,
-                hw,
-                precision=prec,
-                framework=fw,
-                tensor_parallel=int(tp),
-                batch_size=int(batch),
-                prompt_tokens=args.prompt_tokens,
-                output_tokens=args.output_tokens,
-                deployment_mode=args.deployment_mode,
-                requests_per_hour=args.requests_per_hour,
-                kv_cache_precision=args.kv_cache_precision,
-                calibration=calibration,
-                with_recommendations=False,
-            )
-        except InputError as error:
-            rows.append(
-                {
-                    "model": model,
-                    "hardware": hw,
-                    "precision": prec,
-                    "framework": fw,
-                    "tp": tp,
-                    "batch": batch,
-                    "fits": False,
-                    "blockers": str(error),
-                }
-            )
-            continue
-        p = est.performance
+    raw = {
+        "models": _split(args.model),
+        "hardware": _split(args.hardware),
+        "precisions": _split(args.precision),
+        "frameworks": _split(args.framework),
+        "tensor_parallel": [int(tp) for tp in _split(args.tensor_parallel)],
+        "batch_sizes": [int(batch) for batch in _split(args.batch_size)],
+        "deployment_modes": [args.deployment_mode],
+        "prompt_tokens": args.prompt_tokens,
+        "output_tokens": args.output_tokens,
+        "requests_per_hour": args.requests_per_hour,
+        "objective": args.objective,
+    }
+    spec = resolve_spec(raw)
+    spec = replace(spec, top_k=spec.size)  # every feasible configuration, row by row
+    result = run_comparison(spec, calibration=calibration)
+    rows = [{**_compare_row(row), "rank": row.rank} for row in result.top]
+    counts = [(reason, n) for reason, n in result.infeasible.items() if n]
+    # Without a price a configuration is not ranked by cost (nor by the balanced index): count it instead.
+    if result.unpriced and OBJECTIVE_TABLE[spec.objective].field in (None, "cost_per_million_tokens_usd"):
+        counts.insert(0, ("unpriced", result.unpriced))
+    for reason, count in counts:
         rows.append(
-            {
-                "model": est.inputs["model"],
-                "hardware": est.inputs["hardware"],
-                "precision": prec,
-                "framework": fw,
-                "tp": int(tp),
-                "batch": p.batch_size,
-                "fits": est.feasible,
-                "ttft_ms": round(p.ttft_s * 1e3, 2),
-                "tpot_ms": round(p.tpot_s * 1e3, 3),
-                "tokens_per_s_per_user": round(p.decode_tokens_per_s_per_user, 2),
-                "output_tokens_per_s": round(p.output_tokens_per_s, 1),
-                "usd_per_million_tokens": round(est.cost.cost_per_million_tokens_usd, 4),
-                "monthly_usd": round(est.cost.monthly_usd, 2),
-                "memory_utilization": round(est.memory.utilization, 4),
-                "blockers": "; ".join(b.code for b in est.blockers),
-            }
+            {"fits": reason == "unpriced", "blockers": f"{reason} ({count:,} configurations)", "count": count}
         )
-    key = {
-        "cost": lambda r: r.get("usd_per_million_tokens", float("inf")),
-        "latency": lambda r: r.get("tpot_ms", float("inf")),
-        "throughput": lambda r: -r.get("output_tokens_per_s", 0.0),
-    }[args.objective]
-    rows.sort(key=lambda r: (not r["fits"], key(r)))
     for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
+        row.setdefault("rank", rank)
     rows = rows[: args.top] if args.top else rows
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -273,7 +260,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         writer.writeheader()
         writer.writerows({k: r.get(k, "") for k in COMPARE_COLUMNS} for r in rows)
     else:
-        table = Table(title=f"{len(rows)} configurations ranked by {args.objective}")
+        table = Table(title=f"{result.evaluated:,} configurations ranked by {args.objective}")
         for col in COMPARE_COLUMNS:
             table.add_column(col)
         for r in rows:

@@ -2,7 +2,8 @@
 
 It resolves the inputs, evaluates them through the same vectorised engine as the comparisons (length-1
 arrays), adds the offline max-throughput point, online serving when a rate, a concurrency or a burst is
-given, the compatibility verdict, the score, recommendations and each metric's validated error band.
+given, the compatibility verdict, the score and each metric's validated error band. Recommendations are the
+planning layer's (`calculator.planning.advice`): it composes estimates, estimates do not call back into it.
 """
 
 from __future__ import annotations
@@ -284,8 +285,10 @@ def estimate_deployment(
     calibration: Calibration | None = None,
     assumptions: CostAssumptions | None = None,
     catalog: Catalog | None = None,
-    with_recommendations: bool = True,
 ) -> Estimate:
+    """Estimate one resolved deployment, without recommendations (`calculator.planning.advice.advise` adds
+    them). `catalog` is unused here; it is accepted so that every estimate entry point takes the same
+    keywords."""
     calibration = calibration or default_calibration()
     assumptions = assumptions or CostAssumptions()
     auto = d.replace(batch_size=0)
@@ -396,20 +399,6 @@ def estimate_deployment(
     family = d.framework.family
     hw_class = hardware_class(d.hardware.kind)
     bands = {metric: calibration.error_band(family, hw_class, metric) for metric in METRICS}
-    recommendations: list[Recommendation] = []
-    if with_recommendations:
-        from calculator.advice import recommend
-
-        recommendations = recommend(
-            d,
-            memory,
-            performance,
-            cost,
-            blockers,
-            calibration=calibration,
-            assumptions=assumptions,
-            catalog=catalog,
-        )
     return Estimate(
         inputs=_inputs(d),
         memory=memory,
@@ -425,7 +414,7 @@ def estimate_deployment(
             decode_tokens_per_s_per_user=performance.decode_tokens_per_s_per_user,
             cost_per_million_tokens_usd=cost.cost_per_million_tokens_usd,
         ),
-        recommendations=recommendations,
+        recommendations=[],
         error_bands=bands,
         calibrated=calibration.is_calibrated(family, hw_class),
         parameter_sources=calibration.sources(family, hw_class),
@@ -465,15 +454,9 @@ def estimate(
     calibration: Calibration | None = None,
     assumptions: CostAssumptions | None = None,
     catalog: Catalog | None = None,
-    with_recommendations: bool = True,
     **inputs: Any,
 ) -> Estimate:
-    """Estimate one deployment. Keyword inputs: see `calculator.deployment.resolve_deployment`."""
+    """Estimate one deployment, without recommendations (`calculator.estimate`, the package's front door,
+    adds them). Keyword inputs: see `calculator.deployment.resolve_deployment`."""
     deployment = resolve_deployment(model, hardware, catalog=catalog, **inputs)
-    return estimate_deployment(
-        deployment,
-        calibration=calibration,
-        assumptions=assumptions,
-        catalog=catalog,
-        with_recommendations=with_recommendations,
-    )
+    return estimate_deployment(deployment, calibration=calibration, assumptions=assumptions, catalog=catalog)

@@ -8,7 +8,7 @@ from typing import Any
 
 from calculator.calibration import Calibration
 from calculator.cost import CostAssumptions
-from calculator.estimate import estimate
+from calculator.planning.advice import estimate
 from calculator.specs import Catalog
 
 GB = 1e9

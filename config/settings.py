@@ -326,7 +326,7 @@ WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0
 # --- Comparisons (planner.comparisons) ---------------------------------------------------------------------
 # A grid above this many configurations is refused with 400.
 COMPARISON_MAX_CONFIGURATIONS = env_int("PLANNER_COMPARISON_MAX_CONFIGURATIONS", 5_000_000, minimum=1)
-# Configurations per chunk task (calculator.comparison.plan_chunks target); each chunk is one message.
+# Configurations per chunk task (calculator.planning.plan_chunks target); each chunk is one message.
 # A chunk costs ~60 ms of task and database overhead besides ~0.3 s of engine time at 500,000 (about 160 MB
 # peak per worker process); smaller chunks spread small jobs over more workers but add overhead
 # (benchmark_comparisons, README "Comparisons").

@@ -4,7 +4,7 @@ The ComparisonJob row is the truth; every transition is a conditional UPDATE who
 this caller won it, so any step may run twice (a redelivered message, a reaper's second message, two
 workers) without changing the outcome:
 
-  submit    validate against the database catalog (calculator.comparison.resolve_spec), snapshot the rows
+  submit    validate against the database catalog (calculator.planning.resolve_spec), snapshot the rows
             used, plan the chunks; the job (queued) and its chunks (pending) in one transaction; one
             `planner.comparison_chunk` message per chunk is sent after commit.
   chunk     claim pending -> running (attempts + 1, claimed_by = the worker node); evaluate; write the
@@ -42,13 +42,16 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from calculator import ENGINE_VERSION
-from calculator.comparison import (
+from calculator.planning import (
     CONSTRAINT_REASONS,
+    CONSTRAINTS,
     ChunkSpec,
     ComparisonResult,
     ComparisonSpec,
     PartialResult,
     ResultRow,
+    constraint_met,
+    constraint_value,
     evaluate_chunk,
     merge_partials,
     plan_chunks,
@@ -70,7 +73,7 @@ GRID_FIELDS = (
     "deployment_modes",
 )  # fmt: skip
 WORKLOAD_FIELDS = ("prompt_tokens", "output_tokens", "requests_per_hour")
-CONSTRAINT_FIELDS = ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")
+CONSTRAINT_FIELDS = tuple(c.name for c in CONSTRAINTS)
 PLAN_COMPARE_PRECISIONS = ("fp16", "bf16", "fp8", "int8", "int4-awq")
 PLAN_COMPARE_TENSOR_PARALLEL = (1, 2, 4, 8)
 
@@ -176,7 +179,7 @@ def comparison_submit(
 ) -> ComparisonJob:
     """Validate the request against the team's database catalog and queue the job.
 
-    Raises calculator.comparison.ComparisonError (unknown names, bad values, a grid over
+    Raises calculator.planning.ComparisonError (unknown names, bad values, a grid over
     COMPARISON_MAX_CONFIGURATIONS) before anything is written."""
     db = specs.catalog_from_db(team)
     spec = resolve_spec(
@@ -459,13 +462,10 @@ def _finalise(job_id: int) -> str:
 
 
 def _feasible(row: ResultRow, spec: ComparisonSpec) -> bool:
-    checks = (
-        (spec.max_ttft_ms, row.ttft_ms, 1),
-        (spec.max_tpot_ms, row.tpot_ms, 1),
-        (spec.max_monthly_cost_usd, row.monthly_cost_usd, 1),
-        (spec.min_output_tokens_per_s, row.output_tokens_per_s, -1),
+    return all(
+        (limit := getattr(spec, c.name)) is None or constraint_met(getattr(row, c.field), limit, c.sign)
+        for c in CONSTRAINTS
     )
-    return all(limit is None or value * sign <= limit * sign for limit, value, sign in checks)
 
 
 def _finite(value: float) -> float | None:
@@ -505,13 +505,7 @@ def result_rows(
     for reason in CONSTRAINT_REASONS:
         candidates = [p.best_runnable[reason] for p in partials if reason in p.best_runnable]
         if candidates:
-            value = {
-                "ttft": lambda r: r.ttft_ms,
-                "tpot": lambda r: r.tpot_ms,
-                "monthly_cost": lambda r: r.monthly_cost_usd,
-                "throughput": lambda r: -r.output_tokens_per_s,
-            }[reason]
-            add(min(candidates, key=lambda r, v=value: (v(r), r.key)))
+            add(min(candidates, key=lambda r, x=reason: (constraint_value(r, x), r.key)))
 
     rows = []
     for key in sorted(entries):

@@ -342,7 +342,7 @@ class ComparisonJobQuerySet(models.QuerySet):
 
 
 class ComparisonJob(models.Model):
-    """A bulk comparison (calculator.comparison) run by Celery workers; this row is the truth about it.
+    """A bulk comparison (calculator.planning) run by Celery workers; this row is the truth about it.
 
     Inputs are frozen at submission: `spec` is the validated ComparisonSpec, `catalog_snapshot` the catalog
     rows (and prices) the engine uses, `inputs_hash` a sha256 of both. Progress is the sum of the finished
@@ -401,7 +401,7 @@ class ComparisonJob(models.Model):
 
 
 class ComparisonChunk(models.Model):
-    """One slice of a job's grid (calculator.comparison.ChunkSpec) and, once done, its PartialResult."""
+    """One slice of a job's grid (calculator.planning.ChunkSpec) and, once done, its PartialResult."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

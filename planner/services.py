@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from calculator import ENGINE_VERSION, Estimate, InputError, estimate_deployment, resolve_deployment
+from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advice, resolve_deployment
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.cost import CostAssumptions
 from calculator.hf_config import ConfigImportError, model_from_hf_config
@@ -90,7 +90,7 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
     engine_kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
     deployment = resolve_deployment(model, hardware, catalog=db.catalog, **engine_kwargs)
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
-    result = estimate_deployment(deployment, assumptions=assumptions, catalog=db.catalog)
+    result = estimate_with_advice(deployment, assumptions=assumptions, catalog=db.catalog)
     snapshot = {
         "model": {"id": db.model_ids[model.key], **specs.spec_as_dict(model)},
         "hardware": {"id": db.hardware_ids[hardware.key], **specs.spec_as_dict(hardware)},

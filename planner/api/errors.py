@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from calculator import InputError
-from calculator.comparison import ComparisonError
+from calculator.planning import ComparisonError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from calculator.comparison import OBJECTIVES
+from calculator.planning import OBJECTIVES
 from planner import comparisons, services
 from planner.models import (
     ComparisonJob,
@@ -367,7 +367,7 @@ def _only_fields(value: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, A
 
 class ComparisonOptionsSerializer(serializers.Serializer):
     """What a comparison varies and assumes. Names and values are checked by the engine
-    (calculator.comparison.resolve_spec), whose errors name the unknown names or the grid size."""
+    (calculator.planning.resolve_spec), whose errors name the unknown names or the grid size."""
 
     grid = serializers.DictField(
         help_text='Lists (or ["*"] for the whole catalog) of models, hardware, precisions, frameworks, '

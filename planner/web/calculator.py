@@ -103,7 +103,6 @@ def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str
             ),
             assumptions=assumptions,
             catalog=db_catalog,
-            with_recommendations=False,
         )
         perf = est.performance
         points.append(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from calculator.comparison import CONSTRAINT_REASONS
 from calculator.engine import BLOCKERS
+from calculator.planning import CONSTRAINT_REASONS
 from planner.models import ComparisonJob, ComparisonResultRow
 from planner.web.calculator import _usd
 from planner.web.forms import ALL

@@ -9,6 +9,7 @@ from django.http import QueryDict
 
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.frameworks import FRAMEWORKS
+from calculator.planning import CONSTRAINTS
 from calculator.precisions import KV_PRECISION_BYTES, PRECISIONS
 from planner.models import Plan, Team
 
@@ -198,7 +199,7 @@ OBJECTIVE_LABELS = {
 
 
 class NamesField(forms.MultipleChoiceField):
-    """A multi-select of catalog names that the engine checks (calculator.comparison.resolve_spec), so an
+    """A multi-select of catalog names that the engine checks (calculator.planning.resolve_spec), so an
     unknown name arriving in a link gets the API's message next to the field instead of Django's."""
 
     def valid_value(self, value: str) -> bool:
@@ -318,7 +319,7 @@ class ComparisonForm(forms.Form):
             },
             "constraints": {
                 name: c[name]
-                for name in ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")
+                for name in (constraint.name for constraint in CONSTRAINTS)
                 if c.get(name) is not None
             },
             "objective": c["objective"],

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculator import InputError
-from calculator.comparison import ComparisonError
+from calculator.planning import ComparisonError
 from planner import comparisons, selectors, services
 from planner.models import ComparisonJob, Membership, Plan, Role, Team
 from planner.web import calculator as calc
@@ -390,7 +390,7 @@ def _comparison_form_context(form: ComparisonForm) -> dict[str, Any]:
     groups = (
         ("Grid", ("models", "hardware", "precisions", "frameworks", "tensor_parallel", "batch_sizes")),
         ("Workload", ("deployment_mode", "prompt_tokens", "output_tokens", "requests_per_hour")),
-        ("Constraints", ("max_ttft_ms", "max_tpot_ms", "max_monthly_cost_usd", "min_output_tokens_per_s")),
+        ("Constraints", comparisons.CONSTRAINT_FIELDS),
         ("Ranking", ("objective", "top_k", "name", "team")),
     )
     return {

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from calculator import estimate
 from calculator.catalog import default_catalog
-from calculator.comparison import (
+from calculator.frameworks import FRAMEWORKS
+from calculator.planning import (
     OBJECTIVES,
     REASONS,
     ComparisonError,
@@ -29,7 +30,6 @@ from calculator.comparison import (
     resolve_spec,
     run_comparison,
 )
-from calculator.frameworks import FRAMEWORKS
 from calculator.precisions import PRECISIONS
 
 SMALL = {

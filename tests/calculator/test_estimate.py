@@ -216,6 +216,7 @@ def test_a_missing_price_is_none_not_zero():
     assert data["hourly_usd"] is None and data["monthly_usd"] is None
     assert data["cost_per_million_tokens_usd"] is None
 
+
 def test_local_cost_is_amortised_purchase_plus_energy():
     est = estimate("llama-2-7b", "rtx-4090-24gb", deployment_mode="local", with_recommendations=False)
     hw = default_catalog().hardware["rtx-4090-24gb"]
@@ -318,8 +319,8 @@ def test_in_flight_batching_decodes_between_prompt_chunks_instead_of_waiting_for
         burst_requests=512,
     )
     stalled = d.replace(framework=replace(d.framework, mixes_prefill_and_decode=False))
-    mixed_itl = estimate_deployment(d, with_recommendations=False).online.tpot_s
-    stalled_itl = estimate_deployment(stalled, with_recommendations=False).online.tpot_s
+    mixed_itl = estimate_deployment(d).online.tpot_s
+    stalled_itl = estimate_deployment(stalled).online.tpot_s
     chunk = estimate(
         "llama-3.1-8b",
         "h200-sxm-141gb",

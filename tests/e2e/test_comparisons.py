@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from calculator.comparison import run_comparison
+from calculator.planning import run_comparison
 from planner import comparisons
 from planner.models import ComparisonJob, ComparisonResultRow, TaskProbe
 from planner.tasks import comparison_chunk, comparison_finalise, record_probe

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calculator.comparison import resolve_spec, run_comparison
+from calculator.planning import resolve_spec, run_comparison
 from planner import comparisons, specs
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Hardware, WorkerHeartbeat
 
@@ -380,7 +380,7 @@ def test_running_a_chunk_or_the_finaliser_twice_gives_the_same_rows(job, sent):
     assert comparisons.comparison_chunk_run(job.pk, 0, worker="again@test") == "skipped"
     # The same partial written again (a second evaluation that lost the race) is not counted twice.
     spec, catalog = comparisons._engine_inputs(job)
-    from calculator.comparison import ChunkSpec, evaluate_chunk
+    from calculator.planning import ChunkSpec, evaluate_chunk
 
     chunk = job.chunks.get(chunk_index=0)
     partial = evaluate_chunk(spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog)

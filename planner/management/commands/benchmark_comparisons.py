@@ -24,8 +24,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from calculator.comparison import evaluate_chunk, plan_chunks, resolve_spec
 from calculator.frameworks import CURRENT_FRAMEWORKS
+from calculator.planning import evaluate_chunk, plan_chunks, resolve_spec
 from calculator.precisions import PRECISIONS
 from planner import comparisons, specs
 from planner.heartbeat import live_workers

@@ -2,26 +2,37 @@
 
 Alternatives are evaluated together as one vectorised batch: other precisions, more GPUs with tensor
 parallelism, other hardware from the catalog, and (when the deployment fits) larger batches.
+
+The planning layer composes estimates: `advise(estimate, deployment)` gives an estimate's recommendations,
+and `estimate_with_advice` / `estimate` (re-exported as `calculator.estimate`) return an estimate that carries
+them. `calculator.estimate.estimate_deployment` itself never computes them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
-from calculator.calibration import Calibration
+from calculator.calibration import Calibration, default_calibration
 from calculator.catalog import default_catalog
 from calculator.cost import CostAssumptions
-from calculator.deployment import Deployment, deployments_batch
+from calculator.deployment import Deployment, deployments_batch, resolve_deployment
 from calculator.engine import evaluate
+from calculator.estimate import (
+    CostEstimate,
+    Estimate,
+    Finding,
+    MemoryEstimate,
+    PerformanceEstimate,
+    Recommendation,
+    estimate_deployment,
+)
 from calculator.frameworks import is_llama_cpp
 from calculator.grid import compat_reasons
 from calculator.precisions import resolve_precision
 from calculator.specs import Catalog
-
-if TYPE_CHECKING:
-    from calculator.estimate import CostEstimate, Finding, MemoryEstimate, PerformanceEstimate, Recommendation
 
 GIB = 2**30
 TP_CHOICES = (1, 2, 4, 8)
@@ -91,8 +102,6 @@ def recommend(
     catalog: Catalog | None = None,
     limit: int = 4,
 ) -> list[Recommendation]:
-    from calculator.estimate import Recommendation
-
     catalog = catalog or default_catalog()
     candidates = _candidates(d, catalog)
     if not candidates:
@@ -216,3 +225,65 @@ def recommend(
                 )
             )
     return recs[:limit]
+
+
+def advise(
+    est: Estimate,
+    deployment: Deployment,
+    *,
+    calibration: Calibration | None = None,
+    assumptions: CostAssumptions | None = None,
+    catalog: Catalog | None = None,
+    limit: int = 4,
+) -> list[Recommendation]:
+    """The recommendations for `est`, the estimate of `deployment` under the same calibration and cost
+    assumptions (defaults: the shipped calibration, `CostAssumptions()`, the default catalog)."""
+    return recommend(
+        deployment,
+        est.memory,
+        est.performance,
+        est.cost,
+        est.blockers,
+        calibration=calibration or default_calibration(),
+        assumptions=assumptions or CostAssumptions(),
+        catalog=catalog,
+        limit=limit,
+    )
+
+
+def estimate_with_advice(
+    deployment: Deployment,
+    *,
+    calibration: Calibration | None = None,
+    assumptions: CostAssumptions | None = None,
+    catalog: Catalog | None = None,
+    with_recommendations: bool = True,
+) -> Estimate:
+    """`estimate_deployment` plus, unless with_recommendations is False, its recommendations (`advise`)."""
+    est = estimate_deployment(deployment, calibration=calibration, assumptions=assumptions, catalog=catalog)
+    if not with_recommendations:
+        return est
+    recs = advise(est, deployment, calibration=calibration, assumptions=assumptions, catalog=catalog)
+    return replace(est, recommendations=recs)
+
+
+def estimate(
+    model: str,
+    hardware: str,
+    *,
+    calibration: Calibration | None = None,
+    assumptions: CostAssumptions | None = None,
+    catalog: Catalog | None = None,
+    with_recommendations: bool = True,
+    **inputs: Any,
+) -> Estimate:
+    """Estimate one deployment with its recommendations (`calculator.estimate`). Keyword inputs: see
+    `calculator.deployment.resolve_deployment`."""
+    deployment = resolve_deployment(model, hardware, catalog=catalog, **inputs)
+    return estimate_with_advice(
+        deployment,
+        calibration=calibration,
+        assumptions=assumptions,
+        catalog=catalog,
+        with_recommendations=with_recommendations,
+    )

@@ -1,0 +1,63 @@
+"""One configuration's figures (`ResultRow`) and its key; its value under each objective is in `objectives`.
+
+Prices: a feasible configuration whose hardware has no price for its deployment mode in the catalog (no
+cloud $/GPU-hour, or no purchase price for local/edge) is "unpriced": its cost fields are infinite (None in
+`to_dict`), it fails a max_monthly_cost_usd constraint, it is not ranked under the "cost" and "balanced"
+objectives and is not on the Pareto front (cost is one of its axes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultRow:
+    """One configuration and its figures. batch_size is the batch the estimate runs (the chosen one when
+    requested_batch_size is 0, "auto"); score is the spec objective's value (see OBJECTIVES); rank and
+    is_pareto are set by `merge_partials`. key identifies the configuration within its comparison."""
+
+    key: str
+    model: str
+    hardware: str
+    precision: str
+    framework: str
+    tensor_parallel: int
+    pipeline_parallel: int
+    num_gpus: int
+    requested_batch_size: int
+    batch_size: int
+    deployment_mode: str
+    ttft_ms: float
+    tpot_ms: float
+    output_tokens_per_s: float
+    cost_per_million_tokens_usd: float
+    monthly_cost_usd: float
+    memory_utilization: float
+    score: float
+    rank: int = 0
+    is_pareto: bool = False
+
+    @property
+    def priced(self) -> bool:
+        return math.isfinite(self.cost_per_million_tokens_usd)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite floats become None."""
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResultRow:
+        floats = {"cost_per_million_tokens_usd", "monthly_cost_usd", "score"}
+        return cls(**{k: (math.inf if k in floats and v is None else v) for k, v in data.items()})
+
+
+def configuration_key(
+    model: str, hardware: str, precision: str, framework: str, tp: int, gpus: int, batch: int, mode: str
+) -> str:
+    """model|hardware|precision|framework|tp<N>|gpus<N>|bs<N or auto>|mode"""
+    return f"{model}|{hardware}|{precision}|{framework}|tp{tp}|gpus{gpus}|bs{batch or 'auto'}|{mode}"

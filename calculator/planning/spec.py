@@ -1,0 +1,256 @@
+"""The comparison request: `resolve_spec` validates a JSON-like dict into a `ComparisonSpec`.
+
+Feasibility: a configuration is infeasible when the engine sets a blocker bit (`engine.BLOCKERS`), when
+tensor_parallel does not divide num_gpus ("gpu_count"; such pairs are not evaluated), or when it misses a
+constraint ("ttft", "tpot", "monthly_cost", "throughput"). It is counted once, under its first reason in
+`REASONS` order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from calculator.catalog import default_catalog, resolve_hardware, resolve_model
+from calculator.cost import DEPLOYMENT_MODES
+from calculator.engine import BLOCKERS
+from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
+from calculator.planning.objectives import CONSTRAINT_REASONS, CONSTRAINTS, OBJECTIVES
+from calculator.precisions import PRECISIONS, resolve_precision
+from calculator.specs import Catalog
+
+_ENGINE_ORDER = ("gpu_count", "precision_unsupported", "context_too_long", "tp_heads", "no_kv_room")
+_BLOCKER_NAMES = [name for _, (name, _) in sorted(BLOCKERS.items())]
+ENGINE_REASONS = tuple(
+    [n for n in _ENGINE_ORDER if n in _BLOCKER_NAMES or n == "gpu_count"]
+    + [n for n in _BLOCKER_NAMES if n not in _ENGINE_ORDER]
+)
+REASONS = ENGINE_REASONS + CONSTRAINT_REASONS
+"""Infeasibility reasons in the order a configuration is attributed to its first one."""
+
+MAX_CONFIGURATIONS = 5_000_000
+
+
+class ComparisonError(ValueError):
+    """An invalid comparison request; `detail` maps each offending field to what is wrong with it
+    (for names: the list of unknown names, e.g. {"models": ["llama-99b"]})."""
+
+    def __init__(self, message: str, detail: dict[str, Any]):
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonSpec:
+    """A validated comparison request (build it with `resolve_spec`). Names are catalog keys.
+
+    num_gpus empty means num_gpus = tensor_parallel (pipeline_parallel 1); otherwise every
+    (tensor_parallel, num_gpus) pair is a configuration with pipeline_parallel = num_gpus / tp, and pairs
+    where tp does not divide num_gpus count as infeasible ("gpu_count"). batch_size 0 = "auto", the largest
+    batch that fits (and the scheduler allows).
+    """
+
+    models: tuple[str, ...]
+    hardware: tuple[str, ...]
+    precisions: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    tensor_parallel: tuple[int, ...] = (1,)
+    num_gpus: tuple[int, ...] = ()
+    batch_sizes: tuple[int, ...] = (0,)
+    deployment_modes: tuple[str, ...] = ("cloud",)
+    prompt_tokens: int = 512
+    output_tokens: int = 256
+    requests_per_hour: float = 0.0
+    max_ttft_ms: float | None = None
+    max_tpot_ms: float | None = None
+    max_monthly_cost_usd: float | None = None
+    min_output_tokens_per_s: float | None = None
+    objective: str = "cost"
+    top_k: int = 100
+
+    @property
+    def gpu_axis(self) -> tuple[int, ...]:
+        """The num_gpus values crossed with tensor_parallel (tensor_parallel itself when num_gpus is
+        empty)."""
+        return self.num_gpus or (0,)
+
+    @property
+    def parallel_pairs(self) -> tuple[tuple[int, int, int], ...]:
+        """The valid (tensor_parallel, pipeline_parallel, num_gpus) combinations, in spec order."""
+        if not self.num_gpus:
+            return tuple((tp, 1, tp) for tp in self.tensor_parallel)
+        return tuple(
+            (tp, gpus // tp, gpus) for tp in self.tensor_parallel for gpus in self.num_gpus if gpus % tp == 0
+        )
+
+    @property
+    def configurations_per_block(self) -> int:
+        """Configurations per (model, hardware) pair."""
+        return (
+            len(self.precisions)
+            * len(self.frameworks)
+            * len(self.tensor_parallel)
+            * len(self.gpu_axis)
+            * len(self.batch_sizes)
+            * len(self.deployment_modes)
+        )
+
+    @property
+    def size(self) -> int:
+        """Number of configurations, including the (tp, num_gpus) pairs that are skipped as "gpu_count"."""
+        return len(self.models) * len(self.hardware) * self.configurations_per_block
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        return {c.name: getattr(self, c.name) for c in CONSTRAINTS if getattr(self, c.name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; `resolve_spec(spec.to_dict())` gives back an equal spec."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @property
+    def digest(self) -> str:
+        """A stable hash of the spec: partial results carry it so results of other specs are not merged."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int, float)):
+        return [value]
+    return list(value)
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _names(
+    raw: dict[str, Any], name: str, everything: Sequence[str], resolve: Any, errors: dict[str, Any]
+) -> tuple[str, ...]:
+    values = _as_list(raw.get(name))
+    if not values:
+        errors[name] = "at least one name is required (or '*' for all)"
+        return ()
+    if "*" in values:
+        return tuple(everything)
+    keys, unknown = [], []
+    for value in values:
+        try:
+            keys.append(resolve(str(value)).key)
+        except (KeyError, ValueError):
+            unknown.append(str(value))
+    if unknown:
+        errors[name] = unknown
+    return tuple(_unique(keys))
+
+
+def _integers(
+    raw: dict[str, Any], name: str, default: list[Any], minimum: int, errors: dict[str, Any]
+) -> tuple:
+    values = _as_list(raw.get(name, default))
+    out = []
+    for value in values:
+        if name == "batch_sizes" and isinstance(value, str) and value.strip().lower() == "auto":
+            out.append(0)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            errors[name] = f"must be whole numbers, got {value!r}"
+            return ()
+        if value < minimum:
+            errors[name] = f"must be at least {minimum}, got {value!r}"
+            return ()
+        out.append(int(value))
+    if not out and name != "num_gpus":
+        errors[name] = "at least one value is required"
+    return tuple(_unique(out))
+
+
+def _number(
+    raw: dict[str, Any],
+    name: str,
+    default: Any,
+    errors: dict[str, Any],
+    *,
+    positive: bool,
+    whole: bool = False,
+) -> Any:
+    value = raw.get(name, default)
+    if value is None:
+        return None
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = ok and (value > 0 if positive else value >= 0) and (not whole or value == int(value))
+    if not ok:
+        kind = "a whole number" if whole else "a finite number"
+        errors[name] = f"must be {kind} {'> 0' if positive else '>= 0'}, got {value!r}"
+        return default
+    return int(value) if whole else float(value)
+
+
+def resolve_spec(
+    raw: dict[str, Any], catalog: Catalog | None = None, *, max_configurations: int = MAX_CONFIGURATIONS
+) -> ComparisonSpec:
+    """Validate a request (a JSON-like dict with ComparisonSpec's field names) into a `ComparisonSpec`.
+
+    Lists may be given as a single value; ["*"] means the whole catalog (every model, hardware entry,
+    precision in PRECISIONS, framework, deployment mode). batch_sizes may be "auto" (= [0]). Names are
+    resolved to catalog keys (aliases accepted) and de-duplicated. Every problem is collected and raised
+    together as one ComparisonError; the grid size is checked against `max_configurations` last.
+    """
+    catalog = catalog or default_catalog()
+    errors: dict[str, Any] = {}
+    allowed = {f.name for f in fields(ComparisonSpec)}
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        errors["unknown_fields"] = extra
+    models = _names(raw, "models", list(catalog.models), lambda n: resolve_model(n, catalog), errors)
+    hardware = _names(raw, "hardware", list(catalog.hardware), lambda n: resolve_hardware(n, catalog), errors)
+    precisions = _names(raw, "precisions", list(PRECISIONS), resolve_precision, errors)
+    frameworks = _names(raw, "frameworks", list(CURRENT_FRAMEWORKS), resolve_framework, errors)
+    modes_raw = [str(m).strip().lower() for m in _as_list(raw.get("deployment_modes", ["cloud"]))]
+    modes = tuple(DEPLOYMENT_MODES) if "*" in modes_raw else tuple(_unique(modes_raw))
+    unknown_modes = [m for m in modes if m not in DEPLOYMENT_MODES]
+    if unknown_modes:
+        errors["deployment_modes"] = unknown_modes
+    elif not modes:
+        errors["deployment_modes"] = "at least one of local, cloud, edge is required"
+    tensor_parallel = _integers(raw, "tensor_parallel", [1], 1, errors)
+    num_gpus = _integers(raw, "num_gpus", [], 1, errors)
+    batch_sizes = _integers(raw, "batch_sizes", [0], 0, errors)
+    values = {
+        "prompt_tokens": _number(raw, "prompt_tokens", 512, errors, positive=True, whole=True),
+        "output_tokens": _number(raw, "output_tokens", 256, errors, positive=True, whole=True),
+        "requests_per_hour": _number(raw, "requests_per_hour", 0.0, errors, positive=False),
+        "top_k": _number(raw, "top_k", 100, errors, positive=True, whole=True),
+    }
+    for constraint in CONSTRAINTS:
+        values[constraint.name] = _number(raw, constraint.name, None, errors, positive=True)
+    objective = raw.get("objective", "cost")
+    if objective not in OBJECTIVES:
+        errors["objective"] = f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+    if errors:
+        raise ComparisonError(f"invalid comparison: {', '.join(errors)}", errors)
+    spec = ComparisonSpec(
+        models=models,
+        hardware=hardware,
+        precisions=precisions,
+        frameworks=frameworks,
+        tensor_parallel=tensor_parallel,
+        num_gpus=num_gpus,
+        batch_sizes=batch_sizes,
+        deployment_modes=modes,
+        objective=objective,
+        **values,
+    )
+    if spec.size > max_configurations:
+        raise ComparisonError(
+            f"the comparison has {spec.size:,} configurations, over the limit of {max_configurations:,}",
+            {"size": spec.size, "max_configurations": max_configurations},
+        )
+    return spec
