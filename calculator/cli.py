@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from rich.console import Console
@@ -18,10 +19,13 @@ from rich.table import Table
 
 from calculator.calibration import load_calibration
 from calculator.catalog import default_catalog
-from calculator.deployment import InputError
+from calculator.deployment import InputError, resolve_deployment
 from calculator.estimate import Estimate
 from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
 from calculator.planning.advice import estimate
+from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
+from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
+from calculator.planning.slo import SLO, SLO_TERMS, resolve_slo, resolve_traffic
 
 GIB = 2**30
 
@@ -120,11 +124,14 @@ def render_estimate(est: Estimate, console: Console) -> None:
             f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
             + (warning if o.saturated else "")
         )
-    console.print(
-        f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h per replica, ${c.monthly_usd:,.0f}/month for "
-        f"{c.replicas} replica(s), ${c.cost_per_request_usd:.5f}/request, "
-        f"${c.cost_per_million_tokens_usd:.2f} per 1M output tokens"
-    )
+    if c.blocked or c.price_missing:
+        console.print(f"Cost: {c.price_source}")
+    else:
+        console.print(
+            f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h for {c.gpus} GPU(s) ({c.replicas} replica(s)), "
+            f"${c.monthly_usd:,.0f}/month, ${c.cost_per_request_usd:.5f}/request at this batch, "
+            f"${c.cost_per_million_tokens_usd:.2f} per 1M output tokens"
+        )
     console.print(
         f"Score: {est.performance_score:.0f}/100"
         + ("" if est.calibrated else " (uncalibrated: roofline priors)")
@@ -150,6 +157,33 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
+def _add_slo_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("service-level objective (each optional)")
+    for term in SLO_TERMS:
+        g.add_argument(
+            f"--{term.name.replace('_', '-')}",
+            type=float,
+            default=None,
+            help=f"{term.label} bound ({term.unit})",
+        )
+    p.add_argument(
+        "--peak-to-mean", type=float, default=None, help="peak rate / mean rate the plan is sized for"
+    )
+    p.add_argument("--peak-requests-per-s", type=float, default=None, help="peak rate the plan is sized for")
+    p.add_argument(
+        "--max-utilization",
+        type=float,
+        default=DEFAULT_MAX_UTILIZATION,
+        help="no replica is planned above this share of its saturation rate (default 0.9)",
+    )
+
+
+def _slo(args: argparse.Namespace) -> SLO:
+    return resolve_slo(
+        {t.name: getattr(args, t.name) for t in SLO_TERMS if getattr(args, t.name) is not None}
+    )
+
+
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     est = estimate(
@@ -159,6 +193,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         framework=args.framework,
         tensor_parallel=int(args.tensor_parallel),
         pipeline_parallel=args.pipeline_parallel,
+        num_gpus=args.num_gpus,
         batch_size=int(args.batch_size),
         kv_cache_precision=args.kv_cache_precision,
         prompt_tokens=args.prompt_tokens,
@@ -171,11 +206,159 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         output_length_cv=args.output_length_cv,
         calibration=calibration,
     )
+    slo = _slo(args)
+    traffic = resolve_traffic(
+        requests_per_s=args.request_rate,
+        requests_per_hour=args.requests_per_hour or None,
+        peak_to_mean=args.peak_to_mean,
+        peak_requests_per_s=args.peak_requests_per_s,
+    )
+    sizing = None
+    if traffic is not None:
+        deployment = resolve_deployment(
+            args.model,
+            args.hardware,
+            precision=args.precision,
+            framework=args.framework,
+            tensor_parallel=int(args.tensor_parallel),
+            pipeline_parallel=args.pipeline_parallel,
+            kv_cache_precision=args.kv_cache_precision,
+            prompt_tokens=args.prompt_tokens,
+            output_tokens=args.output_tokens,
+            deployment_mode=args.deployment_mode,
+        )
+        sizing = size_deployment(
+            deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
+        )
+    elif not slo.empty:
+        raise InputError("request_rate", "an SLO sizes a traffic: give --request-rate or --requests-per-hour")
     if args.json:
-        print(json.dumps(est.to_dict(), indent=2))
+        data = est.to_dict()
+        if sizing is not None:
+            data["sizing"] = asdict(sizing)
+        print(json.dumps(data, indent=2, default=_json_default))
     else:
         render_estimate(est, console)
+        if sizing is not None:
+            render_sizing(sizing, console)
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    return None if isinstance(value, float) else str(value)
+
+
+def _usd_text(value: float | None, missing: bool = False) -> str:
+    if missing:
+        return "no price in the catalog"
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"${value:,.2f}" if value >= 0.995 else f"${value:.3g}"
+
+
+def _ms(value: float | None) -> str:
+    return "unbounded" if value is None or not math.isfinite(value) else f"{value:,.0f} ms"
+
+
+def render_sizing(s: SizingEstimate, console: Console) -> None:
+    slo = ", ".join(f"{k} {v:g}" for k, v in s.slo.items()) or "none (utilisation cap only)"
+    peak = s.traffic["peak_requests_per_s"] or 0.0
+    console.print(
+        f"[bold]Sizing[/] for {s.traffic['requests_per_s']:.3g} req/s (peak {peak:.3g}) within SLO: {slo}"
+    )
+    if not s.feasible:
+        console.print(f"[red]cannot be sized[/]: {s.reason}")
+        return
+    console.print(
+        f"One replica ({s.gpus_per_replica} GPU) saturates at {s.capacity_rps_per_replica:.3g} req/s and "
+        f"meets the SLO up to {s.goodput_rps_per_replica:.3g} req/s: {s.binding_message}."
+    )
+    console.print(
+        f"[bold]{s.replicas} replica(s), {s.gpus} GPU(s)[/]; "
+        f"each at {s.requests_per_s_per_replica:.3g} req/s, "
+        f"{s.batch:.0f} in flight, TTFT p50 {_ms(s.ttft_p50_ms)} / p99 {_ms(s.ttft_p99_ms)}, "
+        f"TPOT {s.tpot_p50_ms:.1f} ms (p99 {s.tpot_p99_ms:.1f}), utilisation {s.utilization:.0%}, "
+        f"headroom {s.headroom:+.0%}"
+    )
+    console.print(
+        f"Cost: {_usd_text(s.hourly_usd, s.price_missing)}/h, "
+        f"{_usd_text(s.monthly_usd, s.price_missing)}/month, "
+        f"{_usd_text(s.cost_per_request_usd, s.price_missing)}/request, "
+        f"{_usd_text(s.cost_per_million_output_tokens_usd, s.price_missing)} per 1M output tokens"
+    )
+
+
+def cmd_plan(args: argparse.Namespace, console: Console) -> int:
+    calibration = load_calibration(args.calibration) if args.calibration else None
+    raw: dict[str, Any] = {
+        "models": _split(args.model),
+        "hardware": _split(args.hardware),
+        "precisions": _split(args.precision),
+        "frameworks": _split(args.framework),
+        "tensor_parallel": [int(v) for v in _split(args.tensor_parallel)],
+        "pipeline_parallel": [int(v) for v in _split(args.pipeline_parallel)],
+        "prompt_tokens": args.prompt_tokens,
+        "output_tokens": args.output_tokens,
+        "requests_per_s": args.requests_per_s,
+        "requests_per_hour": args.requests_per_hour,
+        "peak_to_mean": args.peak_to_mean,
+        "peak_requests_per_s": args.peak_requests_per_s,
+        "slo": _slo(args).to_dict(),
+        "deployment_mode": args.deployment_mode,
+        "max_gpus_per_replica": args.max_gpus_per_replica,
+        "max_total_gpus": args.max_total_gpus,
+        "max_monthly_usd": args.max_monthly_usd,
+        "max_utilization": args.max_utilization,
+        "objective": args.objective,
+        "top_k": args.top,
+    }
+    plan = plan_capacity(resolve_capacity_request(raw), calibration=calibration)
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+    else:
+        render_plan(plan, console)
+    return 0
+
+
+def render_plan(plan: CapacityPlan, console: Console) -> None:
+    r = plan.request
+    if r.traffic is not None:
+        what = f"{r.traffic.requests_per_s:.3g} req/s (peak {r.traffic.peak_rps:.3g})"
+    else:
+        what = f"a budget of {r.max_total_gpus} GPUs"
+    slo = ", ".join(f"{k} {v:g}" for k, v in r.slo.to_dict().items()) or "none (utilisation cap only)"
+    table = Table(
+        title=f"{', '.join(r.models)}: {what}, {r.prompt_tokens} in / {r.output_tokens} out, SLO {slo}"
+    )
+    for col in ("#", "hardware", "precision", "framework", "layout", "GPUs", "$/month", "tok/s", "tok/s/GPU",
+                "TTFT p99", "TPOT", "util", "binds"):  # fmt: skip
+        table.add_column(
+            col, justify="left" if col in ("hardware", "precision", "framework", "binds") else "right"
+        )
+    for o in plan.options:
+        layout = f"{o.replicas} x TP{o.tensor_parallel}" + (
+            f"xPP{o.pipeline_parallel}" if o.pipeline_parallel > 1 else ""
+        )
+        table.add_row(
+            str(o.rank),
+            o.hardware,
+            o.precision,
+            o.framework,
+            layout,
+            str(o.gpus),
+            _usd_text(o.monthly_usd, o.price_missing).replace("no price in the catalog", "no price"),
+            f"{o.output_tokens_per_s:,.0f}",
+            f"{o.output_tokens_per_s_per_gpu:,.0f}",
+            _ms(o.ttft_p99_ms),
+            f"{o.tpot_p50_ms:.1f} ms",
+            f"{o.utilization:.0%}",
+            o.binding_constraint,
+        )
+    console.print(table)
+    if plan.options:
+        console.print(f"1: {plan.options[0].binding_message}")
+    for note in plan.notes:
+        console.print(note)
 
 
 COMPARE_COLUMNS = (
@@ -421,7 +604,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="spread of output lengths for --burst: 0 fixed (default), 1 exponential (about ShareGPT's)",
     )
+    p.add_argument("--num-gpus", type=int, default=None, help="every GPU: TP x PP x replicas")
+    _add_slo_args(p)
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
+    p = sub.add_parser(
+        "plan",
+        help="capacity plan: size every configuration of the catalog to a traffic within an SLO, ranked",
+    )
+    p.add_argument("--model", "-m", required=True, help="catalog model key(s), comma-separated")
+    p.add_argument("--hardware", "-H", default="*", help="hardware keys, comma-separated (default: all)")
+    p.add_argument("--precision", "-p", default="*", help="precisions, comma-separated (default: all)")
+    p.add_argument("--framework", "-f", default="*", help="frameworks, comma-separated (default: all)")
+    p.add_argument("--tensor-parallel", "--tp", default="1,2,4,8")
+    p.add_argument("--pipeline-parallel", "--pp", default="1")
+    p.add_argument("--prompt-tokens", type=int, default=512)
+    p.add_argument("--output-tokens", type=int, default=256)
+    p.add_argument("--requests-per-s", "--request-rate", type=float, default=None, help="mean traffic")
+    p.add_argument("--requests-per-hour", type=float, default=None)
+    p.add_argument("--max-gpus-per-replica", type=int, default=None)
+    p.add_argument(
+        "--gpus", "--max-total-gpus", dest="max_total_gpus", type=int, default=None, help="GPU budget"
+    )
+    p.add_argument("--max-monthly-usd", type=float, default=None)
+    p.add_argument("--deployment-mode", choices=("local", "cloud", "edge"), default="cloud")
+    p.add_argument("--objective", choices=("cost", "gpus", "throughput_per_gpu", "throughput"), default=None)
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--calibration", default=None)
+    _add_slo_args(p)
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("compare", help="rank every combination of the given lists")
     _add_deployment_args(p, lists=True)
     p.add_argument("--objective", choices=("cost", "latency", "throughput"), default="cost")
@@ -459,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "estimate": cmd_estimate,
+        "plan": cmd_plan,
         "compare": cmd_compare,
         "models": cmd_models,
         "hardware": cmd_hardware,

@@ -143,9 +143,15 @@ def framework_of(row: dict[str, str]) -> str:
 
 
 def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
+    """The row's deployment. num_gpus beyond tp x pp are data-parallel replicas (throughput counts them all);
+    a row with a blank tp takes the layout its scenario would (`choose_layout`)."""
     scenario = row["scenario"]
-    tp = int(_num(row, "tp", 1.0)) or 1
     pp = int(_num(row, "pp", 1.0)) or 1
+    gpus = int(_num(row, "num_gpus", 0.0))
+    if not (row.get("tp") or "").strip() and gpus > pp:
+        return choose_layout(row, catalog, gpus, pp)
+    tp = int(_num(row, "tp", 1.0)) or 1
+    gpus = gpus if gpus > tp * pp and gpus % (tp * pp) == 0 else tp * pp
     precision = row["precision"]
     # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
     # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
@@ -164,13 +170,36 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
         framework=framework_of(row),
         tensor_parallel=tp,
         pipeline_parallel=pp,
-        num_gpus=tp * pp,
+        num_gpus=gpus,
         prompt_tokens=int(_num(row, "input_tokens")),
         output_tokens=int(_num(row, "output_tokens")),
         batch_size=batch,
         deployment_mode="local",
         catalog=catalog,
     )
+
+
+def choose_layout(row: dict[str, str], catalog: Catalog, gpus: int, pp: int) -> Deployment:
+    """A row that names its GPUs but not its tensor parallelism runs the layout the scenario would pick: the
+    highest-throughput split of the GPUs into replicas (offline and online rows) or the lowest TPOT (single
+    stream), among the TP degrees that divide num_gpus / pp and that the model's heads allow."""
+    candidates = []
+    for tp in range(1, gpus // pp + 1):
+        if (gpus // pp) % tp:
+            continue
+        try:
+            candidates.append(_performance_deployment({**row, "tp": str(tp), "pp": str(pp)}, catalog))
+        except InputError:
+            continue
+    if not candidates:
+        raise InputError("tp", f"no tensor-parallel degree of {gpus} GPUs runs this model")
+    r = evaluate(deployments_batch(candidates))
+    runnable = r.blockers == 0
+    if row["scenario"] == "single_stream":
+        score = np.where(runnable, r.tpot_s, np.inf)
+    else:
+        score = np.where(runnable, -r.output_tokens_per_s, np.inf)
+    return candidates[int(np.argmin(score))]
 
 
 def _memory_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
@@ -363,14 +392,15 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
             prep.online_batch,
             efficiency=calibration.efficiency_columns(prep.family_index[idx], prep.class_index[idx]),
         )
-        rates, conc = prep.online_rates, prep.online_concurrency
+        replicas = np.array([max(prep.deployments[i].replicas, 1) for i in idx], dtype=np.float64)
+        rates, conc = prep.online_rates / replicas, prep.online_concurrency / replicas
         cap = r.max_batch_size[idx]
         # Open loop at a stated rate; a burst where the notes say the rate was unbounded (_burst_sizes);
         # otherwise a closed loop at the stated concurrency, or at the largest batch that fits.
         closed = online_operating_point(sub, cap, concurrency=np.maximum(np.where(conc > 0, conc, cap), 1.0))
         opened = online_operating_point(sub, cap, request_rate=np.where(rates > 0, rates, 1.0))
         burst = burst_operating_point(
-            sub, cap, requests=np.maximum(prep.online_burst, 1.0), output_length_cv=prep.online_cv
+            sub, cap, requests=np.maximum(prep.online_burst / replicas, 1.0), output_length_cv=prep.online_cv
         )
         is_open, is_burst = rates > 0, prep.online_burst > 0
 
@@ -379,14 +409,14 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
             return np.where(is_burst, getattr(burst, name), chosen)
 
         tpot = pick("tpot_s")
-        output = pick("output_tokens_per_s")
+        output = pick("output_tokens_per_s") * replicas
         columns["ttft_ms"][idx] = pick("ttft_mean_s") * 1e3
         columns["tpot_ms"][idx] = tpot * 1e3
         columns["decode_tokens_per_s_per_user"][idx] = 1.0 / tpot
         columns["output_tokens_per_s_total"][idx] = output
         columns["total_tokens_per_s"][idx] = output * io[idx]
         columns["e2e_latency_s"][idx] = pick("e2e_latency_s")
-        columns["requests_per_s"][idx] = pick("requests_per_s")
+        columns["requests_per_s"][idx] = pick("requests_per_s") * replicas
     values = np.select(
         [prep.metric_codes == k for k in range(len(METRIC_ORDER))],
         [columns[name] for name in METRIC_ORDER],
