@@ -21,6 +21,9 @@ from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advic
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.cost import CostAssumptions
 from calculator.hf_config import ConfigImportError, model_from_hf_config
+from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
+from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
+from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
 from planner import specs
 from planner.models import Hardware, LLMModel, Membership, Plan, PlanVersion, Role, Team
 
@@ -42,6 +45,10 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
     "burst_requests": None,
     "output_length_cv": 0.0,
 }
+# Inputs kept in the canonical inputs only where given (so plans saved before they existed keep their
+# canonical form): the replica count, and what sizing needs (SLO, peak traffic, utilisation cap).
+OPTIONAL_INPUTS = ("replicas", "slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
+SIZING_INPUTS = ("slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
 ASSUMPTION_FIELDS = tuple(f.name for f in dataclasses.fields(CostAssumptions))
 
 
@@ -52,10 +59,15 @@ class EstimateRun:
     inputs: dict[str, Any]
     estimate: Estimate
     catalog_snapshot: dict[str, Any]
+    sizing: SizingEstimate | None = None
+    """Replicas, GPUs and cost for the traffic within the SLO; None when no traffic was given."""
 
     @property
     def result(self) -> dict[str, Any]:
-        return self.estimate.to_dict()
+        result = self.estimate.to_dict()
+        if self.sizing is not None:
+            result["sizing"] = dataclasses.asdict(self.sizing)
+        return result
 
 
 def canonical_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +76,12 @@ def canonical_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     for name, default in ENGINE_INPUT_DEFAULTS.items():
         value = inputs.get(name)
         values[name] = default if value is None else value
+    for name in OPTIONAL_INPUTS:
+        value = inputs.get(name)
+        if name == "slo" and value is not None:
+            value = {k: v for k, v in value.items() if v not in (None, "")} or None
+        if value is not None:
+            values[name] = value
     assumptions = {k: v for k, v in (inputs.get("assumptions") or {}).items() if v is not None}
     if assumptions:
         values["assumptions"] = assumptions
@@ -88,9 +106,21 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
         raise InputError("hardware", str(error)) from None
     inputs["model"], inputs["hardware"] = model.key, hardware.key
     engine_kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
+    if "replicas" in inputs:
+        engine_kwargs["replicas"] = inputs["replicas"]
     deployment = resolve_deployment(model, hardware, catalog=db.catalog, **engine_kwargs)
+    slo, traffic = sizing_inputs(inputs)
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
     result = estimate_with_advice(deployment, assumptions=assumptions, catalog=db.catalog)
+    sizing = None
+    if traffic is not None:
+        sizing = size_deployment(
+            deployment,
+            slo,
+            traffic,
+            assumptions=assumptions,
+            max_utilization=inputs.get("max_utilization", DEFAULT_MAX_UTILIZATION),
+        )
     snapshot = {
         "model": {"id": db.model_ids[model.key], **specs.spec_as_dict(model)},
         "hardware": {"id": db.hardware_ids[hardware.key], **specs.spec_as_dict(hardware)},
@@ -99,7 +129,38 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
         "team_id": team.pk if isinstance(team, Team) else team,
         "engine_version": ENGINE_VERSION,
     }
-    return EstimateRun(inputs=inputs, estimate=result, catalog_snapshot=snapshot)
+    return EstimateRun(inputs=inputs, estimate=result, catalog_snapshot=snapshot, sizing=sizing)
+
+
+def sizing_inputs(inputs: dict[str, Any]) -> tuple[SLO, Traffic | None]:
+    """(SLO, Traffic or None) from canonical inputs. The traffic is request_rate (requests/s) when given,
+    else requests_per_hour; InputError names the API's field (request_rate, not requests_per_s)."""
+    slo = resolve_slo(inputs.get("slo"))
+    rate = inputs.get("request_rate")
+    try:
+        traffic = resolve_traffic(
+            requests_per_s=rate,
+            requests_per_hour=inputs.get("requests_per_hour") if rate is None else None,
+            peak_to_mean=inputs.get("peak_to_mean"),
+            peak_requests_per_s=inputs.get("peak_requests_per_s"),
+        )
+    except InputError as error:
+        if error.field == "requests_per_s":
+            message = error.message.replace("requests_per_s or", "request_rate or")
+            raise InputError("request_rate", message) from None
+        raise
+    utilization = inputs.get("max_utilization")
+    if utilization is not None and not 0 < utilization <= 1:
+        raise InputError("max_utilization", f"must be in (0, 1], got {utilization!r}")
+    return slo, traffic
+
+
+def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> CapacityPlan:
+    """Rank every configuration of the request (calculator.planning.capacity) on the catalog as it is in the
+    database now, with the prices an estimate gets (team overrides, public price points, the row's own)."""
+    db = specs.catalog_from_db(team)
+    request = resolve_capacity_request(raw, db.catalog)
+    return plan_capacity(request, catalog=db.catalog)
 
 
 # --- Plans ------------------------------------------------------------------------------------------------

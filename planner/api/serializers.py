@@ -187,16 +187,25 @@ _BIG = 10**9
 
 class EstimateInputSerializer(serializers.Serializer):
     """The engine's inputs (calculator.estimate). Types are checked here; ranges and cross-field rules
-    (TP divides heads, num_gpus = TP x PP, ...) by the engine, whose errors name the field."""
+    (TP divides heads, TP x PP divides num_gpus, ...) by the engine, whose errors name the field."""
 
     model = serializers.CharField(max_length=200, help_text="Catalog key or alias, e.g. llama-3.1-8b")
     hardware = serializers.CharField(max_length=200, help_text="Catalog key or alias, e.g. h100-sxm-80gb")
     precision = serializers.CharField(max_length=32, required=False)
     kv_cache_precision = serializers.CharField(max_length=32, required=False, allow_null=True)
     framework = serializers.CharField(max_length=32, required=False)
-    num_gpus = serializers.IntegerField(required=False, allow_null=True, max_value=4096)
+    num_gpus = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        max_value=4096,
+        help_text="All GPUs: tensor_parallel x pipeline_parallel x replicas (GPUs beyond one TP x PP group "
+        "are data-parallel replicas).",
+    )
     tensor_parallel = serializers.IntegerField(required=False, allow_null=True, max_value=4096)
     pipeline_parallel = serializers.IntegerField(required=False, max_value=4096)
+    replicas = serializers.IntegerField(
+        required=False, allow_null=True, max_value=4096, help_text="Data-parallel copies of TP x PP."
+    )
     prompt_tokens = serializers.IntegerField(required=False, max_value=_BIG)
     output_tokens = serializers.IntegerField(required=False, max_value=_BIG)
     batch_size = serializers.IntegerField(required=False, max_value=_BIG)
@@ -214,6 +223,23 @@ class EstimateInputSerializer(serializers.Serializer):
         required=False,
         max_value=1e9,
         help_text="Output-length spread for a burst: 0 fixed (default), 1 exponential (about ShareGPT).",
+    )
+    slo = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="Latency bounds for sizing, any of ttft_p50_ms, ttft_p99_ms, tpot_p50_ms, tpot_p99_ms, "
+        "e2e_p99_s (checked by the engine; errors name e.g. slo.ttft_p99_ms).",
+    )
+    peak_to_mean = serializers.FloatField(
+        required=False, allow_null=True, max_value=1e6, help_text="Peak rate / mean rate (>= 1) to size for."
+    )
+    peak_requests_per_s = serializers.FloatField(
+        required=False, allow_null=True, max_value=1e9, help_text="The peak rate to size for (requests/s)."
+    )
+    max_utilization = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Plan no replica above this fraction of its saturation rate, in (0, 1]; default 0.9.",
     )
     assumptions = AssumptionsSerializer(required=False)
 
