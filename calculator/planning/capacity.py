@@ -145,10 +145,16 @@ def resolve_capacity_request(raw: dict[str, Any], catalog: Catalog | None = None
     frameworks = _names(raw, "frameworks", list(CURRENT_FRAMEWORKS), resolve_framework, ["*"])
     tps = tuple(
         dict.fromkeys(
-            _whole({"v": v}, "v", None) for v in _list(raw, "tensor_parallel", DEFAULT_TENSOR_PARALLEL)
+            _whole({"tensor_parallel": v}, "tensor_parallel", None)
+            for v in _list(raw, "tensor_parallel", DEFAULT_TENSOR_PARALLEL)
         )
     )
-    pps = tuple(dict.fromkeys(_whole({"v": v}, "v", None) for v in _list(raw, "pipeline_parallel", (1,))))
+    pps = tuple(
+        dict.fromkeys(
+            _whole({"pipeline_parallel": v}, "pipeline_parallel", None)
+            for v in _list(raw, "pipeline_parallel", (1,))
+        )
+    )
     if not tps:
         raise InputError("tensor_parallel", "at least one value is required")
     if not pps:

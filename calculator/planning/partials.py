@@ -28,8 +28,10 @@ from calculator.planning.objectives import (
 )
 from calculator.planning.pareto import pareto_indices, pareto_order
 from calculator.planning.rows import ResultRow, configuration_key
+from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
 from calculator.planning.spec import ENGINE_REASONS, REASONS, ComparisonSpec
 from calculator.precisions import kv_bytes_per_element, resolve_precision
+from calculator.serving import ReplicaModel
 from calculator.specs import Catalog
 
 
@@ -126,10 +128,29 @@ def _entity_tables(spec: ComparisonSpec, catalog: Catalog) -> EntityTables:
     return tables
 
 
+def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
+    """Replicas each configuration needs for the traffic: the serving model's capacity at its admissible
+    batch, planned to sizing.DEFAULT_MAX_UTILIZATION of it (1 without a traffic). The monthly cost bills them
+    all; the other figures stay one replica's."""
+    if requests_per_hour <= 0:
+        return 1.0
+    # The admissible batch of the auto operating point: the largest over the batch-size axis (axis 5), so the
+    # serving model runs once per configuration, not once per requested batch size.
+    cap = (
+        np.max(results.max_batch_size, axis=5, keepdims=True)
+        if results.max_batch_size.ndim == 7
+        else (results.max_batch_size)
+    )
+    replica = ReplicaModel(batch, cap)
+    ceiling = replica.capacity * DEFAULT_MAX_UTILIZATION
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ceiling > 0, np.maximum(np.ceil(requests_per_hour / 3600.0 / ceiling), 1.0), np.inf)
+
+
 class _Chunk:
     """Full-shape views of one evaluated chunk and the row builder for selected flat indices."""
 
-    def __init__(self, spec: ComparisonSpec, chunk: ChunkSpec, results: Any):
+    def __init__(self, spec: ComparisonSpec, chunk: ChunkSpec, results: Any, replicas: Any = 1.0):
         self.spec = spec
         self.chunk = chunk
         self.pairs = spec.parallel_pairs
@@ -150,7 +171,7 @@ class _Chunk:
         self.tpot_ms = full(results.tpot_s) * 1e3
         self.tps = full(results.output_tokens_per_s)
         self.cost = np.where(price_missing, np.inf, full(results.cost.cost_per_million_tokens_usd))
-        self.monthly = np.where(price_missing, np.inf, full(results.cost.monthly_usd))
+        self.monthly = np.where(price_missing, np.inf, full(results.cost.monthly_usd * replicas))
         self.columns = {
             "ttft_ms": self.ttft_ms,
             "tpot_ms": self.tpot_ms,
@@ -284,7 +305,8 @@ def evaluate_chunk(
         calibration=calibration,
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        c = _Chunk(spec, chunk, evaluate(batch))
+        results = evaluate(batch)
+        c = _Chunk(spec, chunk, results, replicas=traffic_replicas(batch, results, spec.requests_per_hour))
 
     remaining = np.ones(c.shape, dtype=bool)
     bits = {name: bit for bit, (name, _) in BLOCKERS.items()}
