@@ -49,6 +49,9 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
 # canonical form): the replica count, and what sizing needs (SLO, peak traffic, utilisation cap).
 OPTIONAL_INPUTS = ("replicas", "slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
 SIZING_INPUTS = ("slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
+# A synchronous capacity plan answers within the request: one model over the whole catalog is ~64k
+# configurations (~0.4 s); a few models at most.
+CAPACITY_MAX_CONFIGURATIONS = 300_000
 ASSUMPTION_FIELDS = tuple(f.name for f in dataclasses.fields(CostAssumptions))
 
 
@@ -160,6 +163,12 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
     database now, with the prices an estimate gets (team overrides, public price points, the row's own)."""
     db = specs.catalog_from_db(team)
     request = resolve_capacity_request(raw, db.catalog)
+    if request.size > CAPACITY_MAX_CONFIGURATIONS:
+        raise InputError(
+            "models",
+            f"{request.size:,} configurations; at most {CAPACITY_MAX_CONFIGURATIONS:,} are planned at once "
+            "(name fewer models, hardware, precisions or frameworks)",
+        )
     return plan_capacity(request, catalog=db.catalog)
 
 

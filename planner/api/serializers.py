@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from calculator.planning import OBJECTIVES
+from calculator.planning.capacity import CAPACITY_OBJECTIVES
 from planner import comparisons, services
 from planner.models import (
     ComparisonJob,
@@ -536,3 +537,162 @@ class ComparisonResultRowSerializer(serializers.ModelSerializer):
         model = ComparisonResultRow
         fields = RESULT_ROW_FIELDS
         read_only_fields = fields
+
+
+# --- Capacity plans ---------------------------------------------------------------------------------------
+
+
+class _OneOrMany(serializers.ListField):
+    """A list, or a single value standing for a list of one (as the engine accepts)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | int | float) and not isinstance(data, bool):
+            data = [data]
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # DRF keys item errors by index; the field gets a flat list of messages like any other.
+            if isinstance(error.detail, dict):
+                raise serializers.ValidationError(
+                    [f"item {i}: {m}" for i, ms in error.detail.items() for m in ms]
+                ) from None
+            raise
+
+
+class CapacityRequestSerializer(serializers.Serializer):
+    """A capacity question (calculator.planning.capacity.resolve_capacity_request). Types are checked here;
+    names, ranges and combinations by the engine, whose errors name the field."""
+
+    model = serializers.CharField(max_length=200, required=False, help_text="One model (or use models)")
+    models = _OneOrMany(child=serializers.CharField(max_length=200), required=False, max_length=20)
+    hardware = _OneOrMany(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=500,
+        help_text='Catalog keys or aliases; "*" (default) = every hardware entry',
+    )
+    precisions = _OneOrMany(
+        child=serializers.CharField(max_length=32), required=False, help_text='default "*" = all'
+    )
+    frameworks = _OneOrMany(
+        child=serializers.CharField(max_length=32), required=False, help_text='default "*" = all'
+    )
+    tensor_parallel = _OneOrMany(
+        child=serializers.IntegerField(min_value=1, max_value=1024),
+        required=False,
+        max_length=16,
+        help_text="default [1, 2, 4, 8]",
+    )
+    pipeline_parallel = _OneOrMany(
+        child=serializers.IntegerField(min_value=1, max_value=1024),
+        required=False,
+        max_length=16,
+        help_text="default [1]",
+    )
+    prompt_tokens = serializers.IntegerField(required=False, min_value=1, max_value=_BIG)
+    output_tokens = serializers.IntegerField(required=False, min_value=1, max_value=_BIG)
+    requests_per_s = serializers.FloatField(required=False, allow_null=True, max_value=1e9)
+    requests_per_hour = serializers.FloatField(required=False, allow_null=True, max_value=1e12)
+    peak_to_mean = serializers.FloatField(required=False, allow_null=True, max_value=1e6)
+    peak_requests_per_s = serializers.FloatField(required=False, allow_null=True, max_value=1e9)
+    slo = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="any of ttft_p50_ms, ttft_p99_ms, tpot_p50_ms, tpot_p99_ms, e2e_p99_s",
+    )
+    deployment_mode = serializers.CharField(max_length=16, required=False)
+    max_gpus_per_replica = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_total_gpus = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="GPU budget; without a traffic each layout fills it (ranked by throughput)",
+    )
+    max_monthly_usd = serializers.FloatField(required=False, allow_null=True)
+    max_utilization = serializers.FloatField(required=False, allow_null=True, help_text="in (0, 1]; 0.9")
+    # A CharField checked by the engine: another "objective" enum would collide with the comparisons' one.
+    objective = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        help_text=f"one of {', '.join(CAPACITY_OBJECTIVES)}; default cost with a traffic, throughput with a "
+        "GPU budget alone",
+    )
+    top_k = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    team = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Apply this team's price overrides (members only)."
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if not attrs.get("model") and not attrs.get("models"):
+            raise serializers.ValidationError({"model": ["a model is required (model or models)"]})
+        return attrs
+
+
+class CapacityOptionSerializer(serializers.Serializer):
+    """One ranked configuration, sized for the traffic (or filling the GPU budget). Costs are null where the
+    catalog has no price for the hardware (price_missing), never 0."""
+
+    rank = serializers.IntegerField()
+    model = serializers.CharField()
+    hardware = serializers.CharField()
+    precision = serializers.CharField()
+    framework = serializers.CharField()
+    tensor_parallel = serializers.IntegerField()
+    pipeline_parallel = serializers.IntegerField()
+    replicas = serializers.IntegerField()
+    gpus_per_replica = serializers.IntegerField()
+    gpus = serializers.IntegerField()
+    price_missing = serializers.BooleanField()
+    hourly_usd = serializers.FloatField(allow_null=True)
+    monthly_usd = serializers.FloatField(allow_null=True)
+    cost_per_million_output_tokens_usd = serializers.FloatField(allow_null=True)
+    output_tokens_per_s = serializers.FloatField(allow_null=True)
+    output_tokens_per_s_per_gpu = serializers.FloatField(allow_null=True)
+    capacity_rps_per_replica = serializers.FloatField(allow_null=True)
+    goodput_rps_per_replica = serializers.FloatField(allow_null=True)
+    requests_per_s_per_replica = serializers.FloatField(allow_null=True)
+    batch = serializers.FloatField(allow_null=True, help_text="requests in flight per replica")
+    ttft_p50_ms = serializers.FloatField(allow_null=True)
+    ttft_p99_ms = serializers.FloatField(allow_null=True)
+    tpot_p50_ms = serializers.FloatField(allow_null=True)
+    tpot_p99_ms = serializers.FloatField(allow_null=True)
+    e2e_p99_s = serializers.FloatField(allow_null=True)
+    utilization = serializers.FloatField(allow_null=True, help_text="offered rate / saturation rate")
+    headroom = serializers.FloatField(allow_null=True)
+    binding_constraint = serializers.CharField()
+    binding_message = serializers.CharField()
+    memory_utilization = serializers.FloatField(allow_null=True)
+
+
+class CapacityClosestSerializer(serializers.Serializer):
+    """When nothing meets the SLO: the configuration nearest to it and the bound it misses first."""
+
+    model = serializers.CharField()
+    hardware = serializers.CharField()
+    precision = serializers.CharField()
+    framework = serializers.CharField()
+    tensor_parallel = serializers.IntegerField()
+    pipeline_parallel = serializers.IntegerField()
+    constraint = serializers.CharField(help_text="the SLO field, e.g. ttft_p99_ms")
+    value = serializers.FloatField()
+    limit = serializers.FloatField()
+    ratio = serializers.FloatField(help_text="value / limit")
+    message = serializers.CharField()
+
+
+class CapacityPlanSerializer(serializers.Serializer):
+    request = serializers.DictField(help_text="the request as the engine resolved it (names to keys)")
+    evaluated = serializers.IntegerField(help_text="configurations considered")
+    feasible = serializers.IntegerField(help_text="configurations meeting every requirement")
+    rejected = serializers.DictField(child=serializers.IntegerField(), help_text="count by reason")
+    options = CapacityOptionSerializer(many=True, help_text="best first, top_k at most")
+    closest = CapacityClosestSerializer(allow_null=True, required=False)
+    notes = serializers.ListField(child=serializers.CharField())

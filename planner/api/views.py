@@ -490,13 +490,30 @@ class EstimateView(APIView):
         inputs = dict(form.validated_data)
         team_id = inputs.pop("team", None)
         if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
-            return Response(
-                {
-                    "code": "invalid",
-                    "message": "Invalid input.",
-                    "detail": {"team": ["not one of your teams"]},
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return _not_your_team()
         run = services.estimate_run(inputs, team=team_id)
         return Response({"inputs": run.inputs, "result": run.result, "catalog": run.catalog_snapshot})
+
+
+def _not_your_team() -> Response:
+    body = error_body("invalid", detail={"team": ["not one of your teams"]})
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+class CapacityView(APIView):
+    """Plan capacity synchronously: every hardware x precision x framework x TP x PP of the request, each
+    sized to the traffic within the SLO (or filling a GPU budget), ranked; nothing is stored. Shares the
+    estimate endpoint's throttles (anonymous allowed)."""
+
+    permission_classes = (AllowAny,)
+    throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
+
+    @extend_schema(request=s.CapacityRequestSerializer, responses={200: s.CapacityPlanSerializer})
+    def post(self, request):
+        form = s.CapacityRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        raw = {name: value for name, value in form.validated_data.items() if value is not None}
+        team_id = raw.pop("team", None)
+        if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
+            return _not_your_team()
+        return Response(services.capacity_plan(raw, team=team_id).to_dict())
