@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -55,3 +56,47 @@ def run_benchmark(
         f"(best of {repeats}) -> {rate:,.0f} configurations/s on one core"
     )
     return rate
+
+
+def run_planning_benchmark(*, repeats: int = 3, console: Console | None = None) -> dict[str, float]:
+    """Time the planning layer, best of `repeats`, one process: the catalog-wide capacity plan for one model
+    and one SLO (every hardware x precision x framework x TP 1/2/4/8, each sized), and a comparison of about a
+    million configurations without and with a traffic to size (the serving model per configuration)."""
+    from calculator.planning import resolve_spec, run_comparison
+    from calculator.planning.capacity import plan_capacity, resolve_capacity_request
+
+    console = console or Console()
+    request = resolve_capacity_request(
+        {
+            "model": "llama-3.1-70b",
+            "requests_per_hour": 36_000,
+            "prompt_tokens": 1000,
+            "output_tokens": 200,
+            "slo": {"ttft_p99_ms": 1000, "tpot_p50_ms": 50},
+        }
+    )
+    figures: dict[str, float] = {}
+
+    def best(label: str, run: Any) -> None:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        figures[label] = min(times)
+
+    best("capacity_plan_s", lambda: plan_capacity(request))
+    grid = {"models": ["llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b", "mistral-7b"], "hardware": ["*"],
+            "precisions": ["*"], "frameworks": ["*"], "tensor_parallel": [1, 2, 4, 8],
+            "batch_sizes": [0, 1, 8, 32], "deployment_modes": ["cloud"]}  # fmt: skip
+    plain, sized = resolve_spec(grid), resolve_spec({**grid, "requests_per_hour": 36_000})
+    best("comparison_s", lambda: run_comparison(plain, target=500_000))
+    best("comparison_with_traffic_s", lambda: run_comparison(sized, target=500_000))
+    console.print(
+        f"capacity plan ({request.size:,} configurations, one model, one SLO): "
+        f"{figures['capacity_plan_s']:.3f} s; "
+        f"comparison of {plain.size:,} configurations: {figures['comparison_s']:.2f} s, with a traffic sized "
+        f"per configuration: {figures['comparison_with_traffic_s']:.2f} s "
+        f"({figures['comparison_with_traffic_s'] / figures['comparison_s']:.2f}x); best of {repeats}"
+    )
+    return figures

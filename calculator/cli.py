@@ -551,9 +551,12 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
-    from calculator.benchmark import run_benchmark
+    from calculator.benchmark import run_benchmark, run_planning_benchmark
 
-    run_benchmark(configurations=args.configurations, repeats=args.repeats, console=console)
+    if args.planning:
+        run_planning_benchmark(repeats=args.repeats, console=console)
+    else:
+        run_benchmark(configurations=args.configurations, repeats=args.repeats, console=console)
     return 0
 
 
@@ -655,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="configurations per second of the vectorised engine")
     p.add_argument("--configurations", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--planning", action="store_true", help="time the capacity plan and a comparison with traffic sizing"
+    )
     return parser
 
 

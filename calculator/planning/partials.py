@@ -128,6 +128,11 @@ def _entity_tables(spec: ComparisonSpec, catalog: Catalog) -> EntityTables:
     return tables
 
 
+COMPARISON_GRID_POINTS = 6
+"""In-flight counts tried per configuration for its capacity in bulk comparisons (the admissible batch is
+always one of them; estimates and capacity plans try serving.CAPACITY_GRID_POINTS)."""
+
+
 def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
     """Replicas each configuration needs for the traffic: the serving model's capacity at its admissible
     batch, planned to sizing.DEFAULT_MAX_UTILIZATION of it (1 without a traffic). The monthly cost bills them
@@ -141,7 +146,7 @@ def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
         if results.max_batch_size.ndim == 7
         else (results.max_batch_size)
     )
-    replica = ReplicaModel(batch, cap)
+    replica = ReplicaModel(batch, cap, grid_points=COMPARISON_GRID_POINTS)
     ceiling = replica.capacity * DEFAULT_MAX_UTILIZATION
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ceiling > 0, np.maximum(np.ceil(requests_per_hour / 3600.0 / ceiling), 1.0), np.inf)
