@@ -22,7 +22,7 @@ from calculator.catalog import default_catalog
 from calculator.deployment import InputError, resolve_deployment
 from calculator.estimate import Estimate
 from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
-from calculator.planning.advice import estimate
+from calculator.planning.advice import estimate, estimate_with_advice
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
 from calculator.planning.slo import SLO, SLO_TERMS, resolve_slo, resolve_traffic
@@ -186,7 +186,7 @@ def _slo(args: argparse.Namespace) -> SLO:
 
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
-    est = estimate(
+    deployment = resolve_deployment(
         args.model,
         args.hardware,
         precision=args.precision,
@@ -204,8 +204,8 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         concurrency=args.concurrency,
         burst_requests=args.burst,
         output_length_cv=args.output_length_cv,
-        calibration=calibration,
     )
+    est = estimate_with_advice(deployment, calibration=calibration)
     slo = _slo(args)
     traffic = resolve_traffic(
         requests_per_s=args.request_rate,
@@ -215,18 +215,6 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     )
     sizing = None
     if traffic is not None:
-        deployment = resolve_deployment(
-            args.model,
-            args.hardware,
-            precision=args.precision,
-            framework=args.framework,
-            tensor_parallel=int(args.tensor_parallel),
-            pipeline_parallel=args.pipeline_parallel,
-            kv_cache_precision=args.kv_cache_precision,
-            prompt_tokens=args.prompt_tokens,
-            output_tokens=args.output_tokens,
-            deployment_mode=args.deployment_mode,
-        )
         sizing = size_deployment(
             deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
         )
