@@ -150,6 +150,16 @@ def _usd(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
+NO_PRICE = "no price in the catalog"
+
+
+def _price(value: float | None, price_missing: bool) -> str:
+    """A cost, or why there is none: a missing price is never shown as $0."""
+    if price_missing:
+        return NO_PRICE
+    return _usd(value)
+
+
 def _number(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
@@ -220,29 +230,33 @@ def present(result: dict[str, Any]) -> dict[str, Any]:
     cost_band = (
         "roofline only" if throughput_band == "roofline only" else f"follows throughput, {throughput_band}"
     )
-    costs = [
-        Figure(
-            "cost_per_request",
-            "Per request",
-            _usd(cost["cost_per_request_usd"]),
-            cost["cost_per_request_usd"],
-            cost_band,
-        ),
-        Figure(
-            "cost_per_million",
-            "Per 1M output tokens",
-            _usd(cost["cost_per_million_tokens_usd"]),
-            cost["cost_per_million_tokens_usd"],
-            cost_band,
-        ),
-        Figure(
-            "monthly",
-            "Monthly",
-            _usd(cost["monthly_usd"]),
-            cost["monthly_usd"],
-            "at the requests per hour given",
-        ),
-    ]
+    costs = (
+        []
+        if cost["blocked"]
+        else [
+            Figure(
+                "cost_per_request",
+                "Per request",
+                _price(cost["cost_per_request_usd"], cost["price_missing"]),
+                cost["cost_per_request_usd"],
+                cost_band,
+            ),
+            Figure(
+                "cost_per_million",
+                "Per 1M output tokens",
+                _price(cost["cost_per_million_tokens_usd"], cost["price_missing"]),
+                cost["cost_per_million_tokens_usd"],
+                cost_band,
+            ),
+            Figure(
+                "monthly",
+                "Monthly",
+                _price(cost["monthly_usd"], cost["price_missing"]),
+                cost["monthly_usd"],
+                "at the requests per hour given",
+            ),
+        ]
+    )
     memory_figures = [
         Figure(
             "weights",
@@ -274,7 +288,87 @@ def present(result: dict[str, Any]) -> dict[str, Any]:
         "costs": costs,
         "memory_figures": memory_figures,
         "price_source": cost["price_source"],
+        "cost_blocked": cost["blocked"],
+        "price_missing": cost["price_missing"],
         "replicas": cost["replicas"],
         "score": result["performance_score"],
         "calibrated": result["calibrated"],
     }
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f}%"
+
+
+def present_sizing(sizing: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sizing panel: replicas, GPUs and cost for the traffic within the SLO, the per-replica operating
+    point, the bound that limits it and the latency-vs-load curve for the chart (or why it cannot be sized)
+    """
+    if sizing is None:
+        return None
+    traffic = sizing["traffic"]
+    view: dict[str, Any] = {
+        "feasible": sizing["feasible"],
+        "reason": sizing["reason"],
+        "binding_message": sizing["binding_message"],
+        "slo": sizing["slo"],
+        "traffic_text": (
+            f"{traffic['requests_per_s']:,.3g} req/s mean"
+            + (
+                f", sized for a peak of {traffic['peak_requests_per_s']:,.3g} req/s"
+                if traffic["peak_requests_per_s"] > traffic["requests_per_s"]
+                else ""
+            )
+        ),
+        "max_utilization": _percent(sizing["max_utilization"]),
+    }
+    if not sizing["feasible"]:
+        return view
+    missing = sizing["price_missing"]
+    view["headline"] = [
+        Figure("sizing_replicas", "Replicas", f"{sizing['replicas']}", sizing["replicas"], ""),
+        Figure(
+            "sizing_gpus",
+            "GPUs",
+            f"{sizing['gpus']}",
+            sizing["gpus"],
+            f"{sizing['gpus_per_replica']} per replica",
+        ),
+        Figure(
+            "sizing_monthly",
+            "Per month",
+            _price(sizing["monthly_usd"], missing),
+            sizing["monthly_usd"],
+            "730 h at the sized replicas",
+        ),
+        Figure(
+            "sizing_per_million",
+            "Per 1M output tokens",
+            _price(sizing["cost_per_million_output_tokens_usd"], missing),
+            sizing["cost_per_million_output_tokens_usd"],
+            "at the mean rate",
+        ),
+    ]
+    view["point"] = [
+        ("Requests/s per replica", _number(sizing["requests_per_s_per_replica"], 2)),
+        ("In flight (batch)", _number(sizing["batch"], 1)),
+        ("TTFT p50", f"{_number(sizing['ttft_p50_ms'])} ms"),
+        ("TTFT p99", f"{_number(sizing['ttft_p99_ms'])} ms"),
+        ("TPOT p50", f"{_number(sizing['tpot_p50_ms'])} ms"),
+        ("TPOT p99", f"{_number(sizing['tpot_p99_ms'])} ms"),
+        ("End-to-end p99", f"{_number(sizing['e2e_p99_s'], 2)} s"),
+        ("Utilisation", _percent(sizing["utilization"])),
+        ("Headroom", _percent(sizing["headroom"])),
+        ("Capacity per replica", f"{_number(sizing['capacity_rps_per_replica'], 2)} req/s"),
+        ("Goodput per replica", f"{_number(sizing['goodput_rps_per_replica'], 2)} req/s"),
+    ]
+    view["chart"] = {
+        "curve": sizing["curve"],
+        "slo": sizing["slo"],
+        "point": {
+            "requests_per_s": sizing["requests_per_s_per_replica"],
+            "ttft_p99_ms": sizing["ttft_p99_ms"],
+            "tpot_ms": sizing["tpot_p50_ms"],
+        },
+    }
+    return view

@@ -24,13 +24,28 @@ CALCULATOR_DEFAULTS: dict[str, Any] = {
     "batch_size": 8,
     "num_gpus": 1,
     "tensor_parallel": 1,
+    "pipeline_parallel": 1,
     "precision": "fp16",
     "kv_cache_precision": "",
     "framework": "vllm",
     "deployment_mode": "cloud",
     "requests_per_hour": 1000,
+    "request_rate": "",
+    "peak_to_mean": "",
+    "slo_ttft_p99_ms": "",
+    "slo_tpot_p50_ms": "",
+    "slo_tpot_p99_ms": "",
+    "slo_e2e_p99_s": "",
 }
 CALCULATOR_FIELDS = tuple(CALCULATOR_DEFAULTS)
+# Form field -> key of the engine's SLO (calculator.planning.slo); the API's inputs carry them as slo.{key}.
+SLO_FIELDS = {
+    "slo_ttft_p99_ms": "ttft_p99_ms",
+    "slo_tpot_p50_ms": "tpot_p50_ms",
+    "slo_tpot_p99_ms": "tpot_p99_ms",
+    "slo_e2e_p99_s": "e2e_p99_s",
+}
+PP_CHOICES = (1, 2, 4, 8)
 
 DEPLOYMENT_MODE_LABELS = {
     "cloud": "Cloud (rented GPU-hours)",
@@ -53,10 +68,13 @@ class CalculatorForm(forms.Form):
         label="Number of GPUs",
         min_value=1,
         max_value=4096,
-        help_text="Per replica; more GPUs than TP become pipeline stages.",
+        help_text="All GPUs; those beyond TP x PP are data-parallel replicas (a multiple of TP x PP).",
     )
     tensor_parallel = forms.TypedChoiceField(
         label="Tensor parallel (TP)", coerce=int, choices=[(tp, str(tp)) for tp in TP_CHOICES]
+    )
+    pipeline_parallel = forms.TypedChoiceField(
+        label="Pipeline stages (PP)", coerce=int, choices=[(pp, str(pp)) for pp in PP_CHOICES]
     )
     precision = forms.ChoiceField(
         label="Weight precision",
@@ -83,6 +101,26 @@ class CalculatorForm(forms.Form):
         max_value=1e12,
         help_text="Sizes replicas and the monthly cost.",
     )
+    request_rate = forms.FloatField(
+        label="Requests per second",
+        required=False,
+        min_value=0,
+        max_value=1e9,
+        help_text="Optional; replaces requests per hour as the traffic.",
+    )
+    peak_to_mean = forms.FloatField(
+        label="Peak-to-mean",
+        required=False,
+        min_value=1,
+        max_value=1e6,
+        help_text="Size for the peak: mean rate x this (default 1).",
+    )
+    slo_ttft_p99_ms = forms.FloatField(label="SLO: TTFT p99 (ms)", required=False, min_value=0, max_value=1e9)
+    slo_tpot_p50_ms = forms.FloatField(label="SLO: TPOT p50 (ms)", required=False, min_value=0, max_value=1e9)
+    slo_tpot_p99_ms = forms.FloatField(label="SLO: TPOT p99 (ms)", required=False, min_value=0, max_value=1e9)
+    slo_e2e_p99_s = forms.FloatField(
+        label="SLO: end-to-end p99 (s)", required=False, min_value=0, max_value=1e9
+    )
 
     def __init__(self, *args: Any, model_choices=(), hardware_choices=(), **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -99,10 +137,15 @@ class CalculatorForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        gpus, tp = cleaned.get("num_gpus"), cleaned.get("tensor_parallel")
-        if gpus is not None and tp is not None and gpus % tp:
+        gpus, tp, pp = (
+            cleaned.get("num_gpus"),
+            cleaned.get("tensor_parallel"),
+            cleaned.get("pipeline_parallel"),
+        )
+        if gpus is not None and tp is not None and pp is not None and gpus % (tp * pp):
             self.add_error(
-                "num_gpus", f"must be a multiple of TP ({tp}): the GPUs beyond TP form pipeline stages."
+                "num_gpus",
+                f"must be a multiple of TP x PP ({tp * pp}): the GPUs beyond one TP x PP group are replicas.",
             )
         return cleaned
 
@@ -117,12 +160,15 @@ class CalculatorForm(forms.Form):
             "batch_size": c["batch_size"],
             "num_gpus": c["num_gpus"],
             "tensor_parallel": c["tensor_parallel"],
-            "pipeline_parallel": c["num_gpus"] // c["tensor_parallel"],
+            "pipeline_parallel": c["pipeline_parallel"],
             "precision": c["precision"],
             "kv_cache_precision": c["kv_cache_precision"] or None,
             "framework": c["framework"],
             "deployment_mode": c["deployment_mode"],
             "requests_per_hour": c["requests_per_hour"],
+            "request_rate": c["request_rate"] or None,
+            "peak_to_mean": c["peak_to_mean"],
+            "slo": {key: c[name] for name, key in SLO_FIELDS.items() if c[name] is not None} or None,
         }
 
 
@@ -130,13 +176,18 @@ def query_from_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     """Calculator query parameters for stored (canonical) inputs, e.g. a plan version's."""
     pp = inputs.get("pipeline_parallel") or 1
     tp = inputs.get("tensor_parallel") or max((inputs.get("num_gpus") or 1) // pp, 1)
-    gpus = inputs.get("num_gpus") or tp * pp
+    gpus = inputs.get("num_gpus") or tp * pp * (inputs.get("replicas") or 1)
     query = {name: inputs.get(name, default) for name, default in CALCULATOR_DEFAULTS.items()}
+    slo = inputs.get("slo") or {}
     query.update(
         tensor_parallel=tp,
+        pipeline_parallel=pp,
         num_gpus=gpus,
         kv_cache_precision=inputs.get("kv_cache_precision") or "",
         requests_per_hour=_plain_number(inputs.get("requests_per_hour") or 0),
+        request_rate=_plain_number(inputs["request_rate"]) if inputs.get("request_rate") else "",
+        peak_to_mean=_plain_number(inputs["peak_to_mean"]) if inputs.get("peak_to_mean") else "",
+        **{name: _plain_number(slo[key]) if slo.get(key) else "" for name, key in SLO_FIELDS.items()},
     )
     return query
 

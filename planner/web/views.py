@@ -24,6 +24,7 @@ from planner.web import calculator as calc
 from planner.web import comparisons as cmp
 from planner.web.forms import (
     CALCULATOR_FIELDS,
+    SLO_FIELDS,
     CalculatorForm,
     ComparisonForm,
     PlanSaveForm,
@@ -32,7 +33,9 @@ from planner.web.forms import (
 )
 
 # Engine input names that are not form fields, mapped to the field that shows their error.
-FIELD_OF_INPUT = {"pipeline_parallel": "num_gpus", "context_tokens": "prompt_tokens"}
+FIELD_OF_INPUT = {"context_tokens": "prompt_tokens", "replicas": "num_gpus"}
+# The traffic and SLO fields, shown in their own group on the calculator.
+SIZING_FIELDS = ("request_rate", "peak_to_mean", *SLO_FIELDS)
 
 
 def _editor_teams(user):
@@ -60,6 +63,8 @@ def _run(form: CalculatorForm) -> services.EstimateRun | None:
         return services.estimate_run(form.engine_inputs())
     except InputError as error:
         field = FIELD_OF_INPUT.get(error.field, error.field)
+        if field.startswith("slo."):
+            field = "slo_" + field.removeprefix("slo.")
         form.add_error(field if field in form.fields else None, error.message)
         return None
 
@@ -92,6 +97,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
             result=result,
             view=calc.present(result),
             sweep=calc.batch_sweep(run, db_catalog),
+            sizing=calc.present_sizing(result.get("sizing")),
             recommendations=[
                 {**rec, "link": _apply_link(values, rec["changes"])} for rec in result["recommendations"]
             ],
@@ -99,6 +105,8 @@ def calculator(request: HttpRequest) -> HttpResponse:
     context["fields"] = [
         _field(form, name, field_notes.get(name, []), reasons.get(name, {})) for name in CALCULATOR_FIELDS
     ]
+    context["deployment_fields"] = [f for f in context["fields"] if f["bound"].name not in SIZING_FIELDS]
+    context["sizing_fields"] = [f for f in context["fields"] if f["bound"].name in SIZING_FIELDS]
     context.update(_save_context(request, form, run))
     return render(request, "web/calculator.html", context)
 

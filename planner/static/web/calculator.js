@@ -69,6 +69,81 @@
     canvas.dataset.rendered = String(points.length);
   }
 
+  // Latency vs load of one replica (the sizing's curve), the SLO bounds as flat lines, the operating point.
+  let loadChart = null;
+  function drawLoadChart() {
+    const canvas = document.getElementById("load-chart");
+    const dataNode = document.getElementById("load-data");
+    if (loadChart) {
+      loadChart.destroy();
+      loadChart = null;
+    }
+    if (!canvas || !dataNode || typeof Chart === "undefined") return;
+    const data = JSON.parse(dataNode.textContent);
+    const curve = data.curve.filter((p) => p.ttft_p99_ms !== null);
+    const xs = curve.map((p) => p.requests_per_s);
+    const xMax = Math.max.apply(null, xs.concat([data.point.requests_per_s || 0]));
+    const ttftColor = cssVar("--chart-ttft") || "#b45309";
+    const tpotColor = cssVar("--chart-tpot") || "#7c3aed";
+    const series = (label, key, color, dash) => ({
+      label: label,
+      data: curve.map((p) => ({ x: p.requests_per_s, y: p[key] })),
+      borderColor: color,
+      backgroundColor: color,
+      borderDash: dash || [],
+      pointRadius: 2,
+      showLine: true,
+      tension: 0.2,
+    });
+    const bound = (label, value, color) => ({
+      label: label,
+      data: [{ x: 0, y: value }, { x: xMax, y: value }],
+      borderColor: color,
+      backgroundColor: color,
+      borderDash: [2, 3],
+      borderWidth: 1.5,
+      pointRadius: 0,
+      showLine: true,
+    });
+    const datasets = [
+      series("TTFT p99 (ms)", "ttft_p99_ms", ttftColor),
+      series("TPOT (ms)", "tpot_ms", tpotColor, [6, 4]),
+    ];
+    const slo = data.slo || {};
+    if (slo.ttft_p99_ms) datasets.push(bound("SLO TTFT p99", slo.ttft_p99_ms, ttftColor));
+    if (slo.tpot_p50_ms) datasets.push(bound("SLO TPOT p50", slo.tpot_p50_ms, tpotColor));
+    if (slo.tpot_p99_ms) datasets.push(bound("SLO TPOT p99", slo.tpot_p99_ms, tpotColor));
+    if (data.point.requests_per_s !== null) {
+      datasets.push({
+        label: "Operating point",
+        data: [
+          { x: data.point.requests_per_s, y: data.point.ttft_p99_ms },
+          { x: data.point.requests_per_s, y: data.point.tpot_ms },
+        ],
+        borderColor: "#111827",
+        backgroundColor: "#111827",
+        pointRadius: 7,
+        pointStyle: "rectRot",
+        showLine: false,
+      });
+    }
+    loadChart = new Chart(canvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 14 } } },
+        scales: {
+          x: { type: "linear", beginAtZero: true, title: { display: true, text: "Requests/s per replica" } },
+          y: { type: "logarithmic", title: { display: true, text: "Latency (ms)" } },
+        },
+      },
+    });
+    canvas.dataset.rendered = String(curve.length);
+  }
+
   function syncSelects(doc) {
     form.querySelectorAll("select").forEach((select) => {
       const fresh = doc.getElementById(select.id);
@@ -106,6 +181,7 @@
     syncFieldStates(doc);
     bindCopy();
     drawChart();
+    drawLoadChart();
   }
 
   function queryString() {
@@ -175,4 +251,5 @@
 
   bindCopy();
   drawChart();
+  drawLoadChart();
 })();

@@ -1,0 +1,77 @@
+"""The calculator page's traffic / SLO fields and sizing panel, and its cost block (Django test client)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from planner.models import Hardware
+
+SIZED = (
+    "/?model=llama-3.1-70b&hardware=h100-sxm-80gb&precision=fp8&tensor_parallel=4&num_gpus=4"
+    "&prompt_tokens=1000&output_tokens=200&requests_per_hour=36000&slo_ttft_p99_ms=1000&batch_size=8"
+)
+
+
+def _card(html: str, key: str) -> str:
+    match = re.search(rf'id="fig-{key}".*?class="card-value">([^<]*)<', html, re.S)
+    assert match, key
+    return match.group(1)
+
+
+@pytest.mark.django_db
+def test_the_70b_example_is_sized_with_its_operating_point_and_chart(client, catalog):
+    html = client.get(SIZED).content.decode()
+
+    assert _card(html, "sizing_replicas") == "1"
+    assert _card(html, "sizing_gpus") == "4"
+    price = Hardware.objects.get(key="h100-sxm-80gb").cloud_usd_per_hour
+    assert _card(html, "sizing_monthly") == f"${730 * 4 * price:,.0f}"
+    assert "Limited by:</strong> TTFT p99 reaches 1,000 ms" in html
+    assert 'id="operating-point"' in html and "Headroom" in html
+    assert 'id="load-chart"' in html and 'id="load-data"' in html
+
+
+@pytest.mark.django_db
+def test_an_unmeetable_slo_says_why_and_shows_no_sizing_cost(client, catalog):
+    html = client.get(SIZED.replace("slo_ttft_p99_ms=1000", "slo_ttft_p99_ms=1")).content.decode()
+
+    assert "Cannot be sized:</strong> TTFT p99 is" in html
+    assert 'id="fig-sizing_monthly"' not in html
+
+
+@pytest.mark.django_db
+def test_a_bad_slo_is_an_error_next_to_its_field(client, catalog):
+    html = client.get(SIZED + "&slo_tpot_p50_ms=90&slo_tpot_p99_ms=50").content.decode()
+
+    errors = re.search(r'id="errors-slo_tpot_p50_ms"[^>]*>(.*?)</div>', html, re.S).group(1)
+    assert "exceeds tpot_p99_ms" in errors
+
+
+@pytest.mark.django_db
+def test_a_missing_price_is_never_zero_dollars(client, catalog):
+    Hardware.objects.filter(key="h100-sxm-80gb").update(cloud_usd_per_hour=0.0)
+    html = client.get(SIZED).content.decode()
+
+    assert _card(html, "sizing_monthly") == "no price in the catalog"
+    assert _card(html, "monthly") == "no price in the catalog"
+    assert ">$0<" not in html
+
+
+@pytest.mark.django_db
+def test_a_configuration_that_does_not_fit_shows_no_cost(client, catalog):
+    html = client.get("/?model=llama-3.1-70b&hardware=l40s-48gb&precision=fp16").content.decode()
+
+    assert 'id="cost-none"' in html
+    assert 'id="fig-monthly"' not in html
+    assert "Cannot be sized:</strong> the configuration cannot run" in html
+
+
+@pytest.mark.django_db
+def test_gpus_beyond_tp_x_pp_are_replicas(client, catalog):
+    ok = client.get("/?num_gpus=4&tensor_parallel=2&pipeline_parallel=1").content.decode()
+    assert 'id="errors-num_gpus" data-swap></div>' in ok
+
+    bad = client.get("/?num_gpus=6&tensor_parallel=2&pipeline_parallel=2").content.decode()
+    assert "must be a multiple of TP x PP (4)" in bad
