@@ -184,15 +184,15 @@ def query_from_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         pipeline_parallel=pp,
         num_gpus=gpus,
         kv_cache_precision=inputs.get("kv_cache_precision") or "",
-        requests_per_hour=_plain_number(inputs.get("requests_per_hour") or 0),
-        request_rate=_plain_number(inputs["request_rate"]) if inputs.get("request_rate") else "",
-        peak_to_mean=_plain_number(inputs["peak_to_mean"]) if inputs.get("peak_to_mean") else "",
-        **{name: _plain_number(slo[key]) if slo.get(key) else "" for name, key in SLO_FIELDS.items()},
+        requests_per_hour=plain_number(inputs.get("requests_per_hour") or 0),
+        request_rate=plain_number(inputs["request_rate"]) if inputs.get("request_rate") else "",
+        peak_to_mean=plain_number(inputs["peak_to_mean"]) if inputs.get("peak_to_mean") else "",
+        **{name: plain_number(slo[key]) if slo.get(key) else "" for name, key in SLO_FIELDS.items()},
     )
     return query
 
 
-def _plain_number(value: float) -> float | int:
+def plain_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
@@ -385,3 +385,96 @@ class ComparisonForm(forms.Form):
         hardware = "all hardware" if ALL in c["hardware"] else f"{len(c['hardware'])} hardware"
         shown = ", ".join(models[:3]) + (f" +{len(models) - 3}" if len(models) > 3 else "")
         return f"{shown} on {hardware}"[:200]
+
+
+# --- Capacity plan ----------------------------------------------------------------------------------------
+
+CAPACITY_OBJECTIVE_LABELS = {
+    "cost": "Lowest $/month",
+    "gpus": "Fewest GPUs",
+    "throughput_per_gpu": "Most tokens/s per GPU",
+    "throughput": "Most tokens/s in the GPU budget",
+}
+
+
+class CapacityForm(forms.Form):
+    """A capacity question (calculator.planning.capacity), bound from the query string like the calculator;
+    the engine checks names and combinations and its errors are put next to these fields."""
+
+    model = forms.ChoiceField(label="Model")
+    requests_per_hour = forms.FloatField(
+        label="Requests per hour", required=False, min_value=0, max_value=1e12, initial=36000
+    )
+    request_rate = forms.FloatField(
+        label="Requests per second", required=False, min_value=0, max_value=1e9, help_text="Or per hour."
+    )
+    peak_to_mean = forms.FloatField(label="Peak-to-mean", required=False, min_value=1, max_value=1e6)
+    prompt_tokens = forms.IntegerField(label="Prompt tokens", min_value=1, max_value=10_000_000, initial=1000)
+    output_tokens = forms.IntegerField(label="Output tokens", min_value=1, max_value=10_000_000, initial=200)
+    slo_ttft_p99_ms = forms.FloatField(label="SLO: TTFT p99 (ms)", required=False, min_value=0)
+    slo_tpot_p50_ms = forms.FloatField(label="SLO: TPOT p50 (ms)", required=False, min_value=0)
+    slo_tpot_p99_ms = forms.FloatField(label="SLO: TPOT p99 (ms)", required=False, min_value=0)
+    slo_e2e_p99_s = forms.FloatField(label="SLO: end-to-end p99 (s)", required=False, min_value=0)
+    hardware = forms.MultipleChoiceField(
+        label="Hardware",
+        required=False,
+        help_text="None picked: every catalog entry. Ctrl/Cmd-click for several.",
+    )
+    precisions = forms.MultipleChoiceField(
+        label="Weight precisions",
+        required=False,
+        choices=[(key, key) for key in PRECISIONS],
+        help_text="None picked: all.",
+    )
+    frameworks = forms.MultipleChoiceField(
+        label="Frameworks",
+        required=False,
+        choices=[(key, key) for key in FRAMEWORKS],
+        help_text="None picked: all current ones.",
+    )
+    tensor_parallel = forms.TypedMultipleChoiceField(
+        label="Tensor parallel",
+        required=False,
+        coerce=int,
+        choices=[(str(tp), str(tp)) for tp in COMPARISON_TP_CHOICES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None picked: 1, 2, 4 and 8.",
+    )
+    max_gpus_per_replica = forms.IntegerField(label="Max GPUs per replica", required=False, min_value=1)
+    max_total_gpus = forms.IntegerField(
+        label="GPU budget (total)", required=False, min_value=1, help_text="Without a traffic: fill it."
+    )
+    max_monthly_usd = forms.FloatField(label="Max $/month", required=False, min_value=0)
+    objective = forms.ChoiceField(
+        label="Rank by", required=False, choices=[("", "Default"), *CAPACITY_OBJECTIVE_LABELS.items()]
+    )
+
+    def __init__(self, *args: Any, model_choices=(), hardware_choices=(), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = list(model_choices)
+        self.fields["hardware"].choices = list(hardware_choices)
+
+    def engine_request(self) -> dict[str, Any]:
+        """The raw request resolve_capacity_request takes (the API's shape)."""
+        c = self.cleaned_data
+        raw: dict[str, Any] = {
+            "model": c["model"],
+            "prompt_tokens": c["prompt_tokens"],
+            "output_tokens": c["output_tokens"],
+        }
+        if c["request_rate"]:
+            raw["requests_per_s"] = c["request_rate"]
+        elif c["requests_per_hour"]:
+            raw["requests_per_hour"] = c["requests_per_hour"]
+        for name in ("peak_to_mean", "max_gpus_per_replica", "max_total_gpus", "max_monthly_usd"):
+            if c[name] is not None:
+                raw[name] = c[name]
+        for name in ("hardware", "precisions", "frameworks", "tensor_parallel"):
+            if c[name]:
+                raw[name] = c[name]
+        if c["objective"]:
+            raw["objective"] = c["objective"]
+        slo = {key: c[name] for name, key in SLO_FIELDS.items() if c[name] is not None}
+        if slo:
+            raw["slo"] = slo
+        return raw

@@ -7,6 +7,7 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.calculator, name="calculator"),
+    path("capacity/", views.capacity, name="capacity"),
     path("plans/", views.plan_list, name="plan_list"),
     path("plans/new/", views.plan_save, name="plan_save"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan_detail"),

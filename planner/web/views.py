@@ -26,9 +26,11 @@ from planner.web.forms import (
     CALCULATOR_FIELDS,
     SLO_FIELDS,
     CalculatorForm,
+    CapacityForm,
     ComparisonForm,
     PlanSaveForm,
     TeamForm,
+    plain_number,
     query_from_inputs,
 )
 
@@ -109,6 +111,63 @@ def calculator(request: HttpRequest) -> HttpResponse:
     context["sizing_fields"] = [f for f in context["fields"] if f["bound"].name in SIZING_FIELDS]
     context.update(_save_context(request, form, run))
     return render(request, "web/calculator.html", context)
+
+
+# Capacity-plan request fields (engine names) mapped to the form field that shows their error.
+CAPACITY_FIELD_OF = {"models": "model", "requests_per_s": "requests_per_hour"}
+
+
+@require_GET
+def capacity(request: HttpRequest) -> HttpResponse:
+    """Plan capacity across the catalog for one model (synchronous, like POST /api/v1/capacity/); the query
+    string holds the inputs, and each ranked row links to the calculator prefilled with it."""
+    db_catalog = calc.load_catalog()
+    if not db_catalog.models or not db_catalog.hardware:
+        return render(request, "web/empty_catalog.html", status=503)
+    models, hardware = calc.catalog_choices(db_catalog)
+    submitted = "model" in request.GET
+    form = CapacityForm(request.GET if submitted else None, model_choices=models, hardware_choices=hardware)
+    if not submitted:
+        form.initial = {"model": "llama-3.1-70b", "requests_per_hour": 36000, "prompt_tokens": 1000,
+                        "output_tokens": 200, "slo_ttft_p99_ms": 1000}  # fmt: skip
+    context: dict[str, Any] = {"form": form}
+    if submitted and form.is_valid():
+        try:
+            plan = services.capacity_plan(form.engine_request())
+        except InputError as error:
+            field = CAPACITY_FIELD_OF.get(error.field, error.field)
+            if field.startswith("slo."):
+                field = "slo_" + field.removeprefix("slo.")
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            result = plan.to_dict()
+            c = form.cleaned_data
+            shared = {
+                "prompt_tokens": c["prompt_tokens"],
+                "output_tokens": c["output_tokens"],
+                **{
+                    name: plain_number(c[name]) if c[name] else ""
+                    for name in ("requests_per_hour", "request_rate", "peak_to_mean", *SLO_FIELDS)
+                },
+            }
+            if not shared["requests_per_hour"]:
+                shared["requests_per_hour"] = 0
+            for option in result["options"]:
+                query = {
+                    **shared,
+                    "model": option["model"],
+                    "hardware": option["hardware"],
+                    "precision": option["precision"],
+                    "framework": option["framework"],
+                    "tensor_parallel": option["tensor_parallel"],
+                    "pipeline_parallel": option["pipeline_parallel"],
+                    "num_gpus": option["gpus"],
+                    "batch_size": max(int(option["batch"] or 1), 1),
+                }
+                option["link"] = reverse("web:calculator") + "?" + urlencode(query)
+            context["plan"] = result
+            context["rejected"] = [(k.replace("_", " "), v) for k, v in result["rejected"].items() if v]
+    return render(request, "web/capacity.html", context)
 
 
 def _field(form: CalculatorForm, name: str, notes: list[str], reasons: dict[str, str]) -> dict[str, Any]:

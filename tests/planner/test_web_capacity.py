@@ -1,0 +1,68 @@
+"""The Plan capacity page (Django test client): the ranked table, rejection counts, the closest miss, and
+links into the calculator prefilled with the configuration, the traffic and the SLO."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+EXAMPLE_70B = (
+    "/capacity/?model=llama-3.1-70b&hardware=h100-sxm-80gb&precisions=fp8&frameworks=vllm&tensor_parallel=4"
+    "&prompt_tokens=1000&output_tokens=200&requests_per_hour=36000&slo_ttft_p99_ms=1000"
+)
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r"<tr data-rank=.*?</tr>", page, re.S)
+
+
+@pytest.mark.django_db
+def test_the_70b_example_is_one_replica_linked_to_the_calculator(client, catalog):
+    response = client.get(EXAMPLE_70B)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    rows = _rows(page)
+    assert len(rows) == 1
+    assert 'data-replicas="1"' in rows[0]
+    assert "<td>4 \u00d7 1</td>" in rows[0]  # TP x PP
+    link = html_lib.unescape(re.search(r'href="(/\?[^"]+)"', rows[0]).group(1))
+    query = parse_qs(urlsplit(link).query)
+    assert query["model"] == ["llama-3.1-70b"]
+    assert query["num_gpus"] == ["4"]
+    assert query["tensor_parallel"] == ["4"]
+    assert query["slo_ttft_p99_ms"] == ["1000"]
+    assert query["requests_per_hour"] == ["36000"]
+
+    calculator = client.get(link).content.decode()
+    assert re.search(r'id="fig-sizing_replicas".*?card-value">1<', calculator, re.S)
+
+
+@pytest.mark.django_db
+def test_an_unmeetable_slo_shows_the_closest_miss(client, catalog):
+    page = client.get(EXAMPLE_70B.replace("slo_ttft_p99_ms=1000", "slo_ttft_p99_ms=1")).content.decode()
+
+    assert 'id="closest"' in page
+    assert "TTFT p99 fails first" in page
+    assert "slo 1" in page
+    assert _rows(page) == []
+
+
+@pytest.mark.django_db
+def test_engine_errors_are_shown_next_to_the_field(client, catalog):
+    page = client.get(EXAMPLE_70B + "&slo_tpot_p50_ms=90&slo_tpot_p99_ms=50").content.decode()
+
+    errors = re.search(r'id="errors-slo_tpot_p50_ms">(.*?)</div>', page, re.S).group(1)
+    assert "exceeds tpot_p99_ms" in errors
+
+
+@pytest.mark.django_db
+def test_the_empty_form_is_prefilled_and_linked_from_the_nav(client, catalog):
+    page = client.get("/capacity/").content.decode()
+
+    assert 'href="/capacity/" aria-current="page">Plan capacity' in page
+    assert 'value="36000"' in page
+    assert _rows(page) == []
