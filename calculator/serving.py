@@ -75,7 +75,16 @@ class ReplicaModel:
     offered rate; `at_batch(b)` the operating point at in-flight count b on the sustainable curve (what the
     SLO search walks along)."""
 
-    def __init__(self, batch: ConfigBatch, max_batch: Array, *, grid_points: int = CAPACITY_GRID_POINTS):
+    def __init__(
+        self,
+        batch: ConfigBatch,
+        max_batch: Array,
+        *,
+        grid_points: int = CAPACITY_GRID_POINTS,
+        bisection_steps: int = BISECTION_STEPS,
+    ):
+        self.bisection_steps = bisection_steps
+        """Steps of every search along the load curve (fewer in bulk comparisons: 2^-steps of the range)."""
         self.batch = batch
         m, h, p, f, w, e = (
             batch.model,
@@ -90,6 +99,7 @@ class ReplicaModel:
         self.lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones_like(self.cap))
         self.steps = np.maximum(w.output_tokens - 1.0, 0.0) * np.ones_like(self.cap)
         self.output_tokens = w.output_tokens * np.ones_like(self.cap)
+        self._prepare()
         best_rate = np.zeros_like(self.cap)
         best_b = np.ones_like(self.cap)
         for k in range(grid_points):
@@ -100,6 +110,9 @@ class ReplicaModel:
             best_b = np.where(better, b, best_b)
         self.capacity = best_rate
         self.best_batch = best_b
+
+    def _prepare(self) -> None:
+        """Hook run before the capacity search (TabulatedReplicaModel builds its table here)."""
 
     def decode_step(self, b: Array) -> Array:
         x = self.batch
@@ -123,7 +136,7 @@ class ReplicaModel:
         log b; 1 when even a batch of one keeps up)."""
         lo = np.zeros_like(self.cap)
         hi = np.log(self.best_batch)
-        for _ in range(BISECTION_STEPS):
+        for _ in range(self.bisection_steps):
             mid = 0.5 * (lo + hi)
             below = self.rate_at(np.exp(mid)) < rate
             lo = np.where(below, mid, lo)
@@ -135,15 +148,19 @@ class ReplicaModel:
         saturated = offered >= self.capacity * (1.0 - 1e-9)
         served = np.where(saturated, self.capacity, offered)
         b = np.where(saturated, self.best_batch, self.batch_for_rate(np.where(saturated, 0.0, offered)))
-        return self._point(b, served, saturated, prefill_queue=prefill_queue)
+        return self.point_at(b, served, saturated, prefill_queue=prefill_queue)
 
     def at_batch(self, b: Array) -> OnlineColumns:
         """The operating point at in-flight count b (clipped to [1, best batch]) on the sustainable curve."""
         b = np.clip(b, 1.0, self.best_batch)
         rate = np.minimum(self.rate_at(b), self.capacity)
-        return self._point(b, rate, rate >= self.capacity * (1.0 - 1e-9))
+        return self.point_at(b, rate, rate >= self.capacity * (1.0 - 1e-9))
 
-    def _point(self, b: Array, rate: Array, saturated: Array, *, prefill_queue: bool = True) -> OnlineColumns:
+    def point_at(
+        self, b: Array, rate: Array, saturated: Array, *, prefill_queue: bool = True
+    ) -> OnlineColumns:
+        """The operating point serving `rate` with b requests in flight (b from `batch_for_rate`, or 1 for
+        rates a batch of one carries)."""
         rho_prefill = np.clip(rate * self.prefill_per_request(b), 0.0, 0.999)
         stretch = 1.0 / (1.0 - rho_prefill)
         tpot = self.decode_step(b) * stretch
@@ -177,6 +194,56 @@ class ReplicaModel:
         )
 
 
+class TabulatedReplicaModel(ReplicaModel):
+    """The bulk comparisons' fast path: one decode step D(b) and the prefill per request P(b) / b are computed
+    exactly at `table_points` in-flight counts (geometric from 1 to the admissible batch) and interpolated
+    linearly in b between them (both are piecewise linear in b for dense models: a roofline max of affine
+    terms), so the searches along the load curve cost array arithmetic instead of engine evaluations.
+    Rows must be one configuration each (a flat batch)."""
+
+    def __init__(self, batch: ConfigBatch, max_batch: Array, *, table_points: int = 10, **kwargs: int):
+        self.table_points = table_points
+        super().__init__(batch, max_batch, **kwargs)
+
+    def _prepare(self) -> None:
+        k, n = self.table_points, self.cap.size
+        self._log_cap = np.log(self.cap)
+        grid = np.array([self.cap ** (i / (k - 1)) for i in range(k)])
+        decode = np.array([ReplicaModel.decode_step(self, b) for b in grid])
+        prefill = np.array([ReplicaModel.prefill_per_request(self, b) for b in grid])
+        width = np.maximum(np.diff(grid, axis=0), 1e-30)
+        # Flat per-segment tables (segment i of row j at i x n + j): start, value there, slope.
+        self._start = grid[:-1].reshape(-1)
+        self._decode = (decode[:-1].reshape(-1), (np.diff(decode, axis=0) / width).reshape(-1))
+        self._prefill = (prefill[:-1].reshape(-1), (np.diff(prefill, axis=0) / width).reshape(-1))
+        self._columns = np.arange(n)
+        self._last: tuple[Array, Array, Array] | None = None
+
+    def _segment(self, b: Array) -> tuple[Array, Array]:
+        """(flat segment index, b clipped to [1, cap]) for each row; the last query is remembered, since the
+        decode step and the prefill are asked for the same in-flight counts."""
+        if self._last is not None and self._last[0] is b:
+            return self._last[1], self._last[2]
+        k = self.table_points
+        clipped = np.clip(np.broadcast_to(b, self.cap.shape), 1.0, self.cap)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(self._log_cap > 0, np.log(clipped) / self._log_cap * (k - 1), 0.0)
+        index = np.clip(x.astype(np.intp), 0, k - 2) * self.cap.size + self._columns
+        self._last = (b, index, clipped)
+        return index, clipped
+
+    def _interpolate(self, table: tuple[Array, Array], b: Array) -> Array:
+        index, clipped = self._segment(b)
+        value, slope = table
+        return value.take(index) + slope.take(index) * (clipped - self._start.take(index))
+
+    def decode_step(self, b: Array) -> Array:
+        return self._interpolate(self._decode, b)
+
+    def prefill_per_request(self, b: Array) -> Array:
+        return self._interpolate(self._prefill, b)
+
+
 def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array]:
     """M/D/1 waits (p50, p99, mean) in front of the prefill work."""
     rho = np.clip(rho, 0.0, 0.999)
@@ -194,14 +261,17 @@ def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array,
     """Waits (p50, p99, mean) for one of `slots` in-flight places (Halfin-Whitt, module docstring)."""
     headroom = np.maximum(capacity - rate, 0.0)
     u = np.where(capacity > 0, rate / np.maximum(capacity, 1e-30), 1.0)
-    beta = np.maximum(1.0 - u, 0.0) * np.sqrt(slots)
-    ratio = beta * ndtr(beta) * np.sqrt(2.0 * np.pi) * np.exp(np.minimum(beta * beta / 2.0, 700.0))
-    p_wait = 1.0 / (1.0 + ratio)
+    beta = np.broadcast_to(np.maximum(1.0 - u, 0.0) * np.sqrt(slots), np.shape(headroom))
+    # Beyond beta = 6 the chance of waiting is below 1e-9: left at 0 (computed only where it counts).
+    p_wait = np.zeros(np.shape(beta))
+    near = beta < 6.0
+    b = beta[near]
+    p_wait[near] = 1.0 / (1.0 + b * ndtr(b) * np.sqrt(2.0 * np.pi) * np.exp(b * b / 2.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(headroom > 0, 1.0 / headroom, np.inf)
 
         def tail(p: float) -> Array:
-            return np.where(p_wait > 1.0 - p, np.log(p_wait / (1.0 - p)) * inv, 0.0)
+            return np.where(p_wait > 1.0 - p, np.log(np.maximum(p_wait, 1e-300) / (1.0 - p)) * inv, 0.0)
 
         mean = np.where(p_wait > 0, p_wait * inv, 0.0)
     return tail(0.5), tail(0.99), mean

@@ -69,18 +69,21 @@ Status = ComparisonJob.Status
 ChunkStatus = ComparisonChunk.Status
 
 GRID_FIELDS = (
-    "models", "hardware", "precisions", "frameworks", "tensor_parallel", "num_gpus", "batch_sizes",
-    "deployment_modes",
+    "models", "hardware", "precisions", "frameworks", "tensor_parallel", "pipeline_parallel", "num_gpus",
+    "batch_sizes", "deployment_modes",
 )  # fmt: skip
-WORKLOAD_FIELDS = ("prompt_tokens", "output_tokens", "requests_per_hour")
+WORKLOAD_FIELDS = ("prompt_tokens", "output_tokens", "requests_per_hour", "requests_per_s", "peak_to_mean")
 CONSTRAINT_FIELDS = tuple(c.name for c in CONSTRAINTS)
+LOAD_FIELDS = ("slo", "max_total_gpus", "max_utilization")
+"""Constraints that size each configuration to its load (ComparisonSpec.sized)."""
 PLAN_COMPARE_PRECISIONS = ("fp16", "bf16", "fp8", "int8", "int4-awq")
 PLAN_COMPARE_TENSOR_PARALLEL = (1, 2, 4, 8)
 
 ROW_FIELDS = (
     "model", "hardware", "precision", "framework", "tensor_parallel", "pipeline_parallel", "num_gpus",
     "requested_batch_size", "batch_size", "deployment_mode", "ttft_ms", "tpot_ms", "output_tokens_per_s",
-    "memory_utilization",
+    "memory_utilization", "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms",
+    "utilization", "binding_constraint",
 )  # fmt: skip
 
 

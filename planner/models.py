@@ -370,7 +370,7 @@ class ComparisonJob(models.Model):
     )  # fmt: skip
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     request = models.JSONField(help_text="The request as submitted.")
-    spec = models.JSONField(help_text="calculator.comparison.ComparisonSpec.to_dict()")
+    spec = models.JSONField(help_text="calculator.planning.ComparisonSpec.to_dict()")
     spec_digest = models.CharField(max_length=16)
     catalog_snapshot = models.JSONField()
     inputs_hash = models.CharField(max_length=64, db_index=True)
@@ -460,6 +460,16 @@ class ComparisonResultRow(models.Model):
     monthly_cost_usd = models.FloatField(null=True, blank=True)
     memory_utilization = models.FloatField()
     score = models.FloatField(null=True, blank=True)
+    replicas = models.PositiveIntegerField(
+        default=1, help_text="Data-parallel replicas; num_gpus counts them all."
+    )
+    output_tokens_per_s_per_gpu = models.FloatField(default=0.0)
+    ttft_p99_ms = models.FloatField(
+        null=True, blank=True, help_text="Sized comparisons: at the load carried."
+    )
+    tpot_p99_ms = models.FloatField(null=True, blank=True)
+    utilization = models.FloatField(null=True, blank=True, help_text="Share of one replica's capacity used.")
+    binding_constraint = models.CharField(max_length=32, blank=True, default="")
     feasible = models.BooleanField(default=True)
     is_top = models.BooleanField(default=False)
     is_pareto = models.BooleanField(default=False)

@@ -27,7 +27,7 @@ from calculator.deployment import InputError
 from calculator.engine import BLOCKERS, evaluate
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
 from calculator.grid import EntityTables, flatten_rows, parallel_tensor_batch
-from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, binding_message, size_replicas
+from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, binding_message, load_columns
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
 from calculator.precisions import PRECISIONS, kv_bytes_per_element, resolve_precision
 from calculator.serving import ReplicaModel
@@ -241,7 +241,8 @@ class CapacityOption:
     monthly_usd: float | None
     cost_per_million_output_tokens_usd: float | None
     output_tokens_per_s: float
-    """Served by all replicas: the traffic's mean (traffic given) or replicas x goodput (a budget)."""
+    """What all replicas can serve within the SLO: replicas x goodput x output tokens (at least the traffic's
+    peak when a traffic is sized); $/1M output tokens is at the traffic's mean (or this, with a budget)."""
     output_tokens_per_s_per_gpu: float
     capacity_rps_per_replica: float
     goodput_rps_per_replica: float
@@ -364,36 +365,32 @@ def plan_capacity(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         replica = ReplicaModel(rows, flat(results.max_batch_size))
         traffic = request.traffic
-        peak = traffic.peak_rps if traffic else 1.0
-        sizing = size_replicas(replica, request.slo, peak, max_utilization=request.max_utilization)
-        g = sizing.goodput
         group = rows.workload.tensor_parallel * rows.workload.pipeline_parallel
-        if traffic is None:
-            budget = float(request.max_total_gpus or 0)
-            replicas = np.floor(budget / group)
-            share = g.goodput_rps
-            point = replica.at_rate(share)
-            served_rps = replicas * g.goodput_rps
-        else:
-            replicas = sizing.replicas
-            share = sizing.per_replica_rps
-            point = sizing.point
-            served_rps = np.full(index.size, traffic.requests_per_s)
-        gpus = replicas * group
+        load = load_columns(
+            replica,
+            request.slo,
+            gpus_per_replica=group,
+            mean_rps=traffic.requests_per_s if traffic else 0.0,
+            peak_rps=traffic.peak_rps if traffic else 0.0,
+            budget_gpus=request.max_total_gpus,
+            max_utilization=request.max_utilization,
+        )
+        g, point, replicas, gpus = load.goodput, load.point, load.replicas, load.gpus
+        share = point.requests_per_s
+        headroom = np.where(load.served_rps > 0, load.slo_capacity_rps / load.served_rps - 1.0, np.nan)
         hourly_replica = flat(results.cost.hourly_usd)
         price_missing = flat(results.cost.price_missing).astype(bool)
         hourly = np.where(price_missing, np.inf, hourly_replica * replicas)
         monthly = hourly * HOURS_PER_MONTH
-        output_tps = served_rps * request.output_tokens
-        per_million = np.where(output_tps > 0, hourly / (3600.0 * output_tps) * 1e6, np.inf)
+        served_tps = load.served_rps * request.output_tokens
+        output_tps = load.slo_capacity_rps * request.output_tokens
+        per_million = np.where(served_tps > 0, hourly / (3600.0 * served_tps) * 1e6, np.inf)
         per_gpu = np.where(gpus > 0, output_tps / np.maximum(gpus, 1.0), 0.0)
 
-    ok = g.goodput_rps > 0
+    ok = load.within_slo
     failing_slo = ~ok
     rejected["slo"] = int(np.count_nonzero(failing_slo))
-    over_budget = ok & (replicas < 1)
-    if request.max_total_gpus is not None:
-        over_budget |= ok & (gpus > request.max_total_gpus)
+    over_budget = ok & ~load.within_budget
     rejected["gpu_budget"] += int(np.count_nonzero(over_budget))
     over_cost = ok & ~over_budget
     if request.max_monthly_usd is not None:
@@ -457,7 +454,7 @@ def plan_capacity(
                 tpot_p99_ms=float(point.tpot_p99_s[i]) * 1e3,
                 e2e_p99_s=float(point.e2e_p99_s[i]),
                 utilization=float(point.utilization[i]),
-                headroom=float(sizing.headroom[i]) if traffic is not None else None,
+                headroom=float(headroom[i]) if traffic is not None else None,
                 binding_constraint=BINDING[code],
                 binding_message=binding_message(code, float(g.goodput_rps[i]), request.slo),
                 memory_utilization=float(memory[i]),

@@ -66,12 +66,24 @@ OBJECTIVE_TABLE: dict[str, Objective] = {
             column="output_tokens_per_s",
         ),
         Objective(name="balanced", field=None, sign=-1, label="Best balance", column=None),
+        Objective(name="gpus", field="num_gpus", sign=1, label="Fewest GPUs", column="num_gpus"),
+        Objective(
+            name="throughput_per_gpu",
+            field="output_tokens_per_s_per_gpu",
+            sign=-1,
+            label="Highest throughput per GPU",
+            column="output_tokens_per_s_per_gpu",
+        ),
     )
 }
 
 OBJECTIVES = tuple(OBJECTIVE_TABLE)
 """cost: lowest cost_per_million_tokens_usd; latency: lowest tpot_ms; throughput: highest
-output_tokens_per_s; balanced: highest balanced index (see `balanced_index`)."""
+output_tokens_per_s; balanced: highest balanced index (see `balanced_index`); gpus: fewest GPUs (with a
+traffic: the replicas it needs); throughput_per_gpu: highest output tokens/s per GPU."""
+
+SIZED_OBJECTIVES = ("gpus", "throughput_per_gpu")
+"""Objectives about a deployment at its load: they make a comparison sized (ComparisonSpec.sized)."""
 
 CONSTRAINTS = (
     Constraint(
@@ -148,12 +160,15 @@ def row_order(objective: str) -> Callable[[ResultRow], tuple[float, str]]:
     return lambda row: (rank_value(row, objective), row.key)
 
 
-def score_value(objective: str, cost: float, tpot: float, tps: float) -> float:
-    """ResultRow.score: the objective's field as it is (not signed), or the balanced index."""
+def score_value(objective: str, values: Mapping[str, float]) -> float:
+    """ResultRow.score: the objective's field as it is (not signed), or the balanced index; `values` maps
+    ResultRow field names to the row's values."""
     o = OBJECTIVE_TABLE[objective]
     if o.field is None:
-        return balanced_index(cost, tpot, tps)
-    return {"cost_per_million_tokens_usd": cost, "tpot_ms": tpot, "output_tokens_per_s": tps}[o.field]
+        return balanced_index(
+            values["cost_per_million_tokens_usd"], values["tpot_ms"], values["output_tokens_per_s"]
+        )
+    return float(values[o.field])
 
 
 def constraint_value(row: ResultRow, reason: str) -> float:

@@ -6,20 +6,22 @@ run on any worker, in any order, and may be retried at will.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.catalog import default_catalog
+from calculator.cost import HOURS_PER_MONTH
 from calculator.engine import BLOCKERS, evaluate
 from calculator.frameworks import resolve_framework
-from calculator.grid import EntityTables, parallel_tensor_batch
+from calculator.grid import EntityTables, flatten_rows, parallel_tensor_batch
 from calculator.planning.chunks import ChunkSpec
 from calculator.planning.objectives import (
     CONSTRAINTS,
     OBJECTIVES,
+    SIZED_OBJECTIVES,
     constraint_met,
     constraint_value,
     rank_values,
@@ -28,10 +30,11 @@ from calculator.planning.objectives import (
 )
 from calculator.planning.pareto import pareto_indices, pareto_order
 from calculator.planning.rows import ResultRow, configuration_key
-from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
+from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, LoadColumns, load_columns
+from calculator.planning.slo import resolve_slo
 from calculator.planning.spec import ENGINE_REASONS, REASONS, ComparisonSpec
 from calculator.precisions import kv_bytes_per_element, resolve_precision
-from calculator.serving import ReplicaModel
+from calculator.serving import ReplicaModel, TabulatedReplicaModel
 from calculator.specs import Catalog
 
 
@@ -133,56 +136,138 @@ COMPARISON_GRID_POINTS = 6
 always one of them; estimates and capacity plans try serving.CAPACITY_GRID_POINTS)."""
 
 
+def _admissible_batch(results: Any) -> Any:
+    """The admissible batch of the auto operating point: the largest over the batch-size axis (axis 5), so
+    the serving model runs once per configuration, not once per requested batch size."""
+    cap = results.max_batch_size
+    return np.max(cap, axis=5, keepdims=True) if np.ndim(cap) == 7 else cap
+
+
+COMPARISON_BISECTION_STEPS = 11
+"""Steps of the load-curve searches in bulk comparisons (2^-11 of the log range, about 0.3% of the batch;
+estimates use 30)."""
+
+
+def spec_load(
+    spec: ComparisonSpec, batch: Any, results: Any, group: Any, shape: tuple[int, ...]
+) -> LoadColumns:
+    """A sized comparison's configurations at the load each would carry (`sizing.load_columns`). Only the
+    configurations the engine can run are sized: they are gathered into one flat batch (`flatten_rows`) and
+    the figures scattered back to the chunk's shape (the others keep NaN, zero replicas, outside the SLO)."""
+    runnable = np.flatnonzero(np.broadcast_to(results.blockers, shape).reshape(-1) == 0)
+    rows = flatten_rows(batch, shape, runnable)
+
+    def flat(value: Any) -> np.ndarray:
+        return np.broadcast_to(value, shape).reshape(-1)[runnable]
+
+    replica = TabulatedReplicaModel(
+        rows,
+        flat(results.max_batch_size),
+        grid_points=COMPARISON_GRID_POINTS,
+        bisection_steps=COMPARISON_BISECTION_STEPS,
+    )
+    mean = spec.requests_per_hour / 3600.0
+    load = load_columns(
+        replica,
+        resolve_slo(spec.slo),
+        gpus_per_replica=flat(group),
+        mean_rps=mean,
+        peak_rps=mean * spec.peak_to_mean,
+        budget_gpus=spec.max_total_gpus,
+        max_utilization=spec.max_utilization,
+    )
+    return _scatter(load, runnable, shape)
+
+
+def _scatter(value: Any, index: np.ndarray, shape: tuple[int, ...]) -> Any:
+    """Columns computed for the configurations at flat `index`, as arrays of the chunk's shape."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == bool:
+            out = np.zeros(int(np.prod(shape)), dtype=bool)
+        elif np.issubdtype(value.dtype, np.integer):
+            out = np.zeros(int(np.prod(shape)), dtype=value.dtype)
+        else:
+            out = np.full(int(np.prod(shape)), np.nan)
+        out[index] = np.broadcast_to(value, index.shape)
+        return out.reshape(shape)
+    return type(value)(**{f.name: _scatter(getattr(value, f.name), index, shape) for f in fields(value)})
+
+
 def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
     """Replicas each configuration needs for the traffic: the serving model's capacity at its admissible
     batch, planned to sizing.DEFAULT_MAX_UTILIZATION of it (1 without a traffic). The monthly cost bills them
     all; the other figures stay one replica's."""
     if requests_per_hour <= 0:
         return 1.0
-    # The admissible batch of the auto operating point: the largest over the batch-size axis (axis 5), so the
-    # serving model runs once per configuration, not once per requested batch size.
-    cap = (
-        np.max(results.max_batch_size, axis=5, keepdims=True)
-        if results.max_batch_size.ndim == 7
-        else (results.max_batch_size)
-    )
-    replica = ReplicaModel(batch, cap, grid_points=COMPARISON_GRID_POINTS)
+    replica = ReplicaModel(batch, _admissible_batch(results), grid_points=COMPARISON_GRID_POINTS)
     ceiling = replica.capacity * DEFAULT_MAX_UTILIZATION
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ceiling > 0, np.maximum(np.ceil(requests_per_hour / 3600.0 / ceiling), 1.0), np.inf)
 
 
+def _chunk_shape(spec: ComparisonSpec, chunk: ChunkSpec) -> tuple[int, ...]:
+    return (
+        chunk.model_stop - chunk.model_start,
+        chunk.hardware_stop - chunk.hardware_start,
+        len(spec.precisions),
+        len(spec.frameworks),
+        len(spec.parallel_pairs),
+        len(spec.batch_sizes),
+        len(spec.deployment_modes),
+    )
+
+
 class _Chunk:
     """Full-shape views of one evaluated chunk and the row builder for selected flat indices."""
 
-    def __init__(self, spec: ComparisonSpec, chunk: ChunkSpec, results: Any, replicas: Any = 1.0):
+    def __init__(
+        self,
+        spec: ComparisonSpec,
+        chunk: ChunkSpec,
+        results: Any,
+        group: Any,
+        replicas: Any = 1.0,
+        load: LoadColumns | None = None,
+    ):
         self.spec = spec
         self.chunk = chunk
         self.pairs = spec.parallel_pairs
-        self.shape = (
-            chunk.model_stop - chunk.model_start,
-            chunk.hardware_stop - chunk.hardware_start,
-            len(spec.precisions),
-            len(spec.frameworks),
-            len(self.pairs),
-            len(spec.batch_sizes),
-            len(spec.deployment_modes),
-        )
+        self.shape = _chunk_shape(spec, chunk)
         full = self.full
         self.results = results
+        self.load = load
         price_missing = full(results.cost.price_missing)
         self.blockers = full(results.blockers)
-        self.ttft_ms = full(results.ttft_s) * 1e3
-        self.tpot_ms = full(results.tpot_s) * 1e3
-        self.tps = full(results.output_tokens_per_s)
-        self.cost = np.where(price_missing, np.inf, full(results.cost.cost_per_million_tokens_usd))
-        self.monthly = np.where(price_missing, np.inf, full(results.cost.monthly_usd * replicas))
+        if load is None:
+            self.ttft_ms = full(results.ttft_s) * 1e3
+            self.tpot_ms = full(results.tpot_s) * 1e3
+            self.tps = full(results.output_tokens_per_s)
+            self.cost = np.where(price_missing, np.inf, full(results.cost.cost_per_million_tokens_usd))
+            self.monthly = np.where(price_missing, np.inf, full(results.cost.monthly_usd * replicas))
+            self.batch = full(results.batch_size)
+            self.gpus = full(group)
+        else:
+            # At the load it carries: one replica's operating point, every replica billed.
+            point = load.point
+            self.ttft_ms = full(point.ttft_p50_s) * 1e3
+            self.tpot_ms = full(point.tpot_s) * 1e3
+            # Throughput: what the replicas can serve within the SLO; the cost per token: at the traffic.
+            self.tps = full(load.slo_capacity_rps * spec.output_tokens)
+            served = full(load.served_rps * spec.output_tokens)
+            hourly = full(results.cost.hourly_usd * load.replicas)
+            self.cost = np.where(price_missing | ~(served > 0), np.inf, hourly / (3600.0 * served) * 1e6)
+            self.monthly = np.where(price_missing, np.inf, hourly * HOURS_PER_MONTH)
+            self.batch = full(point.concurrency)
+            self.gpus = full(load.gpus)
+        self.per_gpu = np.where(self.gpus > 0, self.tps / np.maximum(self.gpus, 1.0), 0.0)
         self.columns = {
             "ttft_ms": self.ttft_ms,
             "tpot_ms": self.tpot_ms,
             "output_tokens_per_s": self.tps,
             "cost_per_million_tokens_usd": self.cost,
             "monthly_cost_usd": self.monthly,
+            "num_gpus": self.gpus,
+            "output_tokens_per_s_per_gpu": self.per_gpu,
         }
         """The ResultRow fields the objectives and constraints read, by name (`objectives`)."""
 
@@ -202,9 +287,19 @@ class _Chunk:
             return []
         idx = np.unravel_index(flat, self.shape)
         r = self.results
-        batch = self.full(r.batch_size)[idx]
+        batch = self.batch[idx]
+        gpus_total = self.gpus[idx]
         memory = self.full(r.memory_utilization)[idx]
         columns = (self.ttft_ms[idx], self.tpot_ms[idx], self.tps[idx], self.cost[idx], self.monthly[idx])
+        load = self.load
+        if load is not None:
+            extra = (
+                self.full(load.replicas)[idx],
+                self.full(load.point.ttft_p99_s)[idx] * 1e3,
+                self.full(load.point.tpot_p99_s)[idx] * 1e3,
+                self.full(load.point.utilization)[idx],
+                self.full(load.goodput.binding)[idx],
+            )
         out = []
         for n in range(flat.size):
             m, h, p, f, par, b, d = (int(i[n]) for i in idx)
@@ -214,9 +309,29 @@ class _Chunk:
             precision, framework = spec.precisions[p], spec.frameworks[f]
             requested, mode = spec.batch_sizes[b], spec.deployment_modes[d]
             ttft, tpot, tps, cost, monthly = (float(c[n]) for c in columns)
+            sized: dict[str, Any] = {}
+            if load is not None:
+                replicas, ttft99, tpot99, utilization, binding = (c[n] for c in extra)
+                gpus = int(gpus_total[n])
+                sized = {
+                    "replicas": int(replicas),
+                    "ttft_p99_ms": float(ttft99),
+                    "tpot_p99_ms": float(tpot99),
+                    "utilization": float(utilization),
+                    "binding_constraint": BINDING[int(binding)],
+                }
+            values = {
+                "cost_per_million_tokens_usd": cost,
+                "tpot_ms": tpot,
+                "output_tokens_per_s": tps,
+                "num_gpus": gpus,
+                "output_tokens_per_s_per_gpu": tps / gpus if gpus else 0.0,
+            }
             out.append(
                 ResultRow(
-                    key=configuration_key(model, hardware, precision, framework, tp, gpus, requested, mode),
+                    key=configuration_key(
+                        model, hardware, precision, framework, tp, tp * pp, requested, mode
+                    ),
                     model=model,
                     hardware=hardware,
                     precision=precision,
@@ -233,7 +348,9 @@ class _Chunk:
                     cost_per_million_tokens_usd=cost,
                     monthly_cost_usd=monthly,
                     memory_utilization=float(memory[n]),
-                    score=score_value(spec.objective, cost, tpot, tps),
+                    score=score_value(spec.objective, values),
+                    output_tokens_per_s_per_gpu=values["output_tokens_per_s_per_gpu"],
+                    **sized,
                 )
             )
         return out
@@ -311,13 +428,24 @@ def evaluate_chunk(
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         results = evaluate(batch)
-        c = _Chunk(spec, chunk, results, replicas=traffic_replicas(batch, results, spec.requests_per_hour))
+        group = batch.workload.tensor_parallel * batch.workload.pipeline_parallel
+        if spec.sized:
+            shape = _chunk_shape(spec, chunk)
+            c = _Chunk(spec, chunk, results, group, load=spec_load(spec, batch, results, group, shape))
+        else:
+            replicas = traffic_replicas(batch, results, spec.requests_per_hour)
+            c = _Chunk(spec, chunk, results, group, replicas=replicas)
 
     remaining = np.ones(c.shape, dtype=bool)
     bits = {name: bit for bit, (name, _) in BLOCKERS.items()}
     for reason in ENGINE_REASONS:
         if reason in bits:
             hit = remaining & ((c.blockers & bits[reason]) != 0)
+            infeasible[reason] += int(np.count_nonzero(hit))
+            remaining &= ~hit
+    if c.load is not None:
+        for reason, ok in (("slo", c.load.within_slo), ("gpu_budget", c.load.within_budget)):
+            hit = remaining & ~c.full(ok)
             infeasible[reason] += int(np.count_nonzero(hit))
             remaining &= ~hit
     runnable = remaining.copy()
@@ -347,7 +475,7 @@ def evaluate_chunk(
         top = sorted(c.rows(np.flatnonzero(ranks <= kth)), key=row_order(spec.objective))[: spec.top_k]
 
     best_by_objective = {}
-    for objective in OBJECTIVES:
+    for objective in OBJECTIVES if spec.sized else tuple(o for o in OBJECTIVES if o not in SIZED_OBJECTIVES):
         values = ranks if objective == spec.objective else c.rank_values(objective, feasible)
         row = c.best(values, row_order(objective))
         if row is not None:

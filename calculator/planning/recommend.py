@@ -19,8 +19,15 @@ def _usd(value: float) -> str:
 
 def _describe(row: ResultRow) -> str:
     batch = f"batch {row.batch_size}" + (" (auto)" if row.requested_batch_size == 0 else "")
+    if row.utilization is not None:
+        batch = f"{row.batch_size} in flight per replica at {row.utilization:.0%} of capacity"
     parallel = f"{row.num_gpus}x {row.hardware}"
-    if row.pipeline_parallel > 1:
+    if row.replicas > 1:
+        layout = f"TP {row.tensor_parallel}" + (
+            f" x PP {row.pipeline_parallel}" if row.pipeline_parallel > 1 else ""
+        )
+        parallel += f" ({row.replicas} replicas of {layout})"
+    elif row.pipeline_parallel > 1:
         parallel += f" (TP {row.tensor_parallel} x PP {row.pipeline_parallel})"
     mode = "" if row.deployment_mode == "cloud" else f", {row.deployment_mode}"
     return f"{row.model} {row.precision} on {parallel} with {row.framework}, {batch}{mode}"

@@ -37,6 +37,14 @@ class ResultRow:
     monthly_cost_usd: float
     memory_utilization: float
     score: float
+    output_tokens_per_s_per_gpu: float = 0.0
+    replicas: int = 1
+    """Data-parallel replicas (num_gpus counts them all): 1 unless the comparison is sized."""
+    ttft_p99_ms: float | None = None
+    """Sized comparisons: one replica's operating point at its load (p99s, utilisation, binding bound)."""
+    tpot_p99_ms: float | None = None
+    utilization: float | None = None
+    binding_constraint: str = ""
     rank: int = 0
     is_pareto: bool = False
 

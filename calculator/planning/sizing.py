@@ -25,10 +25,13 @@ from calculator.engine import BLOCKERS, evaluate
 from calculator.planning.slo import SLO, SLO_TERMS, Traffic
 from calculator.serving import OnlineColumns, ReplicaModel
 
+DEFAULT_MAX_TOTAL_GPUS = 4096
+"""Sizing a traffic, a deployment of more GPUs than this is rejected ("gpu_budget") unless a budget is given:
+a configuration that only meets the SLO at a sliver of its capacity would otherwise be "sized" to millions of
+replicas."""
 DEFAULT_MAX_UTILIZATION = 0.9
 """Planning headroom: no replica is planned above 90% of its saturation rate (queues grow without bound
 there, and the estimate itself carries a ~10% error band). 1.0 plans to the SLO alone."""
-SEARCH_STEPS = 24
 BINDING = ("none", "max_utilization", *(t.name for t in SLO_TERMS))
 """Binding-constraint codes: index into this tuple. "none" = the SLO fails even at the lightest load."""
 
@@ -61,7 +64,12 @@ def slo_goodput(
 ) -> GoodputColumns:
     capacity = replica.capacity
     ceiling = capacity * max_utilization
-    idle = replica.at_rate(np.minimum(capacity * 1e-6, ceiling))
+    steps = replica.bisection_steps
+    ones, never = np.ones_like(capacity), np.zeros(capacity.shape, dtype=bool)
+    # The lightest load: a sliver of capacity, carried by one request in flight.
+    idle = replica.point_at(
+        ones, np.minimum(np.minimum(capacity * 1e-6, ceiling), replica.rate_at(ones)), never
+    )
     first_failure = np.zeros(capacity.shape, dtype=np.int64)
     failing_idle = np.zeros(capacity.shape, dtype=bool)
     for code, bad in reversed(_violations(idle, slo)):
@@ -76,7 +84,7 @@ def slo_goodput(
     hi = np.log(np.maximum(top.concurrency, 1.0))
     search = failing_top & ~failing_idle
     if np.any(search):
-        for _ in range(SEARCH_STEPS):
+        for _ in range(steps):
             mid = 0.5 * (lo + hi)
             point = replica.at_batch(np.exp(mid))
             bad = np.zeros(capacity.shape, dtype=bool)
@@ -91,14 +99,32 @@ def slo_goodput(
     lone_ok = np.ones(capacity.shape, dtype=bool)
     for _, over in _violations(edge_ok, slo):
         lone_ok &= ~over
-    goodput = np.where(search & ~lone_ok, idle.requests_per_s, goodput)
+    light = search & ~lone_ok
+    above_light = None
+    if np.any(light):
+        # The SLO binds below what one request in flight carries: at b = 1 only the rate moves (the prefill
+        # share and the queues), so bisect on the rate (log scale) between the lightest load and rate(1).
+        lo_r = np.log(np.maximum(idle.requests_per_s, 1e-300))
+        hi_r = np.log(np.maximum(replica.rate_at(ones), 1e-300))
+        for _ in range(steps):
+            mid = 0.5 * (lo_r + hi_r)
+            bad = np.zeros(capacity.shape, dtype=bool)
+            for _, over in _violations(replica.point_at(ones, np.exp(mid), never), slo):
+                bad |= over
+            lo_r = np.where(light & ~bad, mid, lo_r)
+            hi_r = np.where(light & bad, mid, hi_r)
+        goodput = np.where(light, np.exp(lo_r), goodput)
+        above_light = replica.point_at(ones, np.exp(hi_r), never)
     goodput = np.where(failing_idle, 0.0, goodput)
     binding = np.full(capacity.shape, BINDING.index("max_utilization"), dtype=np.int64)
     if np.any(search):
         # The bound crossed just above the goodput names itself.
         above = replica.at_batch(np.exp(hi))
         for code, over in reversed(_violations(above, slo)):
-            binding = np.where(search & over, code, binding)
+            binding = np.where(search & ~light & over, code, binding)
+        if above_light is not None:
+            for code, over in reversed(_violations(above_light, slo)):
+                binding = np.where(light & over, code, binding)
     binding = np.where(failing_idle, BINDING.index("none"), binding)
     return GoodputColumns(
         goodput_rps=goodput, capacity_rps=capacity, binding=binding, idle=idle, first_failure=first_failure
@@ -140,6 +166,64 @@ def size_replicas(
         point=point,
         utilization=point.utilization,
         headroom=headroom,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadColumns:
+    """Each configuration at the load it would carry (broadcast arrays; see `load_columns`)."""
+
+    replicas: Array
+    gpus: Array
+    served_rps: Array
+    """Requests/s all replicas serve: the traffic's mean, or replicas x goodput without a traffic."""
+    slo_capacity_rps: Array
+    """Requests/s all replicas can serve within the SLO: replicas x goodput."""
+    point: OnlineColumns
+    """One replica's operating point."""
+    goodput: GoodputColumns
+    within_slo: Array
+    within_budget: Array
+
+
+def load_columns(
+    replica: ReplicaModel,
+    slo: SLO,
+    *,
+    gpus_per_replica: Array,
+    mean_rps: float = 0.0,
+    peak_rps: float = 0.0,
+    budget_gpus: int | None = None,
+    max_utilization: float = DEFAULT_MAX_UTILIZATION,
+) -> LoadColumns:
+    """With a traffic: the fewest replicas that carry its peak within the SLO (`size_replicas`), serving its
+    mean. Without one: the replicas that fill `budget_gpus` (or one replica), each at its goodput."""
+    if peak_rps > 0:
+        s = size_replicas(replica, slo, peak_rps, max_utilization=max_utilization)
+        replicas, point, g = s.replicas, s.point, s.goodput
+        served = np.full(np.shape(replicas), mean_rps)
+    else:
+        g = slo_goodput(replica, slo, max_utilization)
+        if budget_gpus is None:
+            replicas = np.ones_like(g.goodput_rps)
+        else:
+            replicas = np.floor(budget_gpus / gpus_per_replica) * np.ones_like(g.goodput_rps)
+        point = replica.at_rate(g.goodput_rps)
+        served = replicas * g.goodput_rps
+    gpus = replicas * gpus_per_replica
+    within_slo = g.goodput_rps > 0
+    within_budget = (replicas >= 1) & (
+        gpus <= (DEFAULT_MAX_TOTAL_GPUS if budget_gpus is None else budget_gpus)
+    )
+    return LoadColumns(
+        replicas=replicas,
+        gpus=gpus,
+        served_rps=served,
+        slo_capacity_rps=replicas * g.goodput_rps,
+        point=point,
+        goodput=g,
+        within_slo=within_slo,
+        within_budget=within_budget,
     )
 
 

@@ -12,14 +12,17 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
+from calculator.deployment import InputError
 from calculator.engine import BLOCKERS
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
-from calculator.planning.objectives import CONSTRAINT_REASONS, CONSTRAINTS, OBJECTIVES
+from calculator.planning.objectives import CONSTRAINT_REASONS, CONSTRAINTS, OBJECTIVES, SIZED_OBJECTIVES
+from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
+from calculator.planning.slo import resolve_slo
 from calculator.precisions import PRECISIONS, resolve_precision
 from calculator.specs import Catalog
 
@@ -29,7 +32,9 @@ ENGINE_REASONS = tuple(
     [n for n in _ENGINE_ORDER if n in _BLOCKER_NAMES or n == "gpu_count"]
     + [n for n in _BLOCKER_NAMES if n not in _ENGINE_ORDER]
 )
-REASONS = ENGINE_REASONS + CONSTRAINT_REASONS
+LOAD_REASONS = ("slo", "gpu_budget")
+"""A sized comparison's own reasons: the SLO fails at any load; the replicas exceed the GPU budget."""
+REASONS = ENGINE_REASONS + LOAD_REASONS + CONSTRAINT_REASONS
 """Infeasibility reasons in the order a configuration is attributed to its first one."""
 
 MAX_CONFIGURATIONS = 5_000_000
@@ -48,10 +53,20 @@ class ComparisonError(ValueError):
 class ComparisonSpec:
     """A validated comparison request (build it with `resolve_spec`). Names are catalog keys.
 
-    num_gpus empty means num_gpus = tensor_parallel (pipeline_parallel 1); otherwise every
+    num_gpus empty means one replica of tensor_parallel x pipeline_parallel GPUs per pair; otherwise every
     (tensor_parallel, num_gpus) pair is a configuration with pipeline_parallel = num_gpus / tp, and pairs
     where tp does not divide num_gpus count as infeasible ("gpu_count"). batch_size 0 = "auto", the largest
     batch that fits (and the scheduler allows).
+
+    Sized comparisons (`sized`: an SLO, a GPU budget or a per-deployment objective, gpus or
+    throughput_per_gpu, is given) evaluate each configuration at the load
+    it would carry (planning/sizing.py): with a traffic (requests_per_hour x peak_to_mean at peak) the
+    replicas it needs within the SLO, without one the rate one replica sustains within it, and with a GPU
+    budget (max_total_gpus) and no traffic the replicas that fill the budget. Rows then report that
+    operating point (TTFT and TPOT p50 and p99, the batch in flight, utilisation), num_gpus counts every
+    replica and costs bill them all (per token at the traffic served), output_tokens_per_s is what the
+    replicas can serve within the SLO; the serving model picks the batch, so batch_sizes must be "auto";
+    a traffic needing more than sizing.DEFAULT_MAX_TOTAL_GPUS without a budget is "gpu_budget".
     """
 
     models: tuple[str, ...]
@@ -59,18 +74,29 @@ class ComparisonSpec:
     precisions: tuple[str, ...]
     frameworks: tuple[str, ...]
     tensor_parallel: tuple[int, ...] = (1,)
+    pipeline_parallel: tuple[int, ...] = (1,)
     num_gpus: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = (0,)
     deployment_modes: tuple[str, ...] = ("cloud",)
     prompt_tokens: int = 512
     output_tokens: int = 256
     requests_per_hour: float = 0.0
+    peak_to_mean: float = 1.0
+    slo: dict[str, float] = field(default_factory=dict)
+    """SLO bounds (planning.slo.SLO fields); any bound makes the comparison sized."""
+    max_total_gpus: int | None = None
+    max_utilization: float = DEFAULT_MAX_UTILIZATION
     max_ttft_ms: float | None = None
     max_tpot_ms: float | None = None
     max_monthly_cost_usd: float | None = None
     min_output_tokens_per_s: float | None = None
     objective: str = "cost"
     top_k: int = 100
+
+    @property
+    def sized(self) -> bool:
+        """Configurations are evaluated at the load they would carry (an SLO or a GPU budget is given)."""
+        return bool(self.slo) or self.max_total_gpus is not None or self.objective in SIZED_OBJECTIVES
 
     @property
     def gpu_axis(self) -> tuple[int, ...]:
@@ -82,7 +108,7 @@ class ComparisonSpec:
     def parallel_pairs(self) -> tuple[tuple[int, int, int], ...]:
         """The valid (tensor_parallel, pipeline_parallel, num_gpus) combinations, in spec order."""
         if not self.num_gpus:
-            return tuple((tp, 1, tp) for tp in self.tensor_parallel)
+            return tuple((tp, pp, tp * pp) for tp in self.tensor_parallel for pp in self.pipeline_parallel)
         return tuple(
             (tp, gpus // tp, gpus) for tp in self.tensor_parallel for gpus in self.num_gpus if gpus % tp == 0
         )
@@ -94,6 +120,7 @@ class ComparisonSpec:
             len(self.precisions)
             * len(self.frameworks)
             * len(self.tensor_parallel)
+            * len(self.pipeline_parallel)
             * len(self.gpu_axis)
             * len(self.batch_sizes)
             * len(self.deployment_modes)
@@ -205,7 +232,7 @@ def resolve_spec(
     """
     catalog = catalog or default_catalog()
     errors: dict[str, Any] = {}
-    allowed = {f.name for f in fields(ComparisonSpec)}
+    allowed = {f.name for f in fields(ComparisonSpec)} | {"requests_per_s"}
     extra = sorted(set(raw) - allowed)
     if extra:
         errors["unknown_fields"] = extra
@@ -221,19 +248,57 @@ def resolve_spec(
     elif not modes:
         errors["deployment_modes"] = "at least one of local, cloud, edge is required"
     tensor_parallel = _integers(raw, "tensor_parallel", [1], 1, errors)
+    pipeline_parallel = _integers(raw, "pipeline_parallel", [1], 1, errors)
     num_gpus = _integers(raw, "num_gpus", [], 1, errors)
+    if num_gpus and pipeline_parallel not in ((), (1,)):
+        errors["pipeline_parallel"] = "with num_gpus the pipeline stages are num_gpus / tensor_parallel"
     batch_sizes = _integers(raw, "batch_sizes", [0], 0, errors)
     values = {
         "prompt_tokens": _number(raw, "prompt_tokens", 512, errors, positive=True, whole=True),
         "output_tokens": _number(raw, "output_tokens", 256, errors, positive=True, whole=True),
         "requests_per_hour": _number(raw, "requests_per_hour", 0.0, errors, positive=False),
+        "peak_to_mean": _number(raw, "peak_to_mean", 1.0, errors, positive=True),
+        "max_total_gpus": _number(raw, "max_total_gpus", None, errors, positive=True, whole=True),
+        "max_utilization": _number(raw, "max_utilization", DEFAULT_MAX_UTILIZATION, errors, positive=True),
         "top_k": _number(raw, "top_k", 100, errors, positive=True, whole=True),
     }
+    per_second = _number(raw, "requests_per_s", None, errors, positive=False)
+    if per_second is not None:
+        if raw.get("requests_per_hour") not in (None, 0) and not math.isclose(
+            per_second * 3600.0, values["requests_per_hour"] or 0.0, rel_tol=1e-6
+        ):
+            errors["requests_per_s"] = "give requests_per_s or requests_per_hour, not two different rates"
+        values["requests_per_hour"] = per_second * 3600.0
+    if values["peak_to_mean"] is not None and values["peak_to_mean"] < 1.0:
+        errors["peak_to_mean"] = (
+            f"must be at least 1 (the peak is never below the mean), got {raw['peak_to_mean']!r}"
+        )
+    if values["max_utilization"] is not None and values["max_utilization"] > 1.0:
+        errors["max_utilization"] = f"must be in (0, 1], got {raw['max_utilization']!r}"
+    slo: dict[str, float] = {}
+    try:
+        slo = resolve_slo(raw.get("slo")).to_dict()
+    except InputError as error:
+        errors[error.field] = error.message
+    sized = bool(slo) or values["max_total_gpus"] is not None or raw.get("objective") in SIZED_OBJECTIVES
+    if sized and batch_sizes not in ((), (0,)):
+        errors["batch_sizes"] = (
+            "with an SLO, a GPU budget or a per-deployment objective the serving model picks the batch: "
+            'leave batch_sizes out or "auto"'
+        )
+    if values["max_total_gpus"] is not None and num_gpus:
+        errors["num_gpus"] = (
+            "with max_total_gpus each layout fills the budget with replicas: leave num_gpus out"
+        )
     for constraint in CONSTRAINTS:
         values[constraint.name] = _number(raw, constraint.name, None, errors, positive=True)
     objective = raw.get("objective", "cost")
     if objective not in OBJECTIVES:
         errors["objective"] = f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+    elif objective == "gpus" and not values["requests_per_hour"] and values["max_total_gpus"] is None:
+        errors["objective"] = (
+            "'gpus' ranks the GPUs a traffic needs: give requests_per_hour (or a GPU budget)"
+        )
     if errors:
         raise ComparisonError(f"invalid comparison: {', '.join(errors)}", errors)
     spec = ComparisonSpec(
@@ -242,8 +307,10 @@ def resolve_spec(
         precisions=precisions,
         frameworks=frameworks,
         tensor_parallel=tensor_parallel,
+        pipeline_parallel=pipeline_parallel,
         num_gpus=num_gpus,
         batch_sizes=batch_sizes,
+        slo=slo,
         deployment_modes=modes,
         objective=objective,
         **values,

@@ -398,15 +398,20 @@ class ComparisonOptionsSerializer(serializers.Serializer):
 
     grid = serializers.DictField(
         help_text='Lists (or ["*"] for the whole catalog) of models, hardware, precisions, frameworks, '
-        'deployment_modes; tensor_parallel, num_gpus, batch_sizes (or "auto").'
+        'deployment_modes; tensor_parallel, pipeline_parallel, num_gpus, batch_sizes (or "auto").'
     )
     workload = serializers.DictField(
-        required=False, default=dict, help_text="prompt_tokens, output_tokens, requests_per_hour"
+        required=False,
+        default=dict,
+        help_text="prompt_tokens, output_tokens, requests_per_hour (or requests_per_s), peak_to_mean",
     )
     constraints = serializers.DictField(
         required=False,
         default=dict,
-        help_text="max_ttft_ms, max_tpot_ms, max_monthly_cost_usd, min_output_tokens_per_s",
+        help_text="max_ttft_ms, max_tpot_ms, max_monthly_cost_usd, min_output_tokens_per_s; "
+        "slo {ttft_p50_ms, ttft_p99_ms, tpot_p50_ms, tpot_p99_ms, e2e_p99_s}, max_total_gpus (a GPU budget), "
+        "max_utilization: any of these sizes each configuration to the load it would carry (replicas, "
+        "operating point)",
     )
     objective = serializers.ChoiceField(choices=OBJECTIVES, default="cost")
     top_k = serializers.IntegerField(min_value=1, max_value=1000, default=100)
@@ -425,7 +430,7 @@ class ComparisonOptionsSerializer(serializers.Serializer):
         return _only_fields(value, comparisons.WORKLOAD_FIELDS)
 
     def validate_constraints(self, value):
-        return _only_fields(value, comparisons.CONSTRAINT_FIELDS)
+        return _only_fields(value, comparisons.CONSTRAINT_FIELDS + comparisons.LOAD_FIELDS)
 
 
 class ComparisonCreateSerializer(ComparisonOptionsSerializer):
@@ -526,7 +531,9 @@ RESULT_ROW_FIELDS = (
     "rank", "key", "model", "hardware", "precision", "framework", "tensor_parallel", "pipeline_parallel",
     "num_gpus", "requested_batch_size", "batch_size", "deployment_mode", "ttft_ms", "tpot_ms",
     "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization", "score",
-    "feasible", "is_top", "is_pareto", "is_best_for_hardware", "is_best_for_model", "best_for",
+    "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms", "utilization",
+    "binding_constraint", "feasible", "is_top", "is_pareto", "is_best_for_hardware", "is_best_for_model",
+    "best_for",
 )  # fmt: skip
 
 

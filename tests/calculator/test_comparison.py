@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calculator import estimate
+from calculator import estimate, resolve_deployment
 from calculator.catalog import default_catalog
 from calculator.frameworks import FRAMEWORKS
 from calculator.planning import (
+    OBJECTIVE_TABLE,
     OBJECTIVES,
     REASONS,
     ComparisonError,
@@ -30,6 +31,7 @@ from calculator.planning import (
     resolve_spec,
     run_comparison,
 )
+from calculator.planning.objectives import SIZED_OBJECTIVES
 from calculator.precisions import PRECISIONS
 
 SMALL = {
@@ -49,6 +51,10 @@ EVERYTHING = 10**6  # a top_k that keeps every ranked row of the small grids
 
 
 def small(**changes):
+    """SMALL with changes; a per-deployment objective (sized comparison) lets the serving model pick the
+    batch."""
+    if changes.get("objective") in SIZED_OBJECTIVES:
+        changes = {"batch_sizes": ["auto"], **changes}
     return resolve_spec({**SMALL, **changes})
 
 
@@ -217,7 +223,7 @@ def test_ranking_order_per_objective(objective):
     keys = [(rank_value(r, objective), r.key) for r in rows]
     assert keys == sorted(keys)
     scores = [r.score for r in rows]
-    if objective in ("cost", "latency"):
+    if OBJECTIVE_TABLE[objective].sign > 0:
         assert scores == sorted(scores)
     else:
         assert scores == sorted(scores, reverse=True)
@@ -345,7 +351,7 @@ def test_recommendations_explain_an_unmet_constraint():
 # ----------------------------------------------------------------------------------------- vs estimate
 
 
-@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("objective", [o for o in OBJECTIVES if o not in SIZED_OBJECTIVES])
 def test_top_rows_agree_with_estimate(objective):
     spec = small(objective=objective, top_k=8)
     result = run_comparison(spec, target=100)
@@ -406,3 +412,87 @@ def test_a_million_configurations_are_all_evaluated():
     assert result.feasible + sum(result.infeasible.values()) == spec.size
     assert 0 < len(result.top) <= spec.top_k
     assert result.pareto and all(r.is_pareto for r in result.pareto)
+
+
+# ------------------------------------------------------------------------------- at the load they carry
+
+
+def test_a_sized_comparison_agrees_with_sizing_one_configuration():
+    from calculator.planning.sizing import size_deployment
+    from calculator.planning.slo import resolve_slo, resolve_traffic
+
+    spec = resolve_spec(
+        {
+            "models": ["llama-3.1-70b"],
+            "hardware": ["h100-sxm-80gb", "a100-sxm-80gb"],
+            "precisions": ["fp8", "fp16"],
+            "frameworks": ["vllm"],
+            "tensor_parallel": [2, 4, 8],
+            "prompt_tokens": 1000,
+            "output_tokens": 200,
+            "requests_per_hour": 36_000,
+            "slo": {"ttft_p99_ms": 1000},
+            "objective": "cost",
+            "top_k": 50,
+        }
+    )
+    assert spec.sized
+    result = run_comparison(spec, target=10)
+    assert result.top and result.feasible + sum(result.infeasible.values()) == result.evaluated
+    for row in result.top:
+        d = resolve_deployment(
+            row.model,
+            row.hardware,
+            precision=row.precision,
+            framework=row.framework,
+            tensor_parallel=row.tensor_parallel,
+            prompt_tokens=1000,
+            output_tokens=200,
+        )
+        s = size_deployment(d, resolve_slo({"ttft_p99_ms": 1000}), resolve_traffic(requests_per_hour=36_000))
+        assert row.replicas == s.replicas and row.num_gpus == s.gpus
+        assert row.monthly_cost_usd == pytest.approx(s.monthly_usd, rel=1e-9)
+        assert row.ttft_p99_ms == pytest.approx(s.ttft_p99_ms, rel=0.02)  # coarser capacity grid in bulk
+        assert row.ttft_p99_ms <= 1000 * (1 + 1e-6)
+        assert row.output_tokens_per_s >= 10 * 200 * (1 - 1e-9)  # what the replicas serve within the SLO
+        assert row.cost_per_million_tokens_usd == pytest.approx(s.cost_per_million_output_tokens_usd)
+    monthly = [r.monthly_cost_usd for r in result.top]
+    assert monthly == sorted(monthly)
+
+
+def test_a_gpu_budget_ranks_the_layouts_of_the_budget():
+    spec = resolve_spec(
+        {
+            "models": ["llama-3.1-70b"],
+            "hardware": ["h100-sxm-80gb"],
+            "precisions": ["fp8"],
+            "frameworks": ["vllm"],
+            "tensor_parallel": [1, 2, 4, 8],
+            "prompt_tokens": 1000,
+            "output_tokens": 200,
+            "max_total_gpus": 8,
+            "objective": "throughput",
+        }
+    )
+    rows = run_comparison(spec).top
+    layouts = {(r.tensor_parallel, r.replicas): r for r in rows}
+    assert rows[0].replicas > 1 and rows[0].num_gpus == 8
+    assert layouts[(2, 4)].output_tokens_per_s > layouts[(8, 1)].output_tokens_per_s
+    assert all(r.num_gpus == 8 and r.utilization <= 0.9 + 1e-9 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"slo": {"ttft_p99_ms": 500}}, "batch_sizes"),
+        ({"slo": {"ttft_p99_ms": -5}, "batch_sizes": ["auto"]}, "slo.ttft_p99_ms"),
+        ({"max_total_gpus": 8, "batch_sizes": ["auto"]}, "num_gpus"),
+        ({"objective": "gpus", "requests_per_hour": 0, "batch_sizes": ["auto"]}, "objective"),
+        ({"peak_to_mean": 0.5}, "peak_to_mean"),
+        ({"requests_per_s": 2, "requests_per_hour": 5000}, "requests_per_s"),
+    ],
+)
+def test_sized_comparison_errors_name_the_field(changes, field):
+    with pytest.raises(ComparisonError) as error:
+        resolve_spec({**SMALL, **changes})
+    assert field in error.value.detail

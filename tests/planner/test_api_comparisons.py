@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calculator.planning import resolve_spec, run_comparison
+from calculator.planning import REASONS, resolve_spec, run_comparison
 from planner import comparisons, specs
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Hardware, WorkerHeartbeat
 
@@ -599,3 +599,43 @@ def test_catalog_snapshot_round_trips_to_the_engine_catalog(catalog, team):
         rebuilt,
     )
     assert spec.size == 1
+
+
+@pytest.mark.django_db
+def test_a_sized_comparison_stores_replicas_and_the_operating_point(
+    api, team, catalog, sent, django_capture_on_commit_callbacks
+):
+    body = {
+        "grid": {"models": ["llama-3.1-70b"], "hardware": ["*"], "precisions": ["fp8", "fp16"],
+                 "frameworks": ["vllm"], "tensor_parallel": [1, 2, 4, 8]},
+        "workload": {"prompt_tokens": 1000, "output_tokens": 200, "requests_per_s": 10},
+        "constraints": {"slo": {"ttft_p99_ms": 1000}, "max_total_gpus": 16},
+        "objective": "gpus",
+    }  # fmt: skip
+    response = submit(api, team, django_capture_on_commit_callbacks, **body)
+    assert response.status_code == 202, response.json()
+    job_id = response.json()["id"]
+    run_inline(job_id)
+    rows = api.get(f"/api/v1/comparisons/{job_id}/results/?top=true").json()["results"]
+    assert rows
+    for row in rows:
+        assert row["num_gpus"] == row["replicas"] * row["tensor_parallel"] * row["pipeline_parallel"] <= 16
+        assert row["ttft_p99_ms"] <= 1000 and 0 < row["utilization"] <= 0.9 + 1e-9
+        assert row["binding_constraint"] in ("ttft_p99_ms", "max_utilization")
+        assert row["output_tokens_per_s"] >= 2000 * (1 - 1e-9)
+    assert [r["num_gpus"] for r in rows] == sorted(r["num_gpus"] for r in rows)
+    summary = api.get(f"/api/v1/comparisons/{job_id}/").json()["summary"]
+    assert set(summary["infeasible_by_reason"]) <= set(REASONS)
+
+
+@pytest.mark.django_db
+def test_sized_comparison_errors_are_400_naming_the_field(
+    api, team, sent, django_capture_on_commit_callbacks
+):
+    body = {"constraints": {"slo": {"ttft_p99_ms": 1000}}}  # batch sizes 1 and 16 with an SLO
+    response = submit(api, team, django_capture_on_commit_callbacks, **body)
+    assert response.status_code == 400
+    assert "batch_sizes" in response.json()["detail"]
+    body = {"constraints": {"slo": {"ttft_p99_ms": -1}}}
+    response = submit(api, team, django_capture_on_commit_callbacks, **body)
+    assert "slo.ttft_p99_ms" in response.json()["detail"]
