@@ -105,6 +105,16 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             description="FP8 weights and activations",
         ),
         PrecisionSpec(
+            key="fp8-block",
+            # One fp32 scale per 128 x 128 block: 8 + 32 / 16384 bits per weight (DeepSeek-V3 report §3.3).
+            bits_per_weight=8.0 + 32.0 / 16384.0,
+            scope="linear",
+            compute_path="fp8",
+            weight_only=False,
+            aliases=("fp8-blockwise", "fp8-block-scaled", "fp8_block", "block-fp8"),
+            description="FP8 weights and activations with 128x128 block scales (DeepSeek-style)",
+        ),
+        PrecisionSpec(
             key="fp4",
             bits_per_weight=4.5,
             scope="linear",

@@ -51,11 +51,13 @@ class OnlineColumns:
     concurrency: Array
     """Requests in flight on one replica (at least 1: a lightly loaded server runs batch-1 steps)."""
     ttft_p50_s: Array
+    ttft_p90_s: Array
     ttft_p99_s: Array
     ttft_mean_s: Array
     tpot_s: Array
     tpot_p99_s: Array
     e2e_latency_s: Array
+    e2e_p90_s: Array
     e2e_p99_s: Array
     output_tokens_per_s: Array
     requests_per_s: Array
@@ -170,21 +172,26 @@ class ReplicaModel:
         b99 = np.clip(in_flight + Z99 * np.sqrt(in_flight), 1.0, self.best_batch)
         tpot_p99 = np.maximum(self.decode_step(b99) * stretch, tpot)
         if prefill_queue:
-            p50, p99, mean = _prefill_waits(rate * p1, p1)
+            p50, p90, p99, mean = _prefill_waits(rate * p1, p1)
         else:
-            p50 = p99 = mean = np.zeros_like(rate)
-        a50, a99, amean = _admission_waits(rate, self.capacity, self.best_batch)
+            p50 = p90 = p99 = mean = np.zeros_like(rate)
+        a50, a90, a99, amean = _admission_waits(rate, self.capacity, self.best_batch)
         unbounded = np.where(saturated, np.inf, 0.0)
         ttft_mean = p1 + mean + amean + unbounded
+        ttft_p90 = p1 + p90 + a90 + unbounded
         ttft_p99 = p1 + p99 + a99 + unbounded
+        # TPOT at the p90 in-flight count: between the mean and the p99 (1.2816 / 2.3263 of the way).
+        tpot_p90 = tpot + (tpot_p99 - tpot) * (1.2815515655446004 / Z99)
         return OnlineColumns(
             concurrency=b,
             ttft_p50_s=p1 + p50 + a50 + unbounded,
+            ttft_p90_s=ttft_p90,
             ttft_p99_s=ttft_p99,
             ttft_mean_s=ttft_mean,
             tpot_s=tpot,
             tpot_p99_s=tpot_p99,
             e2e_latency_s=ttft_mean + self.steps * tpot,
+            e2e_p90_s=ttft_p90 + self.steps * tpot_p90,
             e2e_p99_s=ttft_p99 + self.steps * tpot_p99,
             output_tokens_per_s=rate * self.output_tokens,
             requests_per_s=rate,
@@ -244,8 +251,8 @@ class TabulatedReplicaModel(ReplicaModel):
         return self._interpolate(self._prefill, b)
 
 
-def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array]:
-    """M/D/1 waits (p50, p99, mean) in front of the prefill work."""
+def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array, Array]:
+    """M/D/1 waits (p50, p90, p99, mean) in front of the prefill work."""
     rho = np.clip(rho, 0.0, 0.999)
     mean = rho / (2.0 * (1.0 - rho)) * service_s
 
@@ -254,11 +261,11 @@ def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array]:
             rho > 1.0 - p, service_s / (1.0 - rho) * np.log(np.maximum(rho, 1e-300) / (1.0 - p)), 0.0
         )
 
-    return tail(0.5), tail(0.99), mean
+    return tail(0.5), tail(0.9), tail(0.99), mean
 
 
-def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array, Array]:
-    """Waits (p50, p99, mean) for one of `slots` in-flight places (Halfin-Whitt, module docstring)."""
+def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array, Array, Array]:
+    """Waits (p50, p90, p99, mean) for one of `slots` in-flight places (Halfin-Whitt, module docstring)."""
     headroom = np.maximum(capacity - rate, 0.0)
     u = np.where(capacity > 0, rate / np.maximum(capacity, 1e-30), 1.0)
     beta = np.broadcast_to(np.maximum(1.0 - u, 0.0) * np.sqrt(slots), np.shape(headroom))
@@ -274,7 +281,7 @@ def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array,
             return np.where(p_wait > 1.0 - p, np.log(np.maximum(p_wait, 1e-300) / (1.0 - p)) * inv, 0.0)
 
         mean = np.where(p_wait > 0, p_wait * inv, 0.0)
-    return tail(0.5), tail(0.99), mean
+    return tail(0.5), tail(0.9), tail(0.99), mean
 
 
 def replica_capacity(batch: ConfigBatch, max_batch: Array) -> tuple[Array, Array]:
@@ -313,17 +320,20 @@ def online_operating_point(
     tpot = decode / (1.0 - rho)
     queued = np.maximum(wanted - b, 0.0)
     queue_wait = queued / np.maximum(rate, 1e-12)
-    p50, p99, mean = _prefill_waits(rate * p1, p1)
+    p50, p90, p99, mean = _prefill_waits(rate * p1, p1)
     ttft_mean = p1 + mean + queue_wait
+    ttft_p90 = p1 + p90 + queue_wait
     ttft_p99 = p1 + p99 + queue_wait
     return OnlineColumns(
         concurrency=b,
         ttft_p50_s=p1 + p50 + queue_wait,
+        ttft_p90_s=ttft_p90,
         ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
         tpot_p99_s=tpot,
         e2e_latency_s=ttft_mean + steps * tpot,
+        e2e_p90_s=ttft_p90 + steps * tpot,
         e2e_p99_s=ttft_p99 + steps * tpot,
         output_tokens_per_s=rate * replica.output_tokens,
         requests_per_s=rate,
@@ -440,15 +450,18 @@ def burst_operating_point(
         queue_s, tpot = np.zeros_like(n), burst_tpot
     total_s = queue_s + prefill + d_max
     ttft_mean = burst_ttft_mean + share * queue_s / 2.0
+    ttft_p90 = 0.9 * (queue_s + prefill)
     ttft_p99 = 0.99 * (queue_s + prefill)
     return OnlineColumns(
         concurrency=n,
         ttft_p50_s=0.5 * (queue_s + prefill),
+        ttft_p90_s=ttft_p90,
         ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
         tpot_p99_s=tpot,
         e2e_latency_s=ttft_mean + steps * tpot,
+        e2e_p90_s=ttft_p90 + steps * tpot,
         e2e_p99_s=ttft_p99 + steps * tpot,
         output_tokens_per_s=n_total * w.output_tokens / total_s,
         requests_per_s=n_total / total_s,

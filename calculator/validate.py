@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from calculator.calibration import FAMILIES, Calibration, default_calibration
-from calculator.catalog import default_catalog
+from calculator.catalog import default_catalog, resolve_model
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
@@ -44,8 +44,15 @@ PERFORMANCE_METRICS = {
     "tpot_ms",
     "e2e_latency_s",
     "requests_per_s",
+    "itl_ms",
+    "ttft_p90_ms",
+    "ttft_p99_ms",
+    "e2e_latency_p90_s",
+    "e2e_latency_p99_s",
 }
 METRIC_ORDER = tuple(sorted(PERFORMANCE_METRICS))
+MEDIAN = ("median", "p50")
+"""`statistic` values predicted from the median (others: the mean; p90 / p99 metrics name their own)."""
 MEMORY_METRICS = {
     "weights_gib",
     "kv_cache_gib",
@@ -146,13 +153,19 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
     """The row's deployment. num_gpus beyond tp x pp are data-parallel replicas (throughput counts them all);
     a row with a blank tp takes the layout its scenario would (`choose_layout`)."""
     scenario = row["scenario"]
+    if scenario == "online_disagg":
+        raise InputError(
+            "scenario",
+            "disaggregated prefill/decode serving is not modelled yet (a reported gap, not a skip)",
+        )
     pp = int(_num(row, "pp", 1.0)) or 1
     gpus = int(_num(row, "num_gpus", 0.0))
     if not (row.get("tp") or "").strip() and gpus > pp:
         return choose_layout(row, catalog, gpus, pp)
     tp = int(_num(row, "tp", 1.0)) or 1
     gpus = gpus if gpus > tp * pp and gpus % (tp * pp) == 0 else tp * pp
-    precision = row["precision"]
+    # An empty precision is the model's native checkpoint (serving.csv README).
+    precision = row["precision"] or resolve_model(row["model"], catalog).native_precision or "bf16"
     # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
     # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
     kv = "fp8" if row["framework"] == "tensorrt-llm" and precision in ("fp8", "fp4") else None
@@ -291,6 +304,8 @@ class PreparedPerformance:
     """Requests sent at once (0: not a burst): rows at an unbounded rate ("inf")."""
     online_cv: np.ndarray
     """Output-length coefficient of variation: 1 for sampled datasets (ShareGPT), 0 for fixed lengths."""
+    online_median: np.ndarray
+    """The row reports a median (`statistic`): TTFT and e2e are predicted as p50s, not means."""
 
     @property
     def measured(self) -> np.ndarray:
@@ -320,7 +335,9 @@ def prepare_performance(
             [HARDWARE_CLASSES.index(hardware_class(d.hardware.kind)) for d in deployments], dtype=np.intp
         ),
         metric_codes=np.array([METRIC_ORDER.index(row["metric"]) for row in rows]),
-        online_rates=np.array([_num(rows[i], "request_rate", 0.0) for i in online_index]),
+        # "inf" beside a concurrency is a closed loop (serving.csv README): no rate.
+        online_rates=np.array([_finite_rate(rows[i]) for i in online_index]),
+        online_median=np.array([rows[i].get("statistic", "") in MEDIAN for i in online_index], dtype=bool),
         online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
         online_burst=_burst_sizes([rows[i] for i in online_index]),
         online_cv=np.array([_output_length_cv(rows[i]) for i in online_index]),
@@ -341,6 +358,11 @@ RUN_COLUMNS = (
     "request_rate",
 )
 """Rows that agree on these came from one benchmark run (its throughput, TPOT and TTFT)."""
+
+
+def _finite_rate(row: dict[str, str]) -> float:
+    rate = _num(row, "request_rate", 0.0)
+    return rate if np.isfinite(rate) else 0.0
 
 
 def _burst_sizes(rows: list[dict[str, str]]) -> np.ndarray:
@@ -385,6 +407,12 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         "tpot_ms": r.tpot_s * 1e3,
         "e2e_latency_s": r.e2e_latency_s.copy(),
         "requests_per_s": r.requests_per_s.copy(),
+        # A static batch has no spread: its percentiles are its figures.
+        "itl_ms": r.tpot_s * 1e3,
+        "ttft_p90_ms": r.ttft_s * 1e3,
+        "ttft_p99_ms": r.ttft_s * 1e3,
+        "e2e_latency_p90_s": r.e2e_latency_s.copy(),
+        "e2e_latency_p99_s": r.e2e_latency_s.copy(),
     }
     if prep.online_batch is not None:
         idx = prep.online_index
@@ -410,12 +438,21 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
 
         tpot = pick("tpot_s")
         output = pick("output_tokens_per_s") * replicas
-        columns["ttft_ms"][idx] = pick("ttft_mean_s") * 1e3
+        median = prep.online_median
+        columns["ttft_ms"][idx] = np.where(median, pick("ttft_p50_s"), pick("ttft_mean_s")) * 1e3
         columns["tpot_ms"][idx] = tpot * 1e3
+        columns["itl_ms"][idx] = tpot * 1e3
+        columns["ttft_p90_ms"][idx] = pick("ttft_p90_s") * 1e3
+        columns["ttft_p99_ms"][idx] = pick("ttft_p99_s") * 1e3
+        columns["e2e_latency_p90_s"][idx] = pick("e2e_p90_s")
+        columns["e2e_latency_p99_s"][idx] = pick("e2e_p99_s")
         columns["decode_tokens_per_s_per_user"][idx] = 1.0 / tpot
         columns["output_tokens_per_s_total"][idx] = output
         columns["total_tokens_per_s"][idx] = output * io[idx]
-        columns["e2e_latency_s"][idx] = pick("e2e_latency_s")
+        steps = np.maximum(sub.workload.output_tokens - 1.0, 0.0)
+        columns["e2e_latency_s"][idx] = np.where(
+            median, pick("ttft_p50_s") + steps * tpot, pick("e2e_latency_s")
+        )
         columns["requests_per_s"][idx] = pick("requests_per_s") * replicas
     values = np.select(
         [prep.metric_codes == k for k in range(len(METRIC_ORDER))],

@@ -1,0 +1,67 @@
+"""validate on serving.csv-shaped rows: the statistic is honoured, "inf" beside a concurrency is a closed
+loop, percentile metrics are predicted from the serving model, disaggregated rows are a reported gap."""
+
+from __future__ import annotations
+
+import pytest
+
+from calculator.precisions import resolve_precision
+from calculator.validate import predict_rows
+
+BASE = {
+    "model": "llama-3.1-8b",
+    "hardware": "h100-sxm-80gb",
+    "num_gpus": "1",
+    "precision": "fp8",
+    "framework": "vllm",
+    "tp": "1",
+    "pp": "1",
+    "input_tokens": "1000",
+    "output_tokens": "200",
+    "batch_size": "",
+    "concurrency": "32",
+    "request_rate": "",
+    "scenario": "online_rate",
+    "statistic": "mean",
+    "value": "100",
+    "source": "test",
+    "notes": "",
+    "lengths": "",
+}
+
+
+def predicted(**changes: str) -> float:
+    report = predict_rows([{**BASE, "id": "r1", "metric": "ttft_ms", **changes}])
+    assert not report.unresolved, report.unresolved
+    return report.predictions[0].predicted
+
+
+def test_inf_beside_a_concurrency_is_the_closed_loop():
+    assert predicted(request_rate="inf") == pytest.approx(predicted(request_rate=""))
+
+
+def test_the_statistic_is_honoured_and_percentiles_grow():
+    rate = {"concurrency": "", "request_rate": "20"}
+    mean, median = predicted(statistic="mean", **rate), predicted(statistic="median", **rate)
+    assert median <= mean
+    p90 = predicted(metric="ttft_p90_ms", statistic="p90", **rate)
+    p99 = predicted(metric="ttft_p99_ms", statistic="p99", **rate)
+    assert median <= p90 <= p99
+    e2e = predicted(metric="e2e_latency_s", **rate)
+    assert (
+        e2e <= predicted(metric="e2e_latency_p90_s", **rate) <= predicted(metric="e2e_latency_p99_s", **rate)
+    )
+    assert predicted(metric="itl_ms", **rate) == pytest.approx(predicted(metric="tpot_ms", **rate))
+
+
+def test_disaggregated_rows_are_a_reported_gap_and_blank_precision_is_native():
+    report = predict_rows([{**BASE, "id": "d1", "metric": "ttft_ms", "scenario": "online_disagg"}])
+    assert not report.predictions and "disaggregated" in report.unresolved[0][1]
+    report = predict_rows([{**BASE, "id": "n1", "metric": "tpot_ms", "precision": ""}])
+    assert report.predictions and not report.unresolved
+
+
+def test_block_scaled_fp8_is_fp8_with_its_scales():
+    spec = resolve_precision("fp8-block")
+    assert spec.compute_path == "fp8" and 8.0 < spec.bits_per_weight < 8.01
+    assert predicted(precision="fp8-block") == pytest.approx(predicted(precision="fp8"), rel=0.01)
