@@ -11,6 +11,7 @@ from calculator import InputError, estimate_deployment, resolve_deployment
 from calculator.cost import CostAssumptions
 from calculator.frameworks import FRAMEWORKS
 from calculator.grid import compat_reasons
+from calculator.planning.sizing import DEFAULT_MAX_TOTAL_GPUS
 from calculator.precisions import PRECISIONS
 from calculator.specs import Catalog
 from planner import services, specs
@@ -300,6 +301,83 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
+# Engine rejection / blocker codes (calculator.planning.capacity.REJECTIONS) as a person reads them.
+REASON_LABELS = {
+    "precision_unsupported": "precision unsupported by the framework or hardware",
+    "context_too_long": "context longer than the model allows",
+    "tp_heads": "TP does not divide the attention heads",
+    "does_not_fit": "does not fit in memory",
+    "no_kv_room": "no memory left for the KV cache",
+    "slo": "misses the SLO",
+    "gpu_budget": "over the GPU budget",
+    "monthly_cost": "over the $/month ceiling",
+}
+SLO_LABELS = {
+    "ttft_p50_ms": ("TTFT p50", "ms"),
+    "ttft_p99_ms": ("TTFT p99", "ms"),
+    "tpot_p50_ms": ("TPOT p50", "ms"),
+    "tpot_p99_ms": ("TPOT p99", "ms"),
+    "e2e_p99_s": ("end-to-end p99", "s"),
+}
+CANNOT_RUN = "the configuration cannot run:"
+
+
+def binding_label(code: str | None) -> str:
+    """The bound that limits a replica's rate, in a few words (the full sentence is binding_message)."""
+    if code == "max_utilization":
+        return "utilisation cap"
+    if code in SLO_LABELS:
+        return SLO_LABELS[code][0]
+    return "" if code in (None, "none") else code.replace("_", " ")
+
+
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, code.replace("_", " "))
+
+
+def slo_text(slo: dict[str, float] | None) -> str:
+    """'TTFT p99 ≤ 1,000 ms, TPOT p50 ≤ 50 ms' from the engine's SLO dict."""
+    parts = []
+    for key, bound in (slo or {}).items():
+        label, unit = SLO_LABELS.get(key, (key, ""))
+        parts.append(f"{label} ≤ {bound:,.6g} {unit}".rstrip())
+    return ", ".join(parts)
+
+
+def _sizing_reason(reason: str | None) -> str | None:
+    """The engine names blockers by code ('the configuration cannot run: does_not_fit, no_kv_room')."""
+    if reason and reason.startswith(CANNOT_RUN):
+        codes = [c.strip() for c in reason.removeprefix(CANNOT_RUN).split(",") if c.strip()]
+        return f"the configuration cannot run ({'; '.join(reason_label(c) for c in codes)})"
+    return reason
+
+
+def rejection_counts(
+    rejected: dict[str, int], budget_gpus: int | None, max_gpus_per_replica: int | None
+) -> list[tuple[str, str]]:
+    """(readable reason, comma-formatted count) for each reason that rejected something, most first.
+    Without a budget the engine still caps a plan at DEFAULT_MAX_TOTAL_GPUS, counted as gpu_budget."""
+    rows = []
+    for code, count in sorted(rejected.items(), key=lambda item: -item[1]):
+        if not count:
+            continue
+        label = reason_label(code)
+        if code == "gpu_budget" and budget_gpus is None and max_gpus_per_replica is None:
+            label = f"would need more than {DEFAULT_MAX_TOTAL_GPUS:,} GPUs"
+        rows.append((label, f"{count:,}"))
+    return rows
+
+
+def capacity_notes(plan: dict[str, Any]) -> list[str]:
+    """The plan's notes less those the page already shows as its headline and closest-miss panel."""
+    counts = f"{plan['feasible']:,} of {plan['evaluated']:,} configurations"
+    return [
+        note
+        for note in plan["notes"]
+        if not note.startswith(counts) and not (plan["closest"] and note.startswith("No configuration meets"))
+    ]
+
+
 def present_sizing(sizing: dict[str, Any] | None) -> dict[str, Any] | None:
     """The sizing panel: replicas, GPUs and cost for the traffic within the SLO, the per-replica operating
     point, the bound that limits it and the latency-vs-load curve for the chart (or why it cannot be sized)
@@ -309,9 +387,10 @@ def present_sizing(sizing: dict[str, Any] | None) -> dict[str, Any] | None:
     traffic = sizing["traffic"]
     view: dict[str, Any] = {
         "feasible": sizing["feasible"],
-        "reason": sizing["reason"],
+        "reason": _sizing_reason(sizing["reason"]),
         "binding_message": sizing["binding_message"],
         "slo": sizing["slo"],
+        "slo_text": slo_text(sizing["slo"]),
         "traffic_text": (
             f"{traffic['requests_per_s']:,.3g} req/s mean"
             + (

@@ -5,6 +5,7 @@ services.estimate_run, comparisons through planner.comparisons."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -152,9 +153,15 @@ def capacity(request: HttpRequest) -> HttpResponse:
             }
             if not shared["requests_per_hour"]:
                 shared["requests_per_hour"] = 0
+            budget_only = not c["requests_per_hour"] and not c["request_rate"]
             for option in result["options"]:
+                # Without a traffic the plan fills the GPU budget: the link carries the rate those replicas
+                # serve (rounded down, so the calculator sizes the same replica count) to show the same plan.
+                served = option["replicas"] * (option["requests_per_s_per_replica"] or 0.0)
+                carried = {"request_rate": plain_number(math.floor(served * 1e4) / 1e4)}
                 query = {
                     **shared,
+                    **(carried if budget_only and served > 0 else {}),
                     "model": option["model"],
                     "hardware": option["hardware"],
                     "precision": option["precision"],
@@ -165,8 +172,21 @@ def capacity(request: HttpRequest) -> HttpResponse:
                     "batch_size": max(int(option["batch"] or 1), 1),
                 }
                 option["link"] = reverse("web:calculator") + "?" + urlencode(query)
+                hardware_spec = db_catalog.hardware.get(option["hardware"])
+                option["hardware_name"] = hardware_spec.name if hardware_spec else option["hardware"]
+                option["binding_label"] = calc.binding_label(option["binding_constraint"])
+            if result["closest"]:
+                closest = result["closest"]
+                label, unit = calc.SLO_LABELS.get(closest["constraint"], (closest["constraint"], ""))
+                closest["constraint_label"], closest["unit"] = label, unit
+                hardware_spec = db_catalog.hardware.get(closest["hardware"])
+                closest["hardware_name"] = hardware_spec.name if hardware_spec else closest["hardware"]
             context["plan"] = result
-            context["rejected"] = [(k.replace("_", " "), v) for k, v in result["rejected"].items() if v]
+            context["budget_only"] = budget_only
+            context["rejected"] = calc.rejection_counts(
+                result["rejected"], c.get("max_total_gpus"), c.get("max_gpus_per_replica")
+            )
+            context["notes"] = calc.capacity_notes(result)
     return render(request, "web/capacity.html", context)
 
 

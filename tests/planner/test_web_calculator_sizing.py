@@ -39,6 +39,20 @@ def test_an_unmeetable_slo_says_why_and_shows_no_sizing_cost(client, catalog):
 
     assert "Cannot be sized:</strong> TTFT p99 is" in html
     assert 'id="fig-sizing_monthly"' not in html
+    assert 'id="cost-none"' in html and "no number of replicas serves this traffic" in html
+    assert 'id="fig-monthly"' not in html and 'id="fig-cost_per_million"' not in html
+
+
+@pytest.mark.django_db
+def test_the_sizing_owns_the_monthly_cost_and_names_the_slo_in_words(client, catalog):
+    html = client.get(SIZED).content.decode()
+
+    assert "SLO: TTFT p99 ≤ 1,000 ms." in html
+    assert "ttft_p99_ms" not in re.search(r'id="sizing".*?</p>', html, re.S).group(0)
+    # The fixed-batch block keeps its per-request and per-1M figures, but one monthly figure only: the plan's.
+    assert 'id="fig-monthly"' not in html
+    assert _card(html, "cost_per_million").startswith("$")
+    assert "Cost at a fixed batch of 8" in html
 
 
 @pytest.mark.django_db
@@ -55,7 +69,7 @@ def test_a_missing_price_is_never_zero_dollars(client, catalog):
     html = client.get(SIZED).content.decode()
 
     assert _card(html, "sizing_monthly") == "no price in the catalog"
-    assert _card(html, "monthly") == "no price in the catalog"
+    assert _card(html, "cost_per_million") == "no price in the catalog"
     assert ">$0<" not in html
 
 
@@ -65,7 +79,8 @@ def test_a_configuration_that_does_not_fit_shows_no_cost(client, catalog):
 
     assert 'id="cost-none"' in html
     assert 'id="fig-monthly"' not in html
-    assert "Cannot be sized:</strong> the configuration cannot run" in html
+    assert "Cannot be sized:</strong> the configuration cannot run (does not fit in memory" in html
+    assert "does_not_fit" not in html.split('id="sizing"')[1]
 
 
 @pytest.mark.django_db

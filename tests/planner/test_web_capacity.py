@@ -47,7 +47,8 @@ def test_an_unmeetable_slo_shows_the_closest_miss(client, catalog):
 
     assert 'id="closest"' in page
     assert "TTFT p99 fails first" in page
-    assert "slo 1" in page
+    assert "misses the SLO: 1" in page
+    assert "TTFT p99 67.75 ms against a bound of 1 ms" in page
     assert _rows(page) == []
 
 
@@ -66,3 +67,43 @@ def test_the_empty_form_is_prefilled_and_linked_from_the_nav(client, catalog):
     assert 'href="/capacity/" aria-current="page">Plan capacity' in page
     assert 'value="36000"' in page
     assert _rows(page) == []
+
+
+@pytest.mark.django_db
+def test_counts_are_comma_formatted_and_reasons_readable(client, catalog):
+    page = client.get(
+        "/capacity/?model=llama-3.1-70b&prompt_tokens=1000&output_tokens=200&requests_per_hour=36000"
+        "&slo_ttft_p99_ms=1000"
+    ).content.decode()
+
+    headline = re.search(r'id="capacity-summary">\s*<h3>(.*?)</h3>', page, re.S).group(1)
+    counts = re.fullmatch(r"([\d,]+) of ([\d,]+) configurations meet every requirement", headline).groups()
+    for count in counts:
+        assert count == f"{int(count.replace(',', '')):,}"
+    assert int(counts[1].replace(",", "")) >= 1000
+    rejected = re.search(r'id="rejected">(.*?)</p>', page, re.S).group(1)
+    assert "_" not in rejected
+    assert "does not fit in memory: " in rejected
+    # The engine's own one-line summary repeats the headline with raw codes; the page does not show it.
+    assert "precision_unsupported" not in page
+
+
+@pytest.mark.django_db
+def test_a_gpu_budget_row_opens_the_calculator_on_the_same_plan(client, catalog):
+    page = client.get(
+        "/capacity/?model=llama-3.1-70b&prompt_tokens=1000&output_tokens=200&hardware=h100-sxm-80gb"
+        "&precisions=fp8&frameworks=vllm&max_total_gpus=8"
+    ).content.decode()
+    rows = _rows(page)
+    assert [re.search(r"<td>(\d+) \u00d7 1</td>", row).group(1) for row in rows] == ["2", "4", "8", "1"]
+    first = rows[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first, re.S)
+    monthly, ttft = cells[7], cells[10]
+
+    link = html_lib.unescape(re.search(r'href="(/\?[^"]+)"', first).group(1))
+    calculator = client.get(link).content.decode()
+    assert re.search(r'id="fig-sizing_replicas".*?card-value">4<', calculator, re.S)
+    assert re.search(r'id="fig-sizing_gpus".*?card-value">8<', calculator, re.S)
+    assert re.search(r'id="fig-sizing_monthly".*?card-value">([^<]*)<', calculator, re.S).group(1) == monthly
+    point = re.search(r"TTFT p99</th><td>([\d,.]+) ms", calculator).group(1)
+    assert round(float(point.replace(",", ""))) == int(ttft.replace(",", ""))

@@ -16,6 +16,21 @@
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
+  // Log-axis labels at 1, 2 and 5 per decade only: Chart.js also labels the axis maximum (a 7,000 under
+  // the 10,000, overlapping it).
+  const logTicks = {
+    callback: function (value) {
+      const mantissa = value / Math.pow(10, Math.floor(Math.log10(value) + 1e-9));
+      const shown = [1, 2, 5].some((m) => Math.abs(mantissa - m) < 1e-6);
+      return shown ? Number(value).toLocaleString("en-US") : "";
+    },
+    autoSkip: false,
+  };
+  // Grid lines only where there is a label, so the 3s, 4s, 6s ... of each decade do not crowd the chart.
+  const logGrid = {
+    color: (context) => (context.tick && context.tick.label === "" ? "transparent" : "rgba(0, 0, 0, 0.1)"),
+  };
+
   function drawChart() {
     const canvas = document.getElementById("sweep-chart");
     const dataNode = document.getElementById("sweep-data");
@@ -55,7 +70,13 @@
         plugins: { legend: { position: "bottom", labels: { boxWidth: 14 } } },
         scales: {
           x: { title: { display: true, text: "Batch size (concurrent sequences)" } },
-          latency: { type: "logarithmic", position: "left", title: { display: true, text: "Latency (ms)" } },
+          latency: {
+            type: "logarithmic",
+            position: "left",
+            ticks: logTicks,
+            grid: logGrid,
+            title: { display: true, text: "Latency (ms)" },
+          },
           throughput: {
             type: "linear",
             position: "right",
@@ -107,7 +128,7 @@
     });
     const datasets = [
       series("TTFT p99 (ms)", "ttft_p99_ms", ttftColor),
-      series("TPOT (ms)", "tpot_ms", tpotColor, [6, 4]),
+      series("TPOT p50 (ms)", "tpot_ms", tpotColor, [6, 4]),
     ];
     const slo = data.slo || {};
     if (slo.ttft_p99_ms) datasets.push(bound("SLO TTFT p99", slo.ttft_p99_ms, ttftColor));
@@ -137,7 +158,12 @@
         plugins: { legend: { position: "bottom", labels: { boxWidth: 14 } } },
         scales: {
           x: { type: "linear", beginAtZero: true, title: { display: true, text: "Requests/s per replica" } },
-          y: { type: "logarithmic", title: { display: true, text: "Latency (ms)" } },
+          y: {
+            type: "logarithmic",
+            ticks: logTicks,
+            grid: logGrid,
+            title: { display: true, text: "Latency (ms)" },
+          },
         },
       },
     });
