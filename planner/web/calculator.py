@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from calculator import InputError, estimate_deployment, resolve_deployment
+from calculator import InputError, resolve_deployment
+from calculator.calibration import default_calibration
 from calculator.cost import CostAssumptions
+from calculator.deployment import deployments_batch
+from calculator.engine import evaluate
 from calculator.frameworks import FRAMEWORKS
 from calculator.grid import compat_reasons
 from calculator.planning.sizing import DEFAULT_MAX_TOTAL_GPUS
@@ -83,39 +86,38 @@ def sweep_batch_sizes(max_batch_size: int, current: int) -> list[int]:
     return sorted(sizes)
 
 
-def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str, float]]:
-    """TTFT, TPOT and throughput of the same deployment at each batch size that fits (engine, no DB)."""
+def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str, Any]]:
+    """TTFT, TPOT, throughput and cost per 1M output tokens of the same deployment at each batch size that
+    fits: one vectorised evaluation (a ConfigBatch row per batch size), not one estimate per size. Offline
+    figures (no request rate), as estimate_deployment gives for each size; rows the engine blocks are left
+    out."""
     inputs = run.inputs
     sizes = sweep_batch_sizes(run.estimate.memory.max_batch_size, inputs["batch_size"])
     if not sizes or run.estimate.blockers:
         return []
     engine_kwargs = {name: inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
-    deployment = resolve_deployment(inputs["model"], inputs["hardware"], catalog=db_catalog, **engine_kwargs)
+    deployment = resolve_deployment(
+        inputs["model"], inputs["hardware"], catalog=db_catalog, **engine_kwargs
+    ).replace(requests_per_hour=0.0, request_rate=None, concurrency=None, burst_requests=None)
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
-    points = []
-    for size in sizes:
-        est = estimate_deployment(
-            deployment.replace(
-                batch_size=size,
-                requests_per_hour=0.0,
-                request_rate=None,
-                concurrency=None,
-                burst_requests=None,
+    batch = deployments_batch([deployment.replace(batch_size=size) for size in sizes], default_calibration())
+    results = evaluate(batch, assumptions)
+    cost = results.cost
+    runs = (results.blockers == 0) & results.fits.astype(bool)
+    return [
+        {
+            "batch_size": size,
+            "ttft_ms": round(float(results.ttft_s[i]) * 1e3, 3),
+            "tpot_ms": round(float(results.tpot_s[i]) * 1e3, 3),
+            "output_tokens_per_s": round(float(results.output_tokens_per_s[i]), 2),
+            "decode_tokens_per_s_per_user": round(float(results.decode_tokens_per_s_per_user[i]), 2),
+            "cost_per_million_usd": (
+                None if cost.price_missing[i] else round(float(cost.cost_per_million_tokens_usd[i]), 4)
             ),
-            assumptions=assumptions,
-            catalog=db_catalog,
-        )
-        perf = est.performance
-        points.append(
-            {
-                "batch_size": size,
-                "ttft_ms": round(perf.ttft_s * 1e3, 3),
-                "tpot_ms": round(perf.tpot_s * 1e3, 3),
-                "output_tokens_per_s": round(perf.output_tokens_per_s, 2),
-                "decode_tokens_per_s_per_user": round(perf.decode_tokens_per_s_per_user, 2),
-            }
-        )
-    return points
+        }
+        for i, size in enumerate(sizes)
+        if runs[i]
+    ]
 
 
 def load_catalog() -> Catalog:
