@@ -41,6 +41,13 @@ PLAN_REJECTIONS = ("slo", "gpu_budget", "monthly_cost")
 REJECTIONS = ENGINE_REJECTIONS + PLAN_REJECTIONS
 """Reasons a configuration is rejected, in the order each is attributed to its first one."""
 DEFAULT_TENSOR_PARALLEL = (1, 2, 4, 8)
+REJECTION_TEXT = {
+    **{name: text for _, (name, text) in BLOCKERS.items()},
+    "slo": "the SLO fails at any load",
+    "gpu_budget": "over the GPU budget (4,096 GPUs without one)",
+    "monthly_cost": "over the monthly budget",
+}
+"""How the notes name each rejection reason."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -541,7 +548,7 @@ def _notes(
     notes = []
     counts = Counter({k: v for k, v in rejected.items() if v})
     if counts:
-        parts = ", ".join(f"{k} {v:,}" for k, v in counts.most_common())
+        parts = ", ".join(f"{REJECTION_TEXT[k]} {v:,}" for k, v in counts.most_common())
         notes.append(
             f"{feasible:,} of {request.size:,} configurations meet every requirement; rejected: {parts}."
         )

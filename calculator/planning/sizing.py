@@ -326,8 +326,8 @@ def size_deployment(
     failing = None
     reason = None
     if blockers:
-        names = [name for bit, (name, _) in BLOCKERS.items() if blockers & bit]
-        reason = f"the configuration cannot run: {', '.join(names)}"
+        reasons = [message for bit, (_, message) in BLOCKERS.items() if blockers & bit]
+        reason = f"the configuration cannot run: {'; '.join(reasons)}"
     elif g.goodput_rps[0] <= 0:
         first = BINDING[int(g.first_failure[0])]
         term = next(t for t in SLO_TERMS if t.name == first)

@@ -321,7 +321,6 @@ SLO_LABELS = {
     "tpot_p99_ms": ("TPOT p99", "ms"),
     "e2e_p99_s": ("end-to-end p99", "s"),
 }
-CANNOT_RUN = "the configuration cannot run:"
 
 
 def binding_label(code: str | None) -> str:
@@ -347,10 +346,7 @@ def slo_text(slo: dict[str, float] | None) -> str:
 
 
 def _sizing_reason(reason: str | None) -> str | None:
-    """The engine names blockers by code ('the configuration cannot run: does_not_fit, no_kv_room')."""
-    if reason and reason.startswith(CANNOT_RUN):
-        codes = [c.strip() for c in reason.removeprefix(CANNOT_RUN).split(",") if c.strip()]
-        return f"the configuration cannot run ({'; '.join(reason_label(c) for c in codes)})"
+    """The engine's reason, already in words ('the configuration cannot run: weights, ... exceed ...')."""
     return reason
 
 

@@ -79,7 +79,10 @@ def test_a_configuration_that_does_not_fit_shows_no_cost(client, catalog):
 
     assert 'id="cost-none"' in html
     assert 'id="fig-monthly"' not in html
-    assert "Cannot be sized:</strong> the configuration cannot run (does not fit in memory" in html
+    assert (
+        "Cannot be sized:</strong> the configuration cannot run: weights, activations and KV cache exceed"
+        in html
+    )
     assert "does_not_fit" not in html.split('id="sizing"')[1]
 
 
