@@ -160,6 +160,17 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             description="AWQ 4-bit, group 128",
         ),
         PrecisionSpec(
+            key="int4-wo",
+            # Moonshot's Kimi K2 Thinking / K2.5 checkpoints: routed-expert weights INT4 with one bf16 scale per
+            # 32 weights (4 + 16 / 32 = 4.5 bits), the rest bf16 (compressed-tensors config, group_size 32).
+            bits_per_weight=4.5,
+            scope="experts",
+            compute_path="fp16",
+            weight_only=True,
+            aliases=("int4-weight-only", "w4a16-experts", "int4-experts"),
+            description="INT4 weight-only experts, group 32 (Kimi K2 native)",
+        ),
+        PrecisionSpec(
             key="int4-gptq",
             bits_per_weight=4.156,
             scope="linear",
@@ -194,7 +205,9 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             compute_path="fp16",
             weight_only=True,
             frameworks=_GGUF,
-            aliases=("gguf-q4_k_m",),
+            # Unsloth's dynamic UD-Q4_K_XL keeps a few tensors at higher precision around a Q4_K base: counted
+            # as Q4_K_M's bits (an approximation).
+            aliases=("gguf-q4_k_m", "ud-q4_k_xl"),
             description="GGUF Q4_K_M",
         ),
         PrecisionSpec(
@@ -214,7 +227,7 @@ PRECISIONS: dict[str, PrecisionSpec] = {
             compute_path="fp16",
             weight_only=True,
             frameworks=_GGUF,
-            aliases=("gguf-q8_0",),
+            aliases=("gguf-q8_0", "ud-q8_k_xl"),  # Unsloth UD-Q8_K_XL counted as Q8_0's bits (approximation)
             description="GGUF Q8_0",
         ),
         *(

@@ -65,3 +65,9 @@ def test_block_scaled_fp8_is_fp8_with_its_scales():
     spec = resolve_precision("fp8-block")
     assert spec.compute_path == "fp8" and 8.0 < spec.bits_per_weight < 8.01
     assert predicted(precision="fp8-block") == pytest.approx(predicted(precision="fp8"), rel=0.01)
+
+
+def test_kimi_native_int4_is_weight_only_on_the_experts():
+    spec = resolve_precision("int4-wo")
+    assert spec.scope == "experts" and spec.weight_only and spec.bits_per_weight == 4.5
+    assert resolve_precision("ud-q4_k_xl").key == "q4_k_m"
