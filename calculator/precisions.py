@@ -161,8 +161,8 @@ PRECISIONS: dict[str, PrecisionSpec] = {
         ),
         PrecisionSpec(
             key="int4-wo",
-            # Moonshot's Kimi K2 Thinking / K2.5 checkpoints: routed-expert weights INT4 with one bf16 scale per
-            # 32 weights (4 + 16 / 32 = 4.5 bits), the rest bf16 (compressed-tensors config, group_size 32).
+            # Moonshot's Kimi K2 Thinking / K2.5 checkpoints: routed-expert weights INT4 with one bf16 scale
+            # per 32 weights (4 + 16 / 32 = 4.5 bits), the rest bf16 (compressed-tensors config, group 32).
             bits_per_weight=4.5,
             scope="experts",
             compute_path="fp16",
