@@ -21,8 +21,17 @@ import numpy as np
 
 from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
-FAMILIES = ("tensorrt-llm", "vllm", "llama.cpp", "llama.cpp-2023", "exllamav2", "mlc-llm", "hf-transformers")
-FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp"}
+FAMILIES = (
+    "tensorrt-llm",
+    "vllm",
+    "vllm-v0",
+    "llama.cpp",
+    "llama.cpp-2023",
+    "exllamav2",
+    "mlc-llm",
+    "hf-transformers",
+)
+FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp", "vllm-v0": "vllm"}
 """An older build falls back to its framework's entries before the hardware class's and the global ones,
 and is fitted shrunk towards them."""
 FAMILY_KIN = {**FAMILY_PARENT, **{framework: build for build, framework in FAMILY_PARENT.items()}}

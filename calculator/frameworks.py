@@ -83,23 +83,36 @@ _LLAMA_CPP = FrameworkSpec(
 )
 
 
+_VLLM = FrameworkSpec(
+    key="vllm",
+    family="vllm",
+    memory_rule="utilization_of_total",
+    memory_fraction=0.9,
+    runtime_overhead_bytes=0.25 * GIB,
+    tp_comm_buffer_bytes=1.82 * GIB,
+    cuda_graph_bytes=0.9 * GIB,
+    max_num_seqs=256,
+    max_num_batched_tokens=8192,
+    # Text Generation Inference serves with the same machinery (paged and flash attention kernels,
+    # continuous batching, CUDA graphs), not with transformers' eager generate().
+    aliases=("vLLM", "tgi", "text-generation-inference"),
+    description="vLLM: PagedAttention, continuous batching, CUDA graphs",
+)
+
 FRAMEWORKS: dict[str, FrameworkSpec] = {
     f.key: f
     for f in (
-        FrameworkSpec(
-            key="vllm",
-            family="vllm",
-            memory_rule="utilization_of_total",
-            memory_fraction=0.9,
-            runtime_overhead_bytes=0.25 * GIB,
-            tp_comm_buffer_bytes=1.82 * GIB,
-            cuda_graph_bytes=0.9 * GIB,
-            max_num_seqs=256,
-            max_num_batched_tokens=8192,
-            # Text Generation Inference serves with the same machinery (paged and flash attention kernels,
-            # continuous batching, CUDA graphs), not with transformers' eager generate().
-            aliases=("vLLM", "tgi", "text-generation-inference"),
-            description="vLLM: PagedAttention, continuous batching, CUDA graphs",
+        _VLLM,
+        replace(
+            _VLLM,
+            key="vllm-v0",
+            family="vllm-v0",
+            legacy=True,
+            aliases=("vllm-v0-engine", "vllm-legacy"),
+            # The V0 engine (vLLM before 0.8, when V1 became the default) scheduled prompts first and spent
+            # milliseconds of Python per step; its 2024 rows are calibrated as their own family, shrunk
+            # towards vLLM's (calibration.FAMILY_PARENT); estimates use V1 ("vllm").
+            description="vLLM's V0 engine (releases before 0.8): prefill-first scheduling, Python per step",
         ),
         FrameworkSpec(
             key="tensorrt-llm",

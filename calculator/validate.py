@@ -144,9 +144,29 @@ def framework_of(row: dict[str, str]) -> str:
     """The row's framework, with llama.cpp builds dated 2023 mapped to their own entry ("llama.cpp-2023"):
     their CUDA prompt processing runs ~1.4x slower per FLOP than the 2024 builds on the same card."""
     name = row["framework"]
-    if "2023" in row.get("framework_version", "") and resolve_framework(name).key == "llama.cpp":
+    version = row.get("framework_version", "")
+    if "2023" in version and resolve_framework(name).key == "llama.cpp":
         return "llama.cpp-2023"
+    if resolve_framework(name).key == "vllm" and vllm_engine(version) == "v0":
+        return "vllm-v0"
     return name
+
+
+VLLM_VERSION = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?:\.\d+)?")
+
+
+def vllm_engine(version: str) -> str:
+    """ "v0" for vLLM releases before 0.8 (the V0 engine was the default until 0.8.0) or a row that says it
+    ran V0, else "v1" (V1 rows, and rows that name no version: the newest era)."""
+    text = version.lower()
+    if "v0 engine" in text:
+        return "v0"
+    if "v1 engine" in text:
+        return "v1"
+    match = VLLM_VERSION.search(text)
+    if match and int(match.group(1)) == 0 and int(match.group(2)) < 8:
+        return "v0"
+    return "v1"
 
 
 def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:

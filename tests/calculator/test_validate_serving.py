@@ -71,3 +71,36 @@ def test_kimi_native_int4_is_weight_only_on_the_experts():
     spec = resolve_precision("int4-wo")
     assert spec.scope == "experts" and spec.weight_only and spec.bits_per_weight == 4.5
     assert resolve_precision("ud-q4_k_xl").key == "q4_k_m"
+
+
+@pytest.mark.parametrize(
+    ("version", "engine"),
+    [
+        ("vLLM v0.5.4 (benchmark_serving.py, ShareGPT V3 dataset)", "v0"),
+        ("0.6.4-dev (PR #10511 branch)", "v0"),
+        ("vLLM v0.9.0 (V0 engine)", "v0"),
+        ("vLLM v0.9.0 (V1 engine)", "v1"),
+        ("0.19.0", "v1"),
+        ("vLLM (2026 campaign)", "v1"),
+        ("", "v1"),
+    ],
+)
+def test_vllm_rows_are_mapped_to_their_engine_era(version, engine):
+    from calculator.validate import framework_of, vllm_engine
+
+    assert vllm_engine(version) == engine
+    expected = "vllm-v0" if engine == "v0" else "vllm"
+    assert framework_of({"framework": "vllm", "framework_version": version}) == expected
+
+
+def test_the_v0_era_is_legacy_and_falls_back_to_vllm_until_fitted():
+    from calculator.calibration import default_calibration
+    from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
+
+    assert resolve_framework("vllm-v0").legacy and "vllm-v0" not in CURRENT_FRAMEWORKS
+    calibration = default_calibration()
+    for name in ("decode_step_overhead_s", "bandwidth_efficiency"):
+        own = calibration.param("vllm-v0", "datacenter_gpu", name)
+        assert own == calibration.param("vllm", "datacenter_gpu", name) or "vllm-v0/" in str(
+            calibration.sources("vllm-v0", "datacenter_gpu").get(name)
+        )
