@@ -1,4 +1,4 @@
-"""Command line: `python -m calculator estimate|compare|models|hardware|validate|calibrate|benchmark`.
+"""Command line: `python -m calculator estimate|export|compare|models|hardware|validate|calibrate|benchmark`.
 
 With no arguments it asks for the inputs interactively, as the seed's command line did.
 """
@@ -229,6 +229,57 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         render_estimate(est, console)
         if sizing is not None:
             render_sizing(sizing, console)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    """The launch command, Kubernetes manifest or docker-compose service of one configuration, sized to the
+    traffic within the SLO when a rate is given (calculator.planning.export)."""
+    from calculator.planning.export import export_deployment
+
+    calibration = load_calibration(args.calibration) if args.calibration else None
+    deployment = resolve_deployment(
+        args.model,
+        args.hardware,
+        precision=args.precision,
+        framework=args.framework,
+        tensor_parallel=int(args.tensor_parallel),
+        pipeline_parallel=args.pipeline_parallel,
+        replicas=args.replicas,
+        batch_size=int(args.batch_size),
+        kv_cache_precision=args.kv_cache_precision,
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
+        deployment_mode=args.deployment_mode,
+        requests_per_hour=args.requests_per_hour,
+        context_tokens=args.context_tokens,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+    )
+    est = estimate_with_advice(deployment, calibration=calibration)
+    slo = _slo(args)
+    traffic = resolve_traffic(
+        requests_per_s=args.requests_per_s,
+        requests_per_hour=args.requests_per_hour or None,
+        peak_to_mean=args.peak_to_mean,
+        peak_requests_per_s=args.peak_requests_per_s,
+    )
+    sizing = None
+    if traffic is not None:
+        sizing = size_deployment(
+            deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
+        )
+    elif not slo.empty:
+        raise InputError(
+            "requests_per_s", "an SLO sizes a traffic: give --requests-per-s or --requests-per-hour"
+        )
+    export = export_deployment(deployment, est, sizing)
+    if args.format == "json":
+        print(json.dumps(export.to_dict(), indent=2))
+    else:
+        text = {"command": export.command, "k8s": export.kubernetes, "compose": export.compose}[args.format]
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        for note in export.notes:
+            print(f"# note: {note}", file=sys.stderr)
     return 0
 
 
@@ -599,6 +650,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_slo_args(p)
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
     p = sub.add_parser(
+        "export",
+        help="the launch command, Kubernetes manifest or docker-compose service of one configuration",
+    )
+    _add_deployment_args(p)
+    p.add_argument(
+        "--replicas", type=int, default=None, help="replicas without a traffic to size (default 1)"
+    )
+    p.add_argument("--context-tokens", type=int, default=0, help="context to serve (default: the estimate's)")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.0, help="default: the framework's")
+    p.add_argument(
+        "--requests-per-s", "--request-rate", type=float, default=None, help="mean traffic to size"
+    )
+    _add_slo_args(p)
+    p.add_argument("--format", choices=("command", "k8s", "compose", "json"), default="command")
+    p = sub.add_parser(
         "plan",
         help="capacity plan: size every configuration of the catalog to a traffic within an SLO, ranked",
     )
@@ -663,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "estimate": cmd_estimate,
+        "export": cmd_export,
         "plan": cmd_plan,
         "compare": cmd_compare,
         "models": cmd_models,

@@ -184,3 +184,44 @@ def test_a_framework_without_a_launch_command_is_refused():
     with pytest.raises(InputError) as error:
         export_deployment(d, estimate_deployment(d), None)
     assert error.value.field == "framework"
+
+
+EXAMPLE_ARGS = [
+    "export", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-p", "fp8", "-f", "vllm", "--tp", "4",
+    "--prompt-tokens", "1000", "--output-tokens", "200", "--requests-per-s", "10", "--ttft-p99-ms", "1000",
+]  # fmt: skip
+
+
+def test_cli_prints_the_command(capsys):
+    from calculator.cli import main
+
+    assert main(EXAMPLE_ARGS) == 0
+    line = capsys.readouterr().out.strip()
+    argv = shlex.split(line)
+    assert argv[:3] == ["vllm", "serve", "meta-llama/Llama-3.1-70B-Instruct"]
+    assert _options(argv)["--tensor-parallel-size"] == "4"
+
+
+@pytest.mark.parametrize("fmt", ["k8s", "compose", "json"])
+def test_cli_formats_parse(capsys, fmt):
+    from calculator.cli import main
+
+    assert main([*EXAMPLE_ARGS, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        data = json.loads(out)
+        assert (data["replicas"], data["gpus"]) == (1, 4)
+    elif fmt == "k8s":
+        deployment, _ = yaml.safe_load_all(out)
+        assert deployment["spec"]["replicas"] == 1
+    else:
+        (service,) = yaml.safe_load(out)["services"].values()
+        assert service["deploy"]["replicas"] == 1
+
+
+def test_cli_refuses_a_configuration_that_does_not_fit(capsys):
+    from calculator.cli import main
+
+    code = main(["export", "-m", "llama-3.1-405b", "-H", "h100-sxm-80gb", "-p", "fp16"])
+    assert code == 2
+    assert "cannot be exported" in capsys.readouterr().out
