@@ -266,6 +266,25 @@ class EstimateRequestSerializer(EstimateInputSerializer):
     )
 
 
+class ExportSerializer(serializers.Serializer):
+    """POST /api/v1/export/: the configuration as something to deploy (output only)."""
+
+    command = serializers.CharField(help_text="The framework's launch command, shell-quoted.")
+    argv = serializers.ListField(child=serializers.CharField(), help_text="The same command as arguments.")
+    kubernetes = serializers.CharField(
+        help_text="YAML: a Deployment and a Service (nvidia.com/gpu = TP x PP)."
+    )
+    compose = serializers.CharField(help_text="YAML: a docker-compose service.")
+    replicas = serializers.IntegerField(
+        help_text="The sizing's replicas when a traffic is given, else the input's."
+    )
+    gpus = serializers.IntegerField(help_text="replicas x tensor_parallel x pipeline_parallel.")
+    gpus_per_replica = serializers.IntegerField()
+    context_tokens = serializers.IntegerField(help_text="Context each sequence may use (the estimate's).")
+    max_sequences = serializers.IntegerField(help_text="Concurrent sequences (the estimate's max batch).")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What to check before deploying.")
+
+
 class PlanVersionSummarySerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     summary = serializers.SerializerMethodField()

@@ -14,6 +14,7 @@ router.register("comparisons", views.ComparisonViewSet, basename="comparison")
 
 urlpatterns = [
     path("estimate/", views.EstimateView.as_view(), name="estimate"),
+    path("export/", views.ExportView.as_view(), name="export"),
     path("capacity/", views.CapacityView.as_view(), name="capacity"),
     path("comparisons/<int:pk>/results/", views.ComparisonResultsView.as_view(), name="comparison-results"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

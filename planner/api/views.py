@@ -16,7 +16,9 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from planner import comparisons, selectors, services
+from calculator import resolve_deployment
+from calculator.planning.export import export_deployment
+from planner import comparisons, selectors, services, specs
 from planner.api import serializers as s
 from planner.api.errors import error_body
 from planner.api.permissions import (
@@ -517,3 +519,49 @@ class CapacityView(APIView):
         if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
             return _not_your_team()
         return Response(services.capacity_plan(raw, team=team_id).to_dict())
+
+
+class ExportView(APIView):
+    """The deployment of one configuration as its framework's launch command, a Kubernetes Deployment +
+    Service and a docker-compose service (calculator.planning.export): the estimate endpoint's inputs, the
+    estimate's context and batch, the sizing's replicas when a traffic is given. 400 when the configuration
+    does not fit or cannot be sized. Shares the estimate endpoint's throttles (anonymous allowed)."""
+
+    permission_classes = (AllowAny,)
+    throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
+
+    @extend_schema(request=s.EstimateRequestSerializer, responses={200: s.ExportSerializer})
+    def post(self, request):
+        form = s.EstimateRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        inputs = dict(form.validated_data)
+        team_id = inputs.pop("team", None)
+        if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
+            return _not_your_team()
+        run = services.estimate_run(inputs, team=team_id)
+        # The same deployment the run estimated: its canonical inputs against the same catalog.
+        catalog = specs.catalog_from_db(team_id).catalog
+        engine_kwargs = {name: run.inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
+        if "replicas" in run.inputs:
+            engine_kwargs["replicas"] = run.inputs["replicas"]
+        deployment = resolve_deployment(
+            catalog.models[run.inputs["model"]],
+            catalog.hardware[run.inputs["hardware"]],
+            catalog=catalog,
+            **engine_kwargs,
+        )
+        export = export_deployment(deployment, run.estimate, run.sizing)
+        return Response(
+            {
+                "command": export.command,
+                "argv": export.argv,
+                "kubernetes": export.kubernetes,
+                "compose": export.compose,
+                "replicas": export.replicas,
+                "gpus": export.gpus,
+                "gpus_per_replica": export.gpus_per_replica,
+                "context_tokens": export.context_tokens,
+                "max_sequences": export.max_sequences,
+                "notes": export.notes,
+            }
+        )
