@@ -589,6 +589,25 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_refit(args: argparse.Namespace, console: Console) -> int:
+    from calculator.refit import refit_family
+
+    report = refit_family(args.files, args.family, calibration_path=args.calibration, out=args.out)
+    table = Table(title=f"{args.family} refitted on {report['rows']:,} rows: median absolute error")
+    for col in ("metric", "in-sample", "source held out", "hardware held out"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for metric, value in report["in_sample"].items():
+        table.add_row(
+            metric,
+            f"{value:.1%}",
+            f"{report['leave_one_source_out'].get(metric, float('nan')):.1%}",
+            f"{report['leave_one_hardware_out'].get(metric, float('nan')):.1%}",
+        )
+    console.print(table)
+    console.print(f"entries: {json.dumps(report['entries'])}")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
     from calculator.benchmark import run_benchmark, run_planning_benchmark
 
@@ -705,6 +724,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="file", help="CSV files in the same format, read together")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--calibration", default=None)
+    p = sub.add_parser(
+        "refit",
+        help="refit one framework family's software costs on newer rows (an engine era), cross-validated",
+    )
+    p.add_argument("family", help="calibration family, e.g. vllm")
+    p.add_argument("files", nargs="+", help="measurement CSV files (serving.csv)")
+    p.add_argument(
+        "--calibration", default=None, help="calibration JSON to start from (default: the shipped one)"
+    )
+    p.add_argument("--out", default=None, help="where to write (default: in place)")
     p = sub.add_parser("calibrate", help="fit efficiency factors on measured data and cross-validate them")
     p.add_argument("files", nargs="+", help="measurements CSV (and optionally a memory CSV)")
     p.add_argument("--out", default=None, help="where to write the calibration JSON")
@@ -736,6 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hardware": cmd_hardware,
         "validate": cmd_validate,
         "calibrate": cmd_calibrate,
+        "refit": cmd_refit,
         "benchmark": cmd_benchmark,
     }[args.command]
     try:

@@ -48,7 +48,9 @@ def test_an_unmeetable_slo_shows_the_closest_miss(client, catalog):
     assert 'id="closest"' in page
     assert "TTFT p99 fails first" in page
     assert "misses the SLO: 1" in page
-    assert "TTFT p99 67.75 ms against a bound of 1 ms" in page
+    # The lightest load's TTFT p99 is the lone prefill (tens of ms for 70B fp8 on TP4 H100s): 1 ms is far off.
+    value = float(re.search(r"TTFT p99 ([\d.,]+) ms against a bound of 1 ms", page).group(1).replace(",", ""))
+    assert 10 < value < 500
     assert _rows(page) == []
 
 
