@@ -17,9 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from calculator.calibration import load_calibration
+from calculator.calibration import Calibration, load_calibration
 from calculator.catalog import default_catalog
-from calculator.deployment import InputError, resolve_deployment
+from calculator.deployment import Deployment, InputError, resolve_deployment
 from calculator.estimate import Estimate
 from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
 from calculator.planning.advice import estimate, estimate_with_advice
@@ -184,6 +184,32 @@ def _slo(args: argparse.Namespace) -> SLO:
     )
 
 
+def _sizing(
+    args: argparse.Namespace,
+    deployment: Deployment,
+    calibration: Calibration | None,
+    rate: float | None,
+    *,
+    rate_field: str,
+) -> SizingEstimate | None:
+    """The sizing of `deployment` for the traffic and SLO the arguments give (None without a traffic)."""
+    slo = _slo(args)
+    traffic = resolve_traffic(
+        requests_per_s=rate,
+        requests_per_hour=args.requests_per_hour or None,
+        peak_to_mean=args.peak_to_mean,
+        peak_requests_per_s=args.peak_requests_per_s,
+    )
+    if traffic is None:
+        if not slo.empty:
+            flag = "--" + rate_field.replace("_", "-")
+            raise InputError(rate_field, f"an SLO sizes a traffic: give {flag} or --requests-per-hour")
+        return None
+    return size_deployment(
+        deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
+    )
+
+
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     deployment = resolve_deployment(
@@ -206,20 +232,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         output_length_cv=args.output_length_cv,
     )
     est = estimate_with_advice(deployment, calibration=calibration)
-    slo = _slo(args)
-    traffic = resolve_traffic(
-        requests_per_s=args.request_rate,
-        requests_per_hour=args.requests_per_hour or None,
-        peak_to_mean=args.peak_to_mean,
-        peak_requests_per_s=args.peak_requests_per_s,
-    )
-    sizing = None
-    if traffic is not None:
-        sizing = size_deployment(
-            deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
-        )
-    elif not slo.empty:
-        raise InputError("request_rate", "an SLO sizes a traffic: give --request-rate or --requests-per-hour")
+    sizing = _sizing(args, deployment, calibration, args.request_rate, rate_field="request_rate")
     if args.json:
         data = est.to_dict()
         if sizing is not None:
@@ -256,22 +269,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization,
     )
     est = estimate_with_advice(deployment, calibration=calibration)
-    slo = _slo(args)
-    traffic = resolve_traffic(
-        requests_per_s=args.requests_per_s,
-        requests_per_hour=args.requests_per_hour or None,
-        peak_to_mean=args.peak_to_mean,
-        peak_requests_per_s=args.peak_requests_per_s,
-    )
-    sizing = None
-    if traffic is not None:
-        sizing = size_deployment(
-            deployment, slo, traffic, calibration=calibration, max_utilization=args.max_utilization
-        )
-    elif not slo.empty:
-        raise InputError(
-            "requests_per_s", "an SLO sizes a traffic: give --requests-per-s or --requests-per-hour"
-        )
+    sizing = _sizing(args, deployment, calibration, args.requests_per_s, rate_field="requests_per_s")
     export = export_deployment(deployment, est, sizing)
     if args.format == "json":
         print(json.dumps(export.to_dict(), indent=2))
