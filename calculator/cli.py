@@ -66,6 +66,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
         f"[bold]{i['model_name']}[/] on {i['num_gpus']}x {i['hardware_name']} · {i['precision']} · "
         f"{i['framework']} · TP={i['tensor_parallel']} · prompt {i['prompt_tokens']} / output "
         f"{i['output_tokens']} · batch {p.batch_size}"
+        + (f" · {i['framework_era']}" if i.get("framework_era") else "")
     )
     mem = Table(title=f"Memory per device: {m.status.replace('_', ' ')}")
     for col in ("weights", "KV cache", "activations", "overhead", "total", "usable", "utilisation"):
@@ -217,6 +218,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         args.hardware,
         precision=args.precision,
         framework=args.framework,
+        framework_version=args.framework_version,
         tensor_parallel=int(args.tensor_parallel),
         pipeline_parallel=args.pipeline_parallel,
         num_gpus=args.num_gpus,
@@ -664,6 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="spread of output lengths for --burst: 0 fixed (default), 1 exponential (about ShareGPT's)",
     )
     p.add_argument("--num-gpus", type=int, default=None, help="every GPU: TP x PP x replicas")
+    p.add_argument(
+        "--framework-version", default=None, help="framework release, e.g. 0.5.4 (picks its engine era)"
+    )
     _add_slo_args(p)
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
     p = sub.add_parser(

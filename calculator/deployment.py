@@ -12,7 +12,7 @@ from calculator.calibration import Calibration
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.engine import ConfigBatch
-from calculator.frameworks import FrameworkSpec, resolve_framework
+from calculator.frameworks import FrameworkSpec, framework_for_version, resolve_framework
 from calculator.grid import EntityTables, build_batch
 from calculator.hf_config import model_from_hf_config
 from calculator.precisions import PrecisionSpec, kv_bytes_per_element, resolve_precision
@@ -54,6 +54,8 @@ class Deployment:
     """Coefficient of variation of output lengths in [0, 1]: 0 fixed, 1 exponential (about ShareGPT's)."""
     context_tokens: int = 0
     gpu_memory_utilization: float = 0.0
+    framework_version: str = ""
+    """The release asked for ("" = the newest era); `framework` is its era's entry."""
 
     @property
     def replicas(self) -> int:
@@ -110,6 +112,7 @@ def resolve_deployment(
     precision: str = "fp16",
     kv_cache_precision: str | None = None,
     framework: str = "vllm",
+    framework_version: str | None = None,
     num_gpus: int | None = None,
     tensor_parallel: int | None = None,
     pipeline_parallel: int = 1,
@@ -147,6 +150,12 @@ def resolve_deployment(
         framework_spec = resolve_framework(framework)
     except KeyError as error:
         raise InputError("framework", str(error)) from None
+    if framework_version is not None and not isinstance(framework_version, str):
+        raise InputError(
+            "framework_version", f"must be a release string such as '0.19.0', got {framework_version!r}"
+        )
+    # A release picks its engine era's entry (vLLM before 0.8: the V0 engine); none: the newest era.
+    framework_spec = framework_for_version(framework_spec, framework_version)
     try:
         precision_spec = resolve_precision(precision, dict(framework_spec.native_precisions))
     except KeyError as error:
@@ -229,6 +238,7 @@ def resolve_deployment(
         output_length_cv=cv,
         context_tokens=_int("context_tokens", context_tokens, 0),
         gpu_memory_utilization=_float("gpu_memory_utilization", gpu_memory_utilization, 0.0),
+        framework_version=framework_version or "",
     )
 
 

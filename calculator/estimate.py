@@ -19,6 +19,7 @@ from calculator.columns import hardware_class
 from calculator.cost import CostAssumptions
 from calculator.deployment import Deployment, deployments_batch, resolve_deployment
 from calculator.engine import BLOCKERS, ResultColumns, evaluate
+from calculator.frameworks import framework_era
 from calculator.grid import compat_reasons
 from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
@@ -431,6 +432,8 @@ def _inputs(d: Deployment) -> dict[str, Any]:
         "precision": d.precision.key,
         "kv_cache_precision": d.kv_cache_precision,
         "framework": d.framework.key,
+        "framework_version": d.framework_version,
+        "framework_era": framework_era(d.framework),
         "num_gpus": d.num_gpus,
         "replicas": d.replicas,
         "tensor_parallel": d.tensor_parallel,

@@ -20,6 +20,7 @@ shares (`family`); its estimates carry that family's error band and a `proxy_cal
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -253,3 +254,37 @@ def resolve_framework(name: str) -> FrameworkSpec:
         if key in names:
             return spec
     raise UnknownFrameworkError(f"unknown framework {name!r}; known: {', '.join(FRAMEWORKS)}")
+
+
+_VERSION = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?:\.\d+)?")
+
+
+def vllm_engine(version: str) -> str:
+    """ "v0" for vLLM releases before 0.8 (the V0 engine was the default until 0.8.0) or a version that says
+    it ran V0, else "v1" (V1 releases, and no version: the newest era)."""
+    text = (version or "").lower()
+    if "v0 engine" in text:
+        return "v0"
+    if "v1 engine" in text:
+        return "v1"
+    match = _VERSION.search(text)
+    if match and int(match.group(1)) == 0 and int(match.group(2)) < 8:
+        return "v0"
+    return "v1"
+
+
+def framework_for_version(framework: FrameworkSpec, version: str | None) -> FrameworkSpec:
+    """The entry of `framework`'s engine era for a release `version` (vLLM: V0 before 0.8, else V1; other
+    frameworks have one era so far)."""
+    if framework.key == "vllm" and version and vllm_engine(version) == "v0":
+        return FRAMEWORKS["vllm-v0"]
+    return framework
+
+
+def framework_era(framework: FrameworkSpec) -> str:
+    """How an estimate names the era it used."""
+    return {
+        "vllm": "vLLM V1 engine (0.8 and later)",
+        "vllm-v0": "vLLM V0 engine (before 0.8)",
+        "llama.cpp-2023": "llama.cpp builds of 2023",
+    }.get(framework.key, "")

@@ -22,7 +22,7 @@ from calculator.catalog import default_catalog, resolve_model
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
-from calculator.frameworks import resolve_framework
+from calculator.frameworks import resolve_framework, vllm_engine
 from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
 
@@ -150,23 +150,6 @@ def framework_of(row: dict[str, str]) -> str:
     if resolve_framework(name).key == "vllm" and vllm_engine(version) == "v0":
         return "vllm-v0"
     return name
-
-
-VLLM_VERSION = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?:\.\d+)?")
-
-
-def vllm_engine(version: str) -> str:
-    """ "v0" for vLLM releases before 0.8 (the V0 engine was the default until 0.8.0) or a row that says it
-    ran V0, else "v1" (V1 rows, and rows that name no version: the newest era)."""
-    text = version.lower()
-    if "v0 engine" in text:
-        return "v0"
-    if "v1 engine" in text:
-        return "v1"
-    match = VLLM_VERSION.search(text)
-    if match and int(match.group(1)) == 0 and int(match.group(2)) < 8:
-        return "v0"
-    return "v1"
 
 
 def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:

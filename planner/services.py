@@ -46,8 +46,16 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
     "output_length_cv": 0.0,
 }
 # Inputs kept in the canonical inputs only where given (so plans saved before they existed keep their
-# canonical form): the replica count, and what sizing needs (SLO, peak traffic, utilisation cap).
-OPTIONAL_INPUTS = ("replicas", "slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
+# canonical form): the replica count, the framework release, and what sizing needs (SLO, peak traffic,
+# utilisation cap).
+OPTIONAL_INPUTS = (
+    "replicas",
+    "framework_version",
+    "slo",
+    "peak_to_mean",
+    "peak_requests_per_s",
+    "max_utilization",
+)
 SIZING_INPUTS = ("slo", "peak_to_mean", "peak_requests_per_s", "max_utilization")
 # A synchronous capacity plan answers within the request: one model over the whole catalog is ~64k
 # configurations (~0.4 s); a few models at most.
@@ -109,8 +117,9 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
         raise InputError("hardware", str(error)) from None
     inputs["model"], inputs["hardware"] = model.key, hardware.key
     engine_kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
-    if "replicas" in inputs:
-        engine_kwargs["replicas"] = inputs["replicas"]
+    for name in ("replicas", "framework_version"):
+        if name in inputs:
+            engine_kwargs[name] = inputs[name]
     deployment = resolve_deployment(model, hardware, catalog=db.catalog, **engine_kwargs)
     slo, traffic = sizing_inputs(inputs)
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))

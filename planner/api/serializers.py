@@ -195,6 +195,13 @@ class EstimateInputSerializer(serializers.Serializer):
     precision = serializers.CharField(max_length=32, required=False)
     kv_cache_precision = serializers.CharField(max_length=32, required=False, allow_null=True)
     framework = serializers.CharField(max_length=32, required=False)
+    framework_version = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="The framework release, e.g. '0.5.4': picks its engine era (vLLM before 0.8 runs the V0 "
+        "engine's calibration); default the newest era. The result names the era in inputs.framework_era.",
+    )
     num_gpus = serializers.IntegerField(
         required=False,
         allow_null=True,

@@ -86,7 +86,8 @@ def test_kimi_native_int4_is_weight_only_on_the_experts():
     ],
 )
 def test_vllm_rows_are_mapped_to_their_engine_era(version, engine):
-    from calculator.validate import framework_of, vllm_engine
+    from calculator.frameworks import vllm_engine
+    from calculator.validate import framework_of
 
     assert vllm_engine(version) == engine
     expected = "vllm-v0" if engine == "v0" else "vllm"
@@ -104,3 +105,17 @@ def test_the_v0_era_is_legacy_and_falls_back_to_vllm_until_fitted():
         assert own == calibration.param("vllm", "datacenter_gpu", name) or "vllm-v0/" in str(
             calibration.sources("vllm-v0", "datacenter_gpu").get(name)
         )
+
+
+def test_an_estimate_takes_the_framework_release_and_names_its_era():
+    from calculator import InputError, estimate
+
+    old = estimate("llama-3.1-8b", "h100-sxm-80gb", framework_version="0.5.4", with_recommendations=False)
+    new = estimate("llama-3.1-8b", "h100-sxm-80gb", with_recommendations=False)
+    assert old.inputs["framework"] == "vllm-v0" and "V0" in old.inputs["framework_era"]
+    assert new.inputs["framework"] == "vllm" and "V1" in new.inputs["framework_era"]
+    # V1 dropped V0's milliseconds of Python per step (serving.csv refit).
+    assert new.performance.tpot_s < old.performance.tpot_s
+    with pytest.raises(InputError) as error:
+        estimate("llama-3.1-8b", "h100-sxm-80gb", framework_version=8, with_recommendations=False)
+    assert error.value.field == "framework_version"

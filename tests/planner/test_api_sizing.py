@@ -160,3 +160,12 @@ def test_a_plan_without_sizing_inputs_keeps_its_canonical_form(api, plan):
     response = api.patch(f"/api/v1/plans/{plan.pk}/", {"inputs": inputs}, format="json")
     assert response.status_code == 200, response.content
     assert PlanVersion.objects.filter(plan=plan).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_estimate_api_takes_a_framework_release(client_for, catalog):
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", "framework_version": "0.5.4"}
+    response = client_for(None).post("/api/v1/estimate/", body, format="json")
+    assert response.status_code == 200, response.content
+    inputs = response.json()["result"]["inputs"]
+    assert inputs["framework"] == "vllm-v0" and "V0" in inputs["framework_era"]
