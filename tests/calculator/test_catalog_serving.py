@@ -134,3 +134,20 @@ def test_dense_serving_models(key, layers, hidden, kv_heads, total):
 )
 def test_serving_hardware_bandwidth(key, gb_per_s):
     assert resolve_hardware(key).memory_bandwidth_bytes_per_s == pytest.approx(gb_per_s * 1e9)
+
+
+def test_one_catalog_row_per_physical_product_and_no_machine_paths():
+    from calculator.catalog import default_catalog
+
+    catalog = default_catalog()
+    for kind, specs in (("hardware", catalog.hardware), ("models", catalog.models)):
+        names = [spec.name for spec in specs.values()]
+        duplicates = {name for name in names if names.count(name) > 1}
+        assert not duplicates, f"{kind}: one row per product (make the others aliases): {duplicates}"
+    data = Path(__file__).resolve().parents[2] / "calculator" / "data"
+    for path in data.glob("*.csv"):
+        text = path.read_text(encoding="utf-8")
+        for prefix in ("/work/", "/home/", "/Users/", "/root/", "/tmp/"):
+            assert prefix not in text, f"{path.name} cites a machine path ({prefix}...)"
+    assert resolve_hardware("h100-80gb").key == "h100-sxm-80gb"
+    assert resolve_hardware("a100-40gb").key == "a100-sxm-40gb"
