@@ -298,6 +298,8 @@ class PreparedPerformance:
     batch: ConfigBatch
     online_index: np.ndarray
     online_batch: ConfigBatch | None
+    offline: np.ndarray
+    """Rows of an offline max-throughput run: their token gaps are the steady state's (see predict)."""
     family_index: np.ndarray
     class_index: np.ndarray
     metric_codes: np.ndarray
@@ -327,12 +329,15 @@ def prepare_performance(
     online_batch = (
         deployments_batch([deployments[i] for i in online_index], calibration) if len(online_index) else None
     )
+    offline = np.array([row["scenario"] == "offline_max_throughput" for row in rows], dtype=bool)
+
     return PreparedPerformance(
         rows=rows,
         deployments=deployments,
         batch=batch,
         online_index=online_index,
         online_batch=online_batch,
+        offline=offline,
         family_index=np.array([FAMILIES.index(d.framework.family) for d in deployments], dtype=np.intp),
         class_index=np.array(
             [HARDWARE_CLASSES.index(hardware_class(d.hardware.kind)) for d in deployments], dtype=np.intp
@@ -417,6 +422,13 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         "e2e_latency_p90_s": r.e2e_latency_s.copy(),
         "e2e_latency_p99_s": r.e2e_latency_s.copy(),
     }
+    # An offline run keeps the batch full: as requests finish, queued prompts are prefilled between (or, with
+    # chunked prefill, inside) the decode steps, so the gap a client sees between two tokens averages the
+    # whole cycle over its decode steps: (prefill(batch) + (output - 1) x step) / (output - 1).
+    steps = np.maximum(w.output_tokens - 1.0, 1.0)
+    steady_gap_ms = (r.ttft_s + np.maximum(w.output_tokens - 1.0, 0.0) * r.tpot_s) / steps * 1e3
+    for name in ("tpot_ms", "itl_ms"):
+        columns[name] = np.where(prep.offline, steady_gap_ms, columns[name])
     if prep.online_batch is not None:
         idx = prep.online_index
         sub = replace(

@@ -119,3 +119,18 @@ def test_an_estimate_takes_the_framework_release_and_names_its_era():
     with pytest.raises(InputError) as error:
         estimate("llama-3.1-8b", "h100-sxm-80gb", framework_version=8, with_recommendations=False)
     assert error.value.field == "framework_version"
+
+
+def test_an_offline_runs_token_gap_averages_the_whole_cycle():
+    from calculator import estimate
+
+    offline = {"scenario": "offline_max_throughput", "concurrency": "", "statistic": "mean"}
+    itl = predicted(metric="itl_ms", **offline)
+    assert predicted(metric="tpot_ms", **offline) == pytest.approx(itl)
+    est = estimate(
+        "llama-3.1-8b", "h100-sxm-80gb", precision="fp8", prompt_tokens=1000, output_tokens=200,
+        batch_size=0, deployment_mode="local", with_recommendations=False,
+    )  # fmt: skip
+    p = est.performance
+    assert itl == pytest.approx(p.e2e_latency_s / 199 * 1e3, rel=1e-6)
+    assert itl > p.tpot_s * 1e3  # the prompts prefilled while the batch refills count in every gap

@@ -108,4 +108,5 @@ def test_a_gpu_budget_row_opens_the_calculator_on_the_same_plan(client, catalog)
     assert re.search(r'id="fig-sizing_gpus".*?card-value">8<', calculator, re.S)
     assert re.search(r'id="fig-sizing_monthly".*?card-value">([^<]*)<', calculator, re.S).group(1) == monthly
     point = re.search(r"TTFT p99</th><td>([\d,.]+) ms", calculator).group(1)
-    assert round(float(point.replace(",", ""))) == int(ttft.replace(",", ""))
+    # The link carries the rate the replicas serve, rounded down: the same operating point within 1%.
+    assert float(point.replace(",", "")) == pytest.approx(float(ttft.replace(",", "")), rel=0.01)
