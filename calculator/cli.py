@@ -185,6 +185,25 @@ def _slo(args: argparse.Namespace) -> SLO:
     )
 
 
+def _deployment(args: argparse.Namespace, **inputs: Any) -> Deployment:
+    """The deployment the shared arguments (`_add_deployment_args`) describe, with a command's own inputs."""
+    return resolve_deployment(
+        args.model,
+        args.hardware,
+        precision=args.precision,
+        framework=args.framework,
+        tensor_parallel=int(args.tensor_parallel),
+        pipeline_parallel=args.pipeline_parallel,
+        batch_size=int(args.batch_size),
+        kv_cache_precision=args.kv_cache_precision,
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
+        deployment_mode=args.deployment_mode,
+        requests_per_hour=args.requests_per_hour,
+        **inputs,
+    )
+
+
 def _sizing(
     args: argparse.Namespace,
     deployment: Deployment,
@@ -213,21 +232,10 @@ def _sizing(
 
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
-    deployment = resolve_deployment(
-        args.model,
-        args.hardware,
-        precision=args.precision,
-        framework=args.framework,
+    deployment = _deployment(
+        args,
         framework_version=args.framework_version,
-        tensor_parallel=int(args.tensor_parallel),
-        pipeline_parallel=args.pipeline_parallel,
         num_gpus=args.num_gpus,
-        batch_size=int(args.batch_size),
-        kv_cache_precision=args.kv_cache_precision,
-        prompt_tokens=args.prompt_tokens,
-        output_tokens=args.output_tokens,
-        deployment_mode=args.deployment_mode,
-        requests_per_hour=args.requests_per_hour,
         request_rate=args.request_rate,
         concurrency=args.concurrency,
         burst_requests=args.burst,
@@ -253,20 +261,9 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     from calculator.planning.export import export_deployment
 
     calibration = load_calibration(args.calibration) if args.calibration else None
-    deployment = resolve_deployment(
-        args.model,
-        args.hardware,
-        precision=args.precision,
-        framework=args.framework,
-        tensor_parallel=int(args.tensor_parallel),
-        pipeline_parallel=args.pipeline_parallel,
+    deployment = _deployment(
+        args,
         replicas=args.replicas,
-        batch_size=int(args.batch_size),
-        kv_cache_precision=args.kv_cache_precision,
-        prompt_tokens=args.prompt_tokens,
-        output_tokens=args.output_tokens,
-        deployment_mode=args.deployment_mode,
-        requests_per_hour=args.requests_per_hour,
         context_tokens=args.context_tokens,
         gpu_memory_utilization=args.gpu_memory_utilization,
     )

@@ -274,10 +274,15 @@ def vllm_engine(version: str) -> str:
 
 
 def framework_for_version(framework: FrameworkSpec, version: str | None) -> FrameworkSpec:
-    """The entry of `framework`'s engine era for a release `version` (vLLM: V0 before 0.8, else V1; other
-    frameworks have one era so far)."""
-    if framework.key == "vllm" and version and vllm_engine(version) == "v0":
+    """The entry of `framework`'s engine era for a release `version`: vLLM's V0 engine before 0.8 (else
+    V1), llama.cpp's builds dated 2023 (their CUDA prompt processing runs ~1.4x slower per FLOP than the
+    2024 builds on the same card); other frameworks have one era so far."""
+    if not version:
+        return framework
+    if framework.key == "vllm" and vllm_engine(version) == "v0":
         return FRAMEWORKS["vllm-v0"]
+    if framework.key == "llama.cpp" and "2023" in version:
+        return FRAMEWORKS["llama.cpp-2023"]
     return framework
 
 

@@ -22,7 +22,7 @@ from calculator.catalog import default_catalog, resolve_model
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
-from calculator.frameworks import resolve_framework, vllm_engine
+from calculator.frameworks import framework_for_version, resolve_framework
 from calculator.serving import burst_operating_point, online_operating_point
 from calculator.specs import Catalog
 
@@ -141,15 +141,9 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
 
 
 def framework_of(row: dict[str, str]) -> str:
-    """The row's framework, with llama.cpp builds dated 2023 mapped to their own entry ("llama.cpp-2023"):
-    their CUDA prompt processing runs ~1.4x slower per FLOP than the 2024 builds on the same card."""
-    name = row["framework"]
-    version = row.get("framework_version", "")
-    if "2023" in version and resolve_framework(name).key == "llama.cpp":
-        return "llama.cpp-2023"
-    if resolve_framework(name).key == "vllm" and vllm_engine(version) == "v0":
-        return "vllm-v0"
-    return name
+    """The row's framework entry for its release (`frameworks.framework_for_version`: vLLM's V0 engine,
+    llama.cpp's 2023 builds)."""
+    return framework_for_version(resolve_framework(row["framework"]), row.get("framework_version")).key
 
 
 def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:

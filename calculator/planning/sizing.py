@@ -302,8 +302,7 @@ def size_deployment(
     """Size one configuration (d's model, hardware, precision, framework, TP x PP, lengths) for `traffic`
     within `slo`. d's own replica count is ignored: the answer is how many are needed."""
     one = d.replace(num_gpus=d.gpus_per_replica, batch_size=0)
-    points = len(CURVE_POINTS)
-    batch = deployments_batch([one] * (points + 1), calibration)
+    batch = deployments_batch([one], calibration)
     results = evaluate(batch, assumptions)
     replica = ReplicaModel(batch, results.max_batch_size)
     sizing = size_replicas(replica, slo, traffic.peak_rps, max_utilization=max_utilization)
@@ -312,7 +311,8 @@ def size_deployment(
     price_missing = bool(results.cost.price_missing[0])
     hourly_replica = float(results.cost.hourly_usd[0])
     capacity = float(g.capacity_rps[0])
-    curve_point = replica.at_rate(np.array([*(capacity * s for s in CURVE_POINTS), 0.0]))
+    # One replica, many offered rates: the serving model broadcasts the rates over its one configuration.
+    curve_point = replica.at_rate(np.array([capacity * s for s in CURVE_POINTS]))
     curve = [
         {
             "requests_per_s": float(curve_point.requests_per_s[i]),
@@ -320,7 +320,7 @@ def size_deployment(
             "tpot_ms": _finite(curve_point.tpot_s[i], 1e3),
             "e2e_p99_s": _finite(curve_point.e2e_p99_s[i]),
         }
-        for i in range(points)
+        for i in range(len(CURVE_POINTS))
     ]
     code = int(g.binding[0])
     failing = None
