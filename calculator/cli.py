@@ -121,8 +121,8 @@ def render_estimate(est: Estimate, console: Console) -> None:
         )
         console.print(
             f"Online ({o.mode}, {o.concurrency:.0f} in flight) at {o.request_rate_per_s:.2f} req/s, "
-            f"{o.output_tokens_per_s:.0f} output tok/s: TTFT p50 {o.ttft_p50_s * 1e3:.0f} ms, "
-            f"p99 {o.ttft_p99_s * 1e3:.0f} ms, TPOT {o.tpot_s * 1e3:.1f} ms"
+            f"{o.output_tokens_per_s:.0f} output tok/s: TTFT p50 {_ms(_scaled(o.ttft_p50_s))}, "
+            f"p99 {_ms(_scaled(o.ttft_p99_s))}, TPOT {o.tpot_s * 1e3:.1f} ms"
             + (warning if o.saturated else "")
         )
     if c.blocked or c.price_missing:
@@ -290,6 +290,10 @@ def _usd_text(value: float | None, missing: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     return f"${value:,.2f}" if value >= 0.995 else f"${value:.3g}"
+
+
+def _scaled(seconds: float | None, factor: float = 1e3) -> float | None:
+    return None if seconds is None else seconds * factor
 
 
 def _ms(value: float | None) -> str:

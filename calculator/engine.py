@@ -29,7 +29,7 @@ from calculator.memory import (
     runtime_overhead_bytes,
     weight_bytes_per_device,
 )
-from calculator.performance import decode_roofline_tokens_per_s, decode_step_time_s, prefill_time_s
+from calculator.performance import decode_roofline_tokens_per_s, decode_step_time_s, prefill_terms
 
 # Blocker bits: a configuration with any bit set cannot run as specified.
 BLOCKERS = {
@@ -186,8 +186,9 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     max_context = np.where(pool > 0, np.floor(pool / np.maximum(kv_per_token * batch_size, 1.0)), 0.0)
     max_context = np.minimum(max_context, m.max_context_tokens)
 
-    prefill = prefill_time_s(m, h, p, f, w, e, batch_size)
-    lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones(()))  # no batch axis: one prompt alone
+    prefill_phase = prefill_terms(m, h, p, f, w, e).compact()
+    prefill = prefill_phase.time_s(batch_size)
+    lone_prefill = prefill_phase.time_s(np.ones(()))  # no batch axis: one prompt alone
     mean_context = w.prompt_tokens + w.output_tokens / 2.0
     tpot = decode_step_time_s(m, h, p, f, w, e, batch_size, mean_context)
     rtt = np.where(batch.deployment_mode == 1.0, assumptions.network_rtt_s, 0.0)

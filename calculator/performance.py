@@ -9,6 +9,8 @@ Pipeline stages run one after another for a single request, so latency divides b
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from calculator.columns import (
@@ -157,6 +159,165 @@ def allreduce_time_s(
     return tp_time + pp_time
 
 
+@dataclass(frozen=True, kw_only=True)
+class PhaseTerms:
+    """One phase's time as a function of the sequences n it carries, with everything that does not depend on
+    n computed once:
+        t(n) = max(n x compute_s, (weights(n x tokens) / tp + n x bytes) / bandwidth) + fixed_s + n x extra_s,
+        weights(T) = weight_bytes - expert_bytes x expert_miss^max(T, 1)
+    (the roofline of `prefill_time_s` / `decode_step_time_s`; the all-reduce is affine in the tokens, the
+    routed experts not touched by T tokens are not read). The serving model evaluates it at many in-flight
+    counts."""
+
+    compute_s: Array
+    """Compute time per sequence."""
+    weight_bytes: Array
+    """Weight bytes read when every routed expert is touched (all devices together)."""
+    expert_bytes: Array
+    expert_miss: Array
+    """1 - top-k / experts: the chance one token leaves a routed expert untouched (0 for dense models)."""
+    tokens: Array
+    """Tokens per sequence in the pass (the prompt for prefill, 1 for decode)."""
+    tensor_parallel: Array
+    bytes_per_sequence: Array
+    """KV bytes written or read per sequence (all pipeline stages)."""
+    bandwidth: Array
+    """Effective memory bandwidth, bytes/s."""
+    fixed_s: Array
+    extra_s: Array
+    """Time per sequence outside the roofline: all-reduce of its tokens, unfused scores, host overhead."""
+
+    def time_s(self, sequences: Array) -> Array:
+        return self.compact().time_s(sequences)
+
+    def compact(self) -> PhaseLines:
+        """The same time as two lines and the routed-expert correction (what the serving model evaluates at
+        many in-flight counts)."""
+        bandwidth = self.tensor_parallel * self.bandwidth
+        return PhaseLines(
+            compute_fixed_s=self.fixed_s,
+            compute_per_sequence_s=self.compute_s + self.extra_s,
+            memory_fixed_s=self.weight_bytes / bandwidth + self.fixed_s,
+            memory_per_sequence_s=self.bytes_per_sequence / self.bandwidth + self.extra_s,
+            experts_s=self.expert_bytes / bandwidth,
+            expert_miss=self.expert_miss,
+            tokens=self.tokens,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseLines:
+    """`PhaseTerms` rearranged, each line a + b x n:
+        t(n) = max(compute line, memory line - experts_s x expert_miss^max(n x tokens, 1)).
+    Exactly two lines where no routed experts are read (`dense`): the serving model solves its load
+    equations on them in closed form."""
+
+    compute_fixed_s: Array
+    compute_per_sequence_s: Array
+    memory_fixed_s: Array
+    memory_per_sequence_s: Array
+    experts_s: Array
+    """Time to read every routed expert: the part n sequences leave untouched is not read."""
+    expert_miss: Array
+    tokens: Array
+
+    def time_s(self, sequences: Array) -> Array:
+        n = sequences
+        memory = self.memory_fixed_s + n * self.memory_per_sequence_s
+        if np.any(self.experts_s):  # dense batches skip the power
+            memory = memory - self.experts_s * self.expert_miss ** np.maximum(n * self.tokens, 1.0)
+        return np.maximum(self.compute_fixed_s + n * self.compute_per_sequence_s, memory)
+
+    def lines(self) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+        """((a, b) compute, (a, b) memory): t(n) = max of the two lines where `dense`."""
+        return (
+            (self.compute_fixed_s, self.compute_per_sequence_s),
+            (self.memory_fixed_s, self.memory_per_sequence_s),
+        )
+
+    @property
+    def dense(self) -> Array:
+        """Rows whose time is exactly `lines` (no routed experts whose reads grow with n)."""
+        return self.experts_s <= 0
+
+    def take(self, index: np.ndarray, shape: tuple[int, ...]) -> PhaseLines:
+        """The lines of the rows at flat `index` of a batch of `shape` (a value shared by every row stays one
+        scalar)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = (
+                np.reshape(value, ())
+                if np.size(value) == 1
+                else np.broadcast_to(value, shape).reshape(-1)[index]
+            )
+        return PhaseLines(**out)
+
+
+def _weight_terms(m: ModelColumns, p: PrecisionColumns) -> tuple[Array, Array, Array]:
+    """(bytes when every expert is read, routed-expert bytes, 1 - k/E): `weight_bytes_read` split so that the
+    token count enters once."""
+    total = weight_bytes_total(m, p) - m.params_vision * 2.0
+    share = np.where(m.moe_num_experts > 0, m.moe_experts_per_token / np.maximum(m.moe_num_experts, 1.0), 1.0)
+    return total, m.params_routed_experts * p.weight_bytes, 1.0 - share
+
+
+def _phase(m: ModelColumns, p: PrecisionColumns, w: WorkloadColumns, **terms: Array) -> PhaseTerms:
+    """PhaseTerms with the weights read (`_weight_terms`) and the tensor-parallel width filled in."""
+    weights, experts, miss = _weight_terms(m, p)
+    return PhaseTerms(
+        weight_bytes=weights,
+        expert_bytes=experts,
+        expert_miss=miss,
+        tensor_parallel=w.tensor_parallel,
+        **terms,
+    )
+
+
+def _allreduce_terms(
+    m: ModelColumns, h: HardwareColumns, f: FrameworkColumns, w: WorkloadColumns, e: EfficiencyColumns
+) -> tuple[Array, Array]:
+    """`allreduce_time_s` as (time at zero tokens, time per token): it is affine in the tokens."""
+    zero = allreduce_time_s(m, h, f, w, e, np.zeros(()))
+    return zero, allreduce_time_s(m, h, f, w, e, np.ones(())) - zero
+
+
+def prefill_terms(
+    m: ModelColumns,
+    h: HardwareColumns,
+    p: PrecisionColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    e: EfficiencyColumns,
+) -> PhaseTerms:
+    """Prefilling n prompts together (TTFT of a lone request at n = 1):
+    max(n x FLOPs / (tp x sustained peak x eff), (weights read / tp + n x KV written) / (bw x eff))
+    + unfused attention scores + all-reduce + prefill and per-layer overhead."""
+    n = np.maximum(w.prompt_tokens, 1.0)
+    # Weight-only formats dequantise inside the GEMM: a calibrated share of the fp16 rate.
+    efficiency = e.compute_efficiency * np.where(p.weight_only > 0, e.dequant_efficiency, 1.0)
+    compute = prefill_flops(m, n, 1.0) / (w.tensor_parallel * sustained_flops(h, p, f, e) * efficiency)
+    bandwidth = h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
+    # Unfused attention materialises the full n x n fp32 score matrix per head and layer (the causal mask is
+    # applied to it, not skipped) and passes over it four times: QK^T writes it, the masked softmax reads and
+    # rewrites it, the AV product reads it (llama.cpp's ggml_mul_mat / ggml_soft_max_ext / ggml_mul_mat):
+    # SCORE_BYTES = 4 passes x 4 bytes per element.
+    heads_per_device = m.num_attention_heads / w.tensor_parallel
+    scores = f.materialises_attention * SCORE_BYTES * m.num_layers * heads_per_device * n * n
+    comm_fixed, comm_per_token = _allreduce_terms(m, h, f, w, e)
+    return _phase(
+        m,
+        p,
+        w,
+        compute_s=compute,
+        tokens=n,
+        bytes_per_sequence=kv_bytes_per_sequence(m, w, n) * w.pipeline_parallel,
+        bandwidth=bandwidth,
+        fixed_s=comm_fixed + e.prefill_overhead_s + e.layer_overhead_s * m.num_layers,
+        extra_s=scores / bandwidth + comm_per_token * n,
+    )
+
+
 def prefill_time_s(
     m: ModelColumns,
     h: HardwareColumns,
@@ -167,28 +328,35 @@ def prefill_time_s(
     sequences: Array,
 ) -> Array:
     """Time to prefill `sequences` prompts together (TTFT of a lone request when sequences = 1)."""
-    n = np.maximum(w.prompt_tokens, 1.0)
-    tokens = n * sequences
-    # Weight-only formats dequantise inside the GEMM: a calibrated share of the fp16 rate.
-    efficiency = e.compute_efficiency * np.where(p.weight_only > 0, e.dequant_efficiency, 1.0)
-    compute = prefill_flops(m, n, sequences) / (w.tensor_parallel * sustained_flops(h, p, f, e) * efficiency)
-    kv_write = kv_bytes_per_sequence(m, w, n) * sequences * w.pipeline_parallel
-    traffic = (weight_bytes_read(m, p, tokens) / w.tensor_parallel + kv_write) / (
-        h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
+    return prefill_terms(m, h, p, f, w, e).time_s(sequences)
+
+
+def decode_step_terms(
+    m: ModelColumns,
+    h: HardwareColumns,
+    p: PrecisionColumns,
+    f: FrameworkColumns,
+    w: WorkloadColumns,
+    e: EfficiencyColumns,
+    context_tokens: Array,
+) -> PhaseTerms:
+    """One decode step for n sequences at `context_tokens` each (TPOT):
+    max(n x FLOPs/token / (tp x peak x eff), (weights read / tp + n x KV per sequence) / (bw x eff))
+    + all-reduce + step overhead + layers x per-layer overhead + per-sequence host overhead x n."""
+    compute = decode_flops_per_token(m, context_tokens) / (
+        w.tensor_parallel * sustained_flops(h, p, f, e) * e.compute_efficiency
     )
-    # Unfused attention materialises the full n x n fp32 score matrix per head and layer (the causal mask is
-    # applied to it, not skipped) and passes over it four times: QK^T writes it, the masked softmax reads and
-    # rewrites it, the AV product reads it (llama.cpp's ggml_mul_mat / ggml_soft_max_ext / ggml_mul_mat):
-    # SCORE_BYTES = 4 passes x 4 bytes per element.
-    heads_per_device = m.num_attention_heads / w.tensor_parallel
-    scores = f.materialises_attention * SCORE_BYTES * m.num_layers * heads_per_device * n * n
-    scores_time = scores * sequences / (h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency)
-    return (
-        np.maximum(compute, traffic)
-        + scores_time
-        + allreduce_time_s(m, h, f, w, e, tokens)
-        + e.prefill_overhead_s
-        + e.layer_overhead_s * m.num_layers
+    comm_fixed, comm_per_token = _allreduce_terms(m, h, f, w, e)
+    return _phase(
+        m,
+        p,
+        w,
+        compute_s=compute,
+        tokens=np.ones(()),
+        bytes_per_sequence=kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel,
+        bandwidth=h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency,
+        fixed_s=comm_fixed + e.decode_step_overhead_s + e.layer_overhead_s * m.num_layers,
+        extra_s=comm_per_token + e.per_sequence_overhead_s,
     )
 
 
@@ -202,20 +370,9 @@ def decode_step_time_s(
     batch: Array,
     context_tokens: Array,
 ) -> Array:
-    """One decode step for `batch` sequences at `context_tokens` each (TPOT):
-    max(batch x FLOPs/token / (tp x peak x eff), (weights read / tp + batch x KV per sequence) / (bw x eff))
-    + all-reduce + step overhead + layers x per-layer overhead + per-sequence host overhead x batch."""
-    compute = (
-        batch
-        * decode_flops_per_token(m, context_tokens)
-        / (w.tensor_parallel * sustained_flops(h, p, f, e) * e.compute_efficiency)
-    )
-    kv_read = batch * kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel
-    traffic = (weight_bytes_read(m, p, batch) / w.tensor_parallel + kv_read) / (
-        h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency
-    )
-    host = e.decode_step_overhead_s + e.layer_overhead_s * m.num_layers + e.per_sequence_overhead_s * batch
-    return np.maximum(compute, traffic) + allreduce_time_s(m, h, f, w, e, batch) + host
+    """One decode step for `batch` sequences at `context_tokens` each (TPOT): `decode_step_terms` at
+    n = batch."""
+    return decode_step_terms(m, h, p, f, w, e, context_tokens).time_s(batch)
 
 
 def decode_roofline_tokens_per_s(

@@ -36,12 +36,12 @@ from scipy.special import ndtr
 
 from calculator.columns import Array
 from calculator.engine import ConfigBatch
-from calculator.performance import decode_step_time_s, prefill_time_s
+from calculator.performance import decode_step_terms, decode_step_time_s, prefill_terms, prefill_time_s
 
 CAPACITY_GRID_POINTS = 12
 """In-flight counts tried for the capacity (geometric from 1 to the admissible batch)."""
-BISECTION_STEPS = 30
-"""Steps of the search for the in-flight count that carries an offered rate (log scale: 2^-30 resolution)."""
+ROOT_ITERATIONS = 30
+"""Steps of every search along the load curve (`bracket_root`: regula falsi, Anderson-Bjorck variant)."""
 Z99 = 2.3263478740408408
 """Standard normal 99th percentile."""
 
@@ -75,7 +75,7 @@ class ReplicaModel:
 
     `rate_at(b)` is the rate sustained at in-flight count b; `at_rate(rate)` the operating point serving an
     offered rate; `at_batch(b)` the operating point at in-flight count b on the sustainable curve (what the
-    SLO search walks along)."""
+    SLO search walks along); `latencies` the same figures one column at a time (what a search evaluates)."""
 
     def __init__(
         self,
@@ -83,11 +83,15 @@ class ReplicaModel:
         max_batch: Array,
         *,
         grid_points: int = CAPACITY_GRID_POINTS,
-        bisection_steps: int = BISECTION_STEPS,
+        root_iterations: int = ROOT_ITERATIONS,
+        rows: np.ndarray | None = None,
+        shape: tuple[int, ...] = (),
     ):
-        self.bisection_steps = bisection_steps
-        """Steps of every search along the load curve (fewer in bulk comparisons: 2^-steps of the range)."""
-        self.batch = batch
+        """`rows`: keep only the configurations at these flat indices of a grid batch of `shape` (narrowed to
+        what can run; `max_batch` is then given for those rows alone). The phase terms are computed at the
+        grid's broadcast shapes and gathered, never evaluated row by row."""
+        self.root_iterations = root_iterations
+        """Evaluations of every search along the load curve (fewer in bulk comparisons)."""
         m, h, p, f, w, e = (
             batch.model,
             batch.hardware,
@@ -97,11 +101,19 @@ class ReplicaModel:
             batch.efficiency,
         )
         self.cap = np.maximum(np.asarray(max_batch, dtype=np.float64), 1.0)
-        self.mean_context = w.prompt_tokens + w.output_tokens / 2.0
-        self.lone_prefill = prefill_time_s(m, h, p, f, w, e, np.ones_like(self.cap))
-        self.steps = np.maximum(w.output_tokens - 1.0, 0.0) * np.ones_like(self.cap)
-        self.output_tokens = w.output_tokens * np.ones_like(self.cap)
-        self._prepare()
+        # Each phase's terms once; every in-flight count after that is array arithmetic (PhaseTerms).
+        self.decode_terms = decode_step_terms(
+            m, h, p, f, w, e, w.prompt_tokens + w.output_tokens / 2.0
+        ).compact()
+        self.prefill_terms = prefill_terms(m, h, p, f, w, e).compact()
+        output = w.output_tokens
+        if rows is not None:
+            self.decode_terms = self.decode_terms.take(rows, shape)
+            self.prefill_terms = self.prefill_terms.take(rows, shape)
+            output = np.broadcast_to(output, shape).reshape(-1)[rows]
+        self.lone_prefill = self.prefill_terms.time_s(np.ones_like(self.cap))
+        self.steps = np.maximum(output - 1.0, 0.0) * np.ones_like(self.cap)
+        self.output_tokens = output * np.ones_like(self.cap)
         best_rate = np.zeros_like(self.cap)
         best_b = np.ones_like(self.cap)
         for k in range(grid_points):
@@ -113,37 +125,163 @@ class ReplicaModel:
         self.capacity = best_rate
         self.best_batch = best_b
 
-    def _prepare(self) -> None:
-        """Hook run before the capacity search (TabulatedReplicaModel builds its table here)."""
+    def subset(self, index: np.ndarray) -> ReplicaModel:
+        """The same replicas restricted to the rows at flat `index` (a search narrows to the rows it has not
+        settled)."""
+        shape = np.shape(self.capacity)
+        if len(shape) == 1 and np.size(index) == shape[0]:
+            return self  # every row, in order (indices come from np.flatnonzero)
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        for name in ("cap", "lone_prefill", "steps", "output_tokens", "capacity", "best_batch"):
+            setattr(out, name, np.broadcast_to(getattr(self, name), shape).reshape(-1)[index])
+        out.decode_terms = self.decode_terms.take(index, shape)
+        out.prefill_terms = self.prefill_terms.take(index, shape)
+        return out
 
     def decode_step(self, b: Array) -> Array:
-        x = self.batch
-        return decode_step_time_s(
-            x.model, x.hardware, x.precision, x.framework, x.workload, x.efficiency, b, self.mean_context
-        )
+        return self.decode_terms.time_s(b)
 
     def prefill_per_request(self, b: Array) -> Array:
-        x = self.batch
-        return prefill_time_s(x.model, x.hardware, x.precision, x.framework, x.workload, x.efficiency, b) / b
+        return self.prefill_terms.time_s(b) / b
 
     def rate_at(self, b: Array) -> Array:
         """Sustainable rate at in-flight count b (the closed form in the module docstring)."""
-        p1, pb, sd = self.lone_prefill, self.prefill_per_request(b), self.steps * self.decode_step(b)
+        return self._rate(b, self.decode_step(b), self.prefill_per_request(b))
+
+    def _rate(self, b: Array, decode: Array, per_request: Array) -> Array:
+        p1, pb, sd = self.lone_prefill, per_request, self.steps * decode
         big_b = p1 + sd + b * pb
         root = np.sqrt(np.maximum(big_b * big_b - 4.0 * p1 * pb * b, 0.0))
         return 2.0 * b / np.maximum(big_b + root, 1e-30)
 
     def batch_for_rate(self, rate: Array) -> Array:
-        """The smallest in-flight count in [1, best batch] whose sustainable rate reaches `rate` (bisection in
-        log b; 1 when even a batch of one keeps up)."""
-        lo = np.zeros_like(self.cap)
+        """The smallest in-flight count in [1, best batch] whose sustainable rate reaches `rate` (1 when even
+        a batch of one keeps up): in closed form on the phases' roofline lines (`_rate_roots`), searched in
+        log b where that fails (routed experts)."""
+        rate = np.asarray(rate, dtype=np.float64)
+        shape = np.broadcast_shapes(np.shape(self.capacity), np.shape(rate))
+        model = self
+        if shape != np.shape(self.capacity):  # e.g. one configuration at many rates: its row repeated
+            rows_of = np.arange(self.capacity.size).reshape(np.shape(self.capacity))
+            model = self.subset(np.broadcast_to(rows_of, shape).reshape(-1))
+        rate = np.broadcast_to(rate, shape).reshape(-1)
+        lone = np.broadcast_to(model.rate_at(np.ones(rate.size)), rate.shape)
+        out = np.ones(rate.size)
+        rows = np.flatnonzero(lone < rate)
+        if rows.size == 0:
+            return out.reshape(shape)
+        sub = model.subset(rows)
+        target = rate[rows]
+        b = sub._rate_roots(target)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            check = np.abs(sub.rate_at(np.where(np.isfinite(b), b, 1.0)) / target - 1.0) < 1e-9
+        check &= np.isfinite(b)
+        out[rows[check]] = b[check]
+        left = np.flatnonzero(~check)
+        if left.size:
+            out[rows[left]] = sub.subset(left)._search_batch_for_rate(target[left])
+        return out.reshape(shape)
+
+    def _search_batch_for_rate(self, target: Array) -> Array:
+        """`batch_for_rate` by search in log b (rows whose rate(1) is below `target`)."""
+        log_target = np.log(np.maximum(target, 1e-300))
+
+        def short(x: Array) -> Array:
+            return np.log(np.maximum(self.rate_at(np.exp(x)), 1e-300)) - log_target
+
         hi = np.log(self.best_batch)
-        for _ in range(self.bisection_steps):
-            mid = 0.5 * (lo + hi)
-            below = self.rate_at(np.exp(mid)) < rate
-            lo = np.where(below, mid, lo)
-            hi = np.where(below, hi, mid)
-        return np.where(self.rate_at(np.ones_like(self.cap)) >= rate, 1.0, np.exp(hi))
+        lo = np.zeros_like(hi)
+        lo, hi = bracket_root(short, lo, hi, short(lo), short(hi), self.root_iterations, polish=False)
+        # The rate is smooth in log b: the secant through the final bracket lands on the root.
+        f_lo, f_hi = short(lo), short(hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        return np.exp(np.where(np.isfinite(x) & (x >= lo) & (x <= hi), x, hi))
+
+    def _line_pairs(self) -> list[tuple[Array, Array, Array, Array, Array]]:
+        """(a_P, b_P, a_D, b_D, exact) for each pair of roofline lines of the prefill P(n) = a_P + b_P n and
+        the decode step D(n) = a_D + b_D n: on a pair both are affine, and a root b found on it is the real
+        one where both lines are the active (larger) ones at b and the phases read no routed experts."""
+        out = []
+        prefill, decode = self.prefill_terms.lines(), self.decode_terms.lines()
+        dense = self.prefill_terms.dense & self.decode_terms.dense
+        for i, (ap, bp) in enumerate(prefill):
+            op = prefill[1 - i]
+            for j, (ad, bd) in enumerate(decode):
+                od = decode[1 - j]
+
+                def exact(b: Array, ap=ap, bp=bp, ad=ad, bd=bd, op=op, od=od) -> Array:
+                    return (
+                        dense
+                        & (ap + bp * b >= (op[0] + op[1] * b) * (1.0 - 1e-12))
+                        & (ad + bd * b >= (od[0] + od[1] * b) * (1.0 - 1e-12))
+                    )
+
+                out.append((ap, bp, ad, bd, exact))
+        return out
+
+    def _smallest_valid(self, candidates: list[tuple[Array, Array]]) -> Array:
+        """The smallest candidate in-flight count in [1, best batch] whose mask holds (NaN if none)."""
+        best = np.full(np.shape(self.capacity), np.nan)
+        for b, ok in candidates:
+            with np.errstate(invalid="ignore"):
+                good = ok & (b >= 1.0 - 1e-9) & (b <= self.best_batch * (1.0 + 1e-9)) & ~(b >= best)
+            best = np.where(good, np.clip(b, 1.0, self.best_batch), best)
+        return best
+
+    def _rate_roots(self, rate: Array) -> Array:
+        """In-flight count b with rate(b) = `rate`, in closed form: Little's law on the curve (the module
+        docstring's quadratic in r, times b), b^2 - r b P(b) - r P1 b - r s b D(b) + r^2 P1 P(b) = 0,
+        is a quadratic in b on each pair of roofline lines (`_line_pairs`); the physical root has
+        r P(b) / b < 1. NaN where no pair gives one (routed experts: searched instead)."""
+        r, p1, steps = rate, self.lone_prefill, self.steps
+        candidates = []
+        for ap, bp, ad, bd, exact in self._line_pairs():
+            qa = 1.0 - r * bp - r * steps * bd
+            qb = -r * ap - r * p1 + r * r * p1 * bp - r * steps * ad
+            qc = r * r * p1 * ap
+            for root in _quadratic_roots(qa, qb, qc):
+                at = np.where(np.isfinite(root), root, 1.0)
+                candidates.append((root, exact(at) & (r * (ap + bp * at) < at)))
+        return self._smallest_valid(candidates)
+
+    def batch_for_tpot(self, bound_s: Array) -> Array:
+        """The in-flight count on the sustainable curve where the mean TPOT reaches `bound_s` (NaN where it
+        stays below it up to the best batch; rows whose TPOT at b = 1 already exceeds it give 1). Closed form
+        on the roofline lines: there rate = b / (P1 + s T) (Little's law at TPOT T), and
+        T (1 - P(b) / (P1 + s T)) = D(b) is linear in b; searched in log b where that fails."""
+        shape = np.shape(self.capacity)
+        bound = np.broadcast_to(np.asarray(bound_s, dtype=np.float64), shape).reshape(-1)
+        k = self.lone_prefill + self.steps * bound
+
+        candidates = []
+        for ap, bp, ad, bd, exact in self._line_pairs():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                root = (bound * (1.0 - ap / k) - ad) / (bd + bound * bp / k)
+            candidates.append((root, exact(np.where(np.isfinite(root), root, 1.0))))
+        b = self._smallest_valid(candidates).reshape(-1)
+
+        def excess(model: ReplicaModel, x: Array, limit: Array) -> Array:
+            return np.log(model.curve_latencies(np.exp(x), ("tpot_s",))[1]["tpot_s"] / limit)
+
+        one = excess(self, np.zeros(bound.size), bound)
+        top = excess(self, np.log(self.best_batch), bound)
+        b = np.where(one > 0, 1.0, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            check = np.abs(excess(self, np.log(np.where(np.isfinite(b), b, 1.0)), bound)) < 1e-9
+        check &= np.isfinite(b) & (one <= 0)
+        b = np.where(check | (one > 0), b, np.nan)
+        left = np.flatnonzero(~check & (one <= 0) & (top > 0))
+        if left.size:
+            part = self.subset(left)
+            lo, hi = np.zeros(left.size), np.log(part.best_batch)
+            limit = bound[left]
+            lo, _ = bracket_root(
+                lambda x: excess(part, x, limit), lo, hi, one[left], top[left], self.root_iterations
+            )
+            b[left] = np.exp(lo)
+        return b.reshape(shape)
 
     def at_rate(self, request_rate: Array, *, prefill_queue: bool = True) -> OnlineColumns:
         offered = np.maximum(np.asarray(request_rate, dtype=np.float64), 0.0) * np.ones_like(self.cap)
@@ -158,41 +296,89 @@ class ReplicaModel:
         rate = np.minimum(self.rate_at(b), self.capacity)
         return self.point_at(b, rate, rate >= self.capacity * (1.0 - 1e-9))
 
+    def curve_latencies(self, b: Array, columns: tuple[str, ...]) -> tuple[Array, dict[str, Array]]:
+        """(rate, the requested OnlineColumns latency fields) at in-flight count b on the sustainable curve,
+        b in [1, best batch]: what a search along the load curve evaluates at each step."""
+        decode, per_request = self.decode_step(b), self.prefill_per_request(b)
+        rate = np.minimum(self._rate(b, decode, per_request), self.capacity)
+        saturated = rate >= self.capacity * (1.0 - 1e-9)
+        return rate, self.latencies(b, rate, saturated, columns, decode=decode, per_request=per_request)
+
+    def latencies(
+        self,
+        b: Array,
+        rate: Array,
+        saturated: Array,
+        columns: tuple[str, ...],
+        *,
+        prefill_queue: bool = True,
+        decode: Array | None = None,
+        per_request: Array | None = None,
+    ) -> dict[str, Array]:
+        """The requested OnlineColumns latency fields serving `rate` with b requests in flight, each computed
+        only if asked for (`point_at` asks for all)."""
+        p1 = self.lone_prefill
+        memo: dict[str, Array] = {}
+
+        def tpot_terms() -> tuple[Array, Array]:
+            if "tpot_s" not in memo:
+                pr = self.prefill_per_request(b) if per_request is None else per_request
+                step = self.decode_step(b) if decode is None else decode
+                memo["stretch"] = 1.0 / (1.0 - np.clip(rate * pr, 0.0, 0.999))
+                memo["tpot_s"] = step * memo["stretch"]
+            return memo["tpot_s"], memo["stretch"]
+
+        def tpot_p99() -> Array:
+            if "tpot_p99_s" not in memo:
+                tpot, stretch = tpot_terms()
+                # In-flight count by Little's law (below 1 at light load), its 99th percentile (Poisson).
+                in_flight = rate * (p1 + self.steps * tpot)
+                b99 = np.clip(in_flight + Z99 * np.sqrt(in_flight), 1.0, self.best_batch)
+                memo["tpot_p99_s"] = np.maximum(self.decode_step(b99) * stretch, tpot)
+            return memo["tpot_p99_s"]
+
+        def tpot_p90() -> Array:
+            # TPOT at the p90 in-flight count: between the mean and the p99 (1.2816 / 2.3263 of the way).
+            tpot = tpot_terms()[0]
+            return tpot + (tpot_p99() - tpot) * (1.2815515655446004 / Z99)
+
+        def admission() -> Array:
+            if "p_wait" not in memo:
+                memo["p_wait"], memo["inv"] = _admission_chance(rate, self.capacity, self.best_batch)
+            return memo["p_wait"]
+
+        def ttft(q: float | None) -> Array:
+            """TTFT at quantile q (None: the mean)."""
+            key = f"ttft_{q}"
+            if key not in memo:
+                p_wait = admission()
+                queue = _prefill_wait(rate * p1, p1, q) if prefill_queue else np.zeros_like(p1)
+                unbounded = np.where(saturated, np.inf, 0.0)
+                memo[key] = p1 + queue + _admission_wait(p_wait, memo["inv"], q) + unbounded
+            return memo[key]
+
+        makers: dict[str, Callable[[], Array]] = {
+            "ttft_p50_s": lambda: ttft(0.5),
+            "ttft_p90_s": lambda: ttft(0.9),
+            "ttft_p99_s": lambda: ttft(0.99),
+            "ttft_mean_s": lambda: ttft(None),
+            "tpot_s": lambda: tpot_terms()[0],
+            "tpot_p99_s": tpot_p99,
+            "e2e_latency_s": lambda: ttft(None) + self.steps * tpot_terms()[0],
+            "e2e_p90_s": lambda: ttft(0.9) + self.steps * tpot_p90(),
+            "e2e_p99_s": lambda: ttft(0.99) + self.steps * tpot_p99(),
+        }
+        return {name: makers[name]() for name in columns}
+
     def point_at(
         self, b: Array, rate: Array, saturated: Array, *, prefill_queue: bool = True
     ) -> OnlineColumns:
         """The operating point serving `rate` with b requests in flight (b from `batch_for_rate`, or 1 for
         rates a batch of one carries)."""
-        rho_prefill = np.clip(rate * self.prefill_per_request(b), 0.0, 0.999)
-        stretch = 1.0 / (1.0 - rho_prefill)
-        tpot = self.decode_step(b) * stretch
-        p1 = self.lone_prefill
-        # In-flight count by Little's law (may be below 1 at light load), its 99th percentile (Poisson).
-        in_flight = rate * (p1 + self.steps * tpot)
-        b99 = np.clip(in_flight + Z99 * np.sqrt(in_flight), 1.0, self.best_batch)
-        tpot_p99 = np.maximum(self.decode_step(b99) * stretch, tpot)
-        if prefill_queue:
-            p50, p90, p99, mean = _prefill_waits(rate * p1, p1)
-        else:
-            p50 = p90 = p99 = mean = np.zeros_like(rate)
-        a50, a90, a99, amean = _admission_waits(rate, self.capacity, self.best_batch)
-        unbounded = np.where(saturated, np.inf, 0.0)
-        ttft_mean = p1 + mean + amean + unbounded
-        ttft_p90 = p1 + p90 + a90 + unbounded
-        ttft_p99 = p1 + p99 + a99 + unbounded
-        # TPOT at the p90 in-flight count: between the mean and the p99 (1.2816 / 2.3263 of the way).
-        tpot_p90 = tpot + (tpot_p99 - tpot) * (1.2815515655446004 / Z99)
+        values = self.latencies(b, rate, saturated, LATENCY_COLUMNS, prefill_queue=prefill_queue)
         return OnlineColumns(
             concurrency=b,
-            ttft_p50_s=p1 + p50 + a50 + unbounded,
-            ttft_p90_s=ttft_p90,
-            ttft_p99_s=ttft_p99,
-            ttft_mean_s=ttft_mean,
-            tpot_s=tpot,
-            tpot_p99_s=tpot_p99,
-            e2e_latency_s=ttft_mean + self.steps * tpot,
-            e2e_p90_s=ttft_p90 + self.steps * tpot_p90,
-            e2e_p99_s=ttft_p99 + self.steps * tpot_p99,
+            **values,
             output_tokens_per_s=rate * self.output_tokens,
             requests_per_s=rate,
             capacity_requests_per_s=self.capacity,
@@ -201,71 +387,88 @@ class ReplicaModel:
         )
 
 
-class TabulatedReplicaModel(ReplicaModel):
-    """The bulk comparisons' fast path: one decode step D(b) and the prefill per request P(b) / b are computed
-    exactly at `table_points` in-flight counts (geometric from 1 to the admissible batch) and interpolated
-    linearly in b between them (both are piecewise linear in b for dense models: a roofline max of affine
-    terms), so the searches along the load curve cost array arithmetic instead of engine evaluations.
-    Rows must be one configuration each (a flat batch)."""
+LATENCY_COLUMNS = (
+    "ttft_p50_s",
+    "ttft_p90_s",
+    "ttft_p99_s",
+    "ttft_mean_s",
+    "tpot_s",
+    "tpot_p99_s",
+    "e2e_latency_s",
+    "e2e_p90_s",
+    "e2e_p99_s",
+)
+"""The OnlineColumns fields `ReplicaModel.latencies` computes."""
 
-    def __init__(self, batch: ConfigBatch, max_batch: Array, *, table_points: int = 10, **kwargs: int):
-        self.table_points = table_points
-        super().__init__(batch, max_batch, **kwargs)
 
-    def _prepare(self) -> None:
-        k, n = self.table_points, self.cap.size
-        self._log_cap = np.log(self.cap)
-        grid = np.array([self.cap ** (i / (k - 1)) for i in range(k)])
-        decode = np.array([ReplicaModel.decode_step(self, b) for b in grid])
-        prefill = np.array([ReplicaModel.prefill_per_request(self, b) for b in grid])
-        width = np.maximum(np.diff(grid, axis=0), 1e-30)
-        # Flat per-segment tables (segment i of row j at i x n + j): start, value there, slope.
-        self._start = grid[:-1].reshape(-1)
-        self._decode = (decode[:-1].reshape(-1), (np.diff(decode, axis=0) / width).reshape(-1))
-        self._prefill = (prefill[:-1].reshape(-1), (np.diff(prefill, axis=0) / width).reshape(-1))
-        self._columns = np.arange(n)
-        self._last: tuple[Array, Array, Array] | None = None
+def _quadratic_roots(qa: Array, qb: Array, qc: Array) -> tuple[Array, Array]:
+    """Both real roots of qa x^2 + qb x + qc = 0 (NaN where complex; the linear root, twice, where qa is
+    negligible), in the cancellation-free form (Numerical Recipes 5.6)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = qb * qb - 4.0 * qa * qc
+        root = np.sqrt(np.where(disc >= 0, disc, np.nan))
+        q = -0.5 * (qb + np.where(qb >= 0, root, -root))
+        linear = np.abs(qa) * np.maximum(np.abs(qc), 1e-300) < 1e-14 * qb * qb
+        first = np.where(linear, -qc / qb, q / qa)
+        second = np.where(linear, -qc / qb, qc / q)
+    return first, second
 
-    def _segment(self, b: Array) -> tuple[Array, Array]:
-        """(flat segment index, b clipped to [1, cap]) for each row; the last query is remembered, since the
-        decode step and the prefill are asked for the same in-flight counts."""
-        if self._last is not None and self._last[0] is b:
-            return self._last[1], self._last[2]
-        k = self.table_points
-        clipped = np.clip(np.broadcast_to(b, self.cap.shape), 1.0, self.cap)
+
+def bracket_root(
+    fun: Callable[[Array], Array],
+    lo: Array,
+    hi: Array,
+    f_lo: Array,
+    f_hi: Array,
+    iterations: int,
+    *,
+    polish: bool = True,
+) -> tuple[Array, Array]:
+    """Narrow each row's bracket [lo, hi] of an increasing `fun` (fun(lo) <= 0 < fun(hi)) around its root:
+    regula falsi with the Anderson-Bjorck modification (Anderson & Bjorck 1973: the end kept twice has its
+    value scaled down, so both ends converge superlinearly), bisecting every fourth step (a kink or a flat
+    stretch slows the secant) and where the secant is not finite. With `polish` the last step aims at the
+    feasible side: as far below the secant's root as hi is above it (a kinked `fun` converges from one
+    side). Returns (lo, hi); `fun(x)` is evaluated once per step on all rows."""
+    kept = np.zeros(np.shape(lo), dtype=np.int8)  # -1: lo kept last time, +1: hi kept
+    for step in range(iterations):
+        width = hi - lo
         with np.errstate(divide="ignore", invalid="ignore"):
-            x = np.where(self._log_cap > 0, np.log(clipped) / self._log_cap * (k - 1), 0.0)
-        index = np.clip(x.astype(np.intp), 0, k - 2) * self.cap.size + self._columns
-        self._last = (b, index, clipped)
-        return index, clipped
+            chord = width / (f_hi - f_lo)
+            x = hi - f_hi * chord
+            if polish and step == iterations - 1 and iterations > 1:
+                x = np.where(2.0 * x - hi > lo, 2.0 * x - hi, x)
+        bisect = step % 4 == 3 and not (polish and step == iterations - 1)
+        x = np.where(np.isfinite(x) & (x > lo) & (x < hi) & (not bisect), x, 0.5 * (lo + hi))
+        fx = fun(x)
+        over = fx > 0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            scale_lo = np.where((1.0 - fx / f_hi) > 0, 1.0 - fx / f_hi, 0.5)
+            scale_hi = np.where((1.0 - fx / f_lo) > 0, 1.0 - fx / f_lo, 0.5)
+        f_lo = np.where(over & (kept == -1), scale_lo * f_lo, f_lo)
+        f_hi = np.where(~over & (kept == 1), scale_hi * f_hi, f_hi)
+        hi, f_hi = np.where(over, x, hi), np.where(over, fx, f_hi)
+        lo, f_lo = np.where(over, lo, x), np.where(over, f_lo, fx)
+        kept = np.where(over, -1, 1).astype(np.int8)
+    return lo, hi
 
-    def _interpolate(self, table: tuple[Array, Array], b: Array) -> Array:
-        index, clipped = self._segment(b)
-        value, slope = table
-        return value.take(index) + slope.take(index) * (clipped - self._start.take(index))
 
-    def decode_step(self, b: Array) -> Array:
-        return self._interpolate(self._decode, b)
-
-    def prefill_per_request(self, b: Array) -> Array:
-        return self._interpolate(self._prefill, b)
+def _prefill_wait(rho: Array, service_s: Array, q: float | None) -> Array:
+    """M/D/1 wait in front of the prefill work at quantile q (None: the mean)."""
+    rho = np.clip(rho, 0.0, 0.999)
+    if q is None:
+        return rho / (2.0 * (1.0 - rho)) * service_s
+    return np.where(rho > 1.0 - q, service_s / (1.0 - rho) * np.log(np.maximum(rho, 1e-300) / (1.0 - q)), 0.0)
 
 
 def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array, Array]:
     """M/D/1 waits (p50, p90, p99, mean) in front of the prefill work."""
-    rho = np.clip(rho, 0.0, 0.999)
-    mean = rho / (2.0 * (1.0 - rho)) * service_s
-
-    def tail(p: float) -> Array:
-        return np.where(
-            rho > 1.0 - p, service_s / (1.0 - rho) * np.log(np.maximum(rho, 1e-300) / (1.0 - p)), 0.0
-        )
-
-    return tail(0.5), tail(0.9), tail(0.99), mean
+    return tuple(_prefill_wait(rho, service_s, q) for q in (0.5, 0.9, 0.99, None))  # type: ignore[return-value]
 
 
-def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array, Array, Array]:
-    """Waits (p50, p90, p99, mean) for one of `slots` in-flight places (Halfin-Whitt, module docstring)."""
+def _admission_chance(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array]:
+    """(P(wait), 1 / (capacity - rate)) for one of `slots` in-flight places (Halfin-Whitt, module
+    docstring)."""
     headroom = np.maximum(capacity - rate, 0.0)
     u = np.where(capacity > 0, rate / np.maximum(capacity, 1e-30), 1.0)
     beta = np.broadcast_to(np.maximum(1.0 - u, 0.0) * np.sqrt(slots), np.shape(headroom))
@@ -276,12 +479,27 @@ def _admission_waits(rate: Array, capacity: Array, slots: Array) -> tuple[Array,
     p_wait[near] = 1.0 / (1.0 + b * ndtr(b) * np.sqrt(2.0 * np.pi) * np.exp(b * b / 2.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(headroom > 0, 1.0 / headroom, np.inf)
+    return p_wait, inv
 
-        def tail(p: float) -> Array:
-            return np.where(p_wait > 1.0 - p, np.log(np.maximum(p_wait, 1e-300) / (1.0 - p)) * inv, 0.0)
 
-        mean = np.where(p_wait > 0, p_wait * inv, 0.0)
-    return tail(0.5), tail(0.9), tail(0.99), mean
+def admission_onset(q: float) -> float:
+    """The Halfin-Whitt beta below which the admission wait's q-quantile is positive: P(wait)(beta) = 1 - q
+    (P(wait) falls with beta; bisection, to 1e-12). Below the rate capacity x (1 - beta / sqrt(slots)) the
+    q-quantile of the admission wait is 0."""
+    lo, hi = 0.0, 6.0
+    for _ in range(45):
+        mid = 0.5 * (lo + hi)
+        p_wait = 1.0 / (1.0 + mid * float(ndtr(mid)) * np.sqrt(2.0 * np.pi) * np.exp(mid * mid / 2.0))
+        lo, hi = (mid, hi) if p_wait > 1.0 - q else (lo, mid)
+    return lo
+
+
+def _admission_wait(p_wait: Array, inv: Array, q: float | None) -> Array:
+    """Admission wait at quantile q (None: the mean) from `_admission_chance`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if q is None:
+            return np.where(p_wait > 0, p_wait * inv, 0.0)
+        return np.where(p_wait > 1.0 - q, np.log(np.maximum(p_wait, 1e-300) / (1.0 - q)) * inv, 0.0)
 
 
 def replica_capacity(batch: ConfigBatch, max_batch: Array) -> tuple[Array, Array]:

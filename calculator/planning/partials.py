@@ -6,7 +6,7 @@ run on any worker, in any order, and may be retried at will.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,14 +16,13 @@ from calculator.catalog import default_catalog
 from calculator.cost import HOURS_PER_MONTH
 from calculator.engine import BLOCKERS, evaluate
 from calculator.frameworks import resolve_framework
-from calculator.grid import EntityTables, flatten_rows, parallel_tensor_batch
+from calculator.grid import EntityTables, parallel_tensor_batch
 from calculator.planning.chunks import ChunkSpec
 from calculator.planning.objectives import (
     CONSTRAINTS,
     OBJECTIVES,
     SIZED_OBJECTIVES,
     constraint_met,
-    constraint_value,
     rank_values,
     row_order,
     score_value,
@@ -34,7 +33,7 @@ from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, LoadCol
 from calculator.planning.slo import resolve_slo
 from calculator.planning.spec import ENGINE_REASONS, REASONS, ComparisonSpec
 from calculator.precisions import kv_bytes_per_element, resolve_precision
-from calculator.serving import ReplicaModel, TabulatedReplicaModel
+from calculator.serving import ReplicaModel
 from calculator.specs import Catalog
 
 
@@ -143,28 +142,28 @@ def _admissible_batch(results: Any) -> Any:
     return np.max(cap, axis=5, keepdims=True) if np.ndim(cap) == 7 else cap
 
 
-COMPARISON_BISECTION_STEPS = 11
-"""Steps of the load-curve searches in bulk comparisons (2^-11 of the log range, about 0.3% of the batch;
-estimates use 30)."""
+COMPARISON_ROOT_ITERATIONS = 8
+"""Evaluations of each load-curve search in bulk comparisons (estimates use serving.ROOT_ITERATIONS)."""
 
 
 def spec_load(
     spec: ComparisonSpec, batch: Any, results: Any, group: Any, shape: tuple[int, ...]
 ) -> LoadColumns:
     """A sized comparison's configurations at the load each would carry (`sizing.load_columns`). Only the
-    configurations the engine can run are sized: they are gathered into one flat batch (`flatten_rows`) and
+    configurations the engine can run are sized: their serving terms are gathered from the grid (`rows`) and
     the figures scattered back to the chunk's shape (the others keep NaN, zero replicas, outside the SLO)."""
     runnable = np.flatnonzero(np.broadcast_to(results.blockers, shape).reshape(-1) == 0)
-    rows = flatten_rows(batch, shape, runnable)
 
     def flat(value: Any) -> np.ndarray:
         return np.broadcast_to(value, shape).reshape(-1)[runnable]
 
-    replica = TabulatedReplicaModel(
-        rows,
+    replica = ReplicaModel(
+        batch,
         flat(results.max_batch_size),
         grid_points=COMPARISON_GRID_POINTS,
-        bisection_steps=COMPARISON_BISECTION_STEPS,
+        root_iterations=COMPARISON_ROOT_ITERATIONS,
+        rows=runnable,
+        shape=shape,
     )
     mean = spec.requests_per_hour / 3600.0
     load = load_columns(
@@ -180,7 +179,8 @@ def spec_load(
 
 
 def _scatter(value: Any, index: np.ndarray, shape: tuple[int, ...]) -> Any:
-    """Columns computed for the configurations at flat `index`, as arrays of the chunk's shape."""
+    """Columns computed for the configurations at flat `index`, as arrays of the chunk's shape (a dataclass
+    of columns becomes a `_Scattered` view that scatters each field when it is first read)."""
     if isinstance(value, np.ndarray):
         if value.dtype == bool:
             out = np.zeros(int(np.prod(shape)), dtype=bool)
@@ -190,7 +190,22 @@ def _scatter(value: Any, index: np.ndarray, shape: tuple[int, ...]) -> Any:
             out = np.full(int(np.prod(shape)), np.nan)
         out[index] = np.broadcast_to(value, index.shape)
         return out.reshape(shape)
-    return type(value)(**{f.name: _scatter(getattr(value, f.name), index, shape) for f in fields(value)})
+    return _Scattered(value, index, shape)
+
+
+class _Scattered:
+    """A dataclass of flat columns seen at the chunk's shape: each field is scattered on first access (the
+    rows and rankings read a handful of the sizing's columns)."""
+
+    def __init__(self, value: Any, index: np.ndarray, shape: tuple[int, ...]):
+        self._value, self._index, self._shape = value, index, shape
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        out = _scatter(getattr(self._value, name), self._index, self._shape)
+        setattr(self, name, out)
+        return out
 
 
 def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
@@ -355,13 +370,14 @@ class _Chunk:
             )
         return out
 
-    def best(self, values: np.ndarray, order: Any) -> ResultRow | None:
-        """The first row by `order` (a row sort key whose first item is the row's value in `values`) among
-        the rows with the lowest flat `values` (inf = excluded)."""
+    def best(self, values: np.ndarray) -> ResultRow | None:
+        """The first row by (flat `values`, configuration key) (inf = excluded); ties are broken by key
+        without building their rows (`by_key`)."""
         lowest = values.min() if values.size else np.inf
         if not np.isfinite(lowest):
             return None
-        return min(self.rows(np.flatnonzero(values == lowest)), key=order)
+        ties = np.flatnonzero(values == lowest)
+        return self.rows(ties[self.by_key(ties)[:1]])[0]
 
     def best_per_group(self, values: np.ndarray, axis: int, names: Sequence[str]) -> dict[str, ResultRow]:
         """Best row per index of `axis` (0 models, 1 hardware) by (rank value, key)."""
@@ -371,13 +387,37 @@ class _Chunk:
         expand = [1] * len(self.shape)
         expand[axis] = -1
         ties = np.flatnonzero((grid == lowest.reshape(expand)) & np.isfinite(grid))
-        best: dict[str, ResultRow] = {}
-        order = row_order(self.spec.objective)
-        for row in self.rows(ties):
-            name = row.hardware if axis == 1 else row.model
-            if name not in best or order(row) < order(best[name]):
-                best[name] = row
+        ordered = ties[self.by_key(ties, group_axis=axis)]
+        group = np.unravel_index(ordered, self.shape)[axis]
+        _, first = np.unique(group, return_index=True)
+        best = {(row.hardware if axis == 1 else row.model): row for row in self.rows(ordered[first])}
         return {name: best[name] for name in names if name in best}
+
+    def by_key(self, flat: np.ndarray, group_axis: int | None = None) -> np.ndarray:
+        """The order of the flat indices `flat` by their rows' configuration keys (by the index along
+        `group_axis` first): each axis's names ranked as the key's "|"-terminated segments, which order the
+        whole key string the same way."""
+        if not hasattr(self, "_key_ranks"):
+            spec, chunk = self.spec, self.chunk
+            segments = [
+                [f"{m}|" for m in spec.models[chunk.model_start : chunk.model_stop]],
+                [f"{h}|" for h in spec.hardware[chunk.hardware_start : chunk.hardware_stop]],
+                [f"{p}|" for p in spec.precisions],
+                [f"{f}|" for f in spec.frameworks],
+                [f"tp{tp}|gpus{tp * pp}|" for tp, pp, _ in self.pairs],
+                [f"bs{b or 'auto'}|" for b in spec.batch_sizes],
+                list(spec.deployment_modes),
+            ]
+            self._key_ranks = []
+            for names in segments:
+                rank = np.empty(len(names), dtype=np.int64)
+                rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+                self._key_ranks.append(rank)
+        idx = np.unravel_index(flat, self.shape)
+        keys = [rank[i] for rank, i in zip(self._key_ranks, idx, strict=True)]
+        if group_axis is not None:
+            keys = [idx[group_axis], *keys]
+        return np.lexsort(keys[::-1])
 
 
 def evaluate_chunk(
@@ -459,7 +499,7 @@ def evaluate_chunk(
         infeasible[reason] = int(np.count_nonzero(hit))
         remaining &= ~hit
         ranked = np.where(runnable, value * sign, np.inf).ravel()
-        row = c.best(ranked, lambda r, x=reason: (constraint_value(r, x), r.key))
+        row = c.best(ranked)
         if row is not None:
             best_runnable[reason] = row
     feasible = remaining
@@ -472,12 +512,15 @@ def evaluate_chunk(
     if finite:
         k = min(spec.top_k, finite)
         kth = np.partition(ranks, k - 1)[k - 1]
-        top = sorted(c.rows(np.flatnonzero(ranks <= kth)), key=row_order(spec.objective))[: spec.top_k]
+        candidates = np.flatnonzero(ranks <= kth)
+        by_key = candidates[c.by_key(candidates)]
+        chosen = by_key[np.argsort(ranks[by_key], kind="stable")[: spec.top_k]]
+        top = sorted(c.rows(chosen), key=row_order(spec.objective))
 
     best_by_objective = {}
     for objective in OBJECTIVES if spec.sized else tuple(o for o in OBJECTIVES if o not in SIZED_OBJECTIVES):
         values = ranks if objective == spec.objective else c.rank_values(objective, feasible)
-        row = c.best(values, row_order(objective))
+        row = c.best(values)
         if row is not None:
             best_by_objective[objective] = row
 

@@ -2,8 +2,11 @@
 traffic needs, from the serving model at the load each replica carries (never from one batch's figure).
 
 goodput = the largest offered rate r <= max_utilization x capacity at which every SLO bound holds. Latencies
-grow with the load (serving.py), so the bounds hold on an interval [0, goodput]: the search walks the
-sustainable curve by in-flight count b (bisection in log b; one serving evaluation per step).
+grow with the load (serving.py), so each bound holds on an interval [0, its limit] and the goodput is the
+smallest limit (`_search`): the utilisation ceiling and the mean TPOT bound in closed form on the roofline
+lines (serving.ReplicaModel.batch_for_rate / batch_for_tpot), TTFT bounds (a function of the rate alone)
+and the p99 TPOT / end-to-end bounds by regula falsi (serving.bracket_root), only the SLO's own latencies
+evaluated at each step.
 replicas = ceil(peak rate / goodput); each replica then carries peak / replicas (its operating point is
 reported), GPUs = replicas x tensor_parallel x pipeline_parallel, and
     $/hour = replicas x per-replica $/hour,  $/month = $/hour x 730,
@@ -13,7 +16,7 @@ reported), GPUs = replicas x tensor_parallel x pipeline_parallel, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -23,7 +26,7 @@ from calculator.cost import HOURS_PER_MONTH, CostAssumptions
 from calculator.deployment import Deployment, deployments_batch
 from calculator.engine import BLOCKERS, evaluate
 from calculator.planning.slo import SLO, SLO_TERMS, Traffic
-from calculator.serving import OnlineColumns, ReplicaModel
+from calculator.serving import OnlineColumns, ReplicaModel, admission_onset, bracket_root
 
 DEFAULT_MAX_TOTAL_GPUS = 4096
 """Sizing a traffic, a deployment of more GPUs than this is rejected ("gpu_budget") unless a budget is given:
@@ -59,12 +62,42 @@ def _violations(point: OnlineColumns, slo: SLO) -> list[tuple[int, Array]]:
     return out
 
 
+def _excess(values: dict[str, Array], slo: SLO) -> Array:
+    """How far the worst bound is exceeded: max over the SLO's terms of ln(value / bound) (> 0: violated)."""
+    out = None
+    for term, bound_s in slo.terms():
+        ratio = np.log(np.maximum(values[term.column], 1e-300) / (bound_s * (1.0 + 1e-12)))
+        out = ratio if out is None else np.maximum(out, ratio)
+    assert out is not None
+    return out
+
+
+def _binding(
+    inside: dict[str, Array], outside: dict[str, Array], slo: SLO, utilization: tuple[Array, Array]
+) -> Array:
+    """BINDING index of the bound that crosses first between a point inside the SLO and one outside it
+    (the ends of a search's bracket): each bound's ln(value / limit) interpolated linearly to its zero
+    crossing, the utilisation ceiling included as ln(rate / ceiling); ties go to max_utilization, then
+    SLO_TERMS order."""
+    names = ["max_utilization"]
+    ends = [utilization]
+    for term, bound_s in slo.terms():
+        names.append(term.name)
+        ends.append(tuple(np.log(np.maximum(v[term.column], 1e-300) / bound_s) for v in (inside, outside)))
+    crossings = []
+    for low, high in ends:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = np.where(high > 0, np.clip(-low / (high - low), 0.0, 1.0), np.inf)
+        crossings.append(np.where(low > 0, 0.0, at))
+    pick = np.argmin(np.stack(crossings), axis=0)
+    return np.array([BINDING.index(n) for n in names])[pick]
+
+
 def slo_goodput(
     replica: ReplicaModel, slo: SLO, max_utilization: float = DEFAULT_MAX_UTILIZATION
 ) -> GoodputColumns:
     capacity = replica.capacity
     ceiling = capacity * max_utilization
-    steps = replica.bisection_steps
     ones, never = np.ones_like(capacity), np.zeros(capacity.shape, dtype=bool)
     # The lightest load: a sliver of capacity, carried by one request in flight.
     idle = replica.point_at(
@@ -75,60 +108,172 @@ def slo_goodput(
     for code, bad in reversed(_violations(idle, slo)):
         first_failure = np.where(bad, code, first_failure)
         failing_idle |= bad
-    top = replica.at_rate(ceiling)
-    failing_top = np.zeros(capacity.shape, dtype=bool)
-    for _, bad in _violations(top, slo):
-        failing_top |= bad
-    # Bisection in log b between the lightest load (b = 1) and the in-flight count at the ceiling.
-    lo = np.zeros_like(capacity)
-    hi = np.log(np.maximum(top.concurrency, 1.0))
-    search = failing_top & ~failing_idle
-    if np.any(search):
-        for _ in range(steps):
-            mid = 0.5 * (lo + hi)
-            point = replica.at_batch(np.exp(mid))
-            bad = np.zeros(capacity.shape, dtype=bool)
-            for _, over in _violations(point, slo):
-                bad |= over
-            lo = np.where(search & ~bad, mid, lo)
-            hi = np.where(search & bad, mid, hi)
-    edge_ok = replica.at_batch(np.exp(lo))
-    goodput = np.where(search, np.minimum(edge_ok.requests_per_s, ceiling), ceiling)
-    # At b = 1 the sustainable rate may already exceed what the SLO allows only at lighter loads than a
-    # batch of one carries: the bisection then keeps lo = 0 and the rate of one in flight, checked below.
-    lone_ok = np.ones(capacity.shape, dtype=bool)
-    for _, over in _violations(edge_ok, slo):
-        lone_ok &= ~over
-    light = search & ~lone_ok
-    above_light = None
-    if np.any(light):
-        # The SLO binds below what one request in flight carries: at b = 1 only the rate moves (the prefill
-        # share and the queues), so bisect on the rate (log scale) between the lightest load and rate(1).
-        lo_r = np.log(np.maximum(idle.requests_per_s, 1e-300))
-        hi_r = np.log(np.maximum(replica.rate_at(ones), 1e-300))
-        for _ in range(steps):
-            mid = 0.5 * (lo_r + hi_r)
-            bad = np.zeros(capacity.shape, dtype=bool)
-            for _, over in _violations(replica.point_at(ones, np.exp(mid), never), slo):
-                bad |= over
-            lo_r = np.where(light & ~bad, mid, lo_r)
-            hi_r = np.where(light & bad, mid, hi_r)
-        goodput = np.where(light, np.exp(lo_r), goodput)
-        above_light = replica.point_at(ones, np.exp(hi_r), never)
-    goodput = np.where(failing_idle, 0.0, goodput)
-    binding = np.full(capacity.shape, BINDING.index("max_utilization"), dtype=np.int64)
-    if np.any(search):
-        # The bound crossed just above the goodput names itself.
-        above = replica.at_batch(np.exp(hi))
-        for code, over in reversed(_violations(above, slo)):
-            binding = np.where(search & ~light & over, code, binding)
-        if above_light is not None:
-            for code, over in reversed(_violations(above_light, slo)):
-                binding = np.where(light & over, code, binding)
-    binding = np.where(failing_idle, BINDING.index("none"), binding)
+    goodput = np.where(failing_idle, 0.0, ceiling).reshape(-1)
+    binding = np.where(failing_idle, BINDING.index("none"), BINDING.index("max_utilization")).reshape(-1)
+    live = np.flatnonzero(~failing_idle)
+    if live.size and not slo.empty:
+        _search(replica.subset(live), slo, ceiling.reshape(-1)[live], live, goodput, binding)
     return GoodputColumns(
-        goodput_rps=goodput, capacity_rps=capacity, binding=binding, idle=idle, first_failure=first_failure
+        goodput_rps=goodput.reshape(capacity.shape),
+        capacity_rps=capacity,
+        binding=binding.reshape(capacity.shape),
+        idle=idle,
+        first_failure=first_failure,
     )
+
+
+TTFT_COLUMNS = {"ttft_p50_s": 0.5, "ttft_p90_s": 0.9, "ttft_p99_s": 0.99}
+"""TTFT bounds and their quantile: a function of the rate alone (queues in front of the prefill and of the
+in-flight slots), searched on the rate axis."""
+
+
+def _search(
+    replica: ReplicaModel, slo: SLO, ceiling: Array, rows: Array, goodput: Array, binding: Array
+) -> None:
+    """Goodput and binding bound of the rows at `rows` (flat indices into `goodput` / `binding`, written in
+    place) whose SLO holds at the lightest load. Every bound grows with the load, so each group of bounds
+    holds up to a largest rate and the goodput is the smallest of them (and of the utilisation ceiling):
+    - TTFT bounds depend on the rate alone: searched on the rate (as -ln(1 - utilisation)) from where the
+      queues start to fill;
+    - TPOT and end-to-end bounds along the sustainable curve in log b, with the ceiling as one more bound
+      (or, where even one request in flight is too much load, on log rate with one in flight).
+    Each search is `bracket_root` (regula falsi); the bound that crosses first in its bracket names itself."""
+    iterations = replica.root_iterations
+    terms = slo.terms()
+    ttft_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.column in TTFT_COLUMNS})
+    curve_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.column not in TTFT_COLUMNS})
+    n = ceiling.size
+    utilization = BINDING.index("max_utilization")
+    limit = ceiling.copy()
+    code = np.full(n, utilization, dtype=np.int64)
+    one, never = np.ones(n), np.zeros(n, dtype=bool)
+    if not ttft_slo.empty:
+        columns = tuple(t.column for t, _ in ttft_slo.terms())
+
+        def ttft_excess(model: ReplicaModel, y: Array) -> Array:
+            rate = -np.expm1(-y) * model.capacity
+            return _excess(model.latencies(np.ones(y.shape), rate, never[: y.size], columns), ttft_slo)
+
+        def headroom(model: ReplicaModel, rate: Array) -> Array:
+            """The search variable y = -ln(1 - rate / capacity): both queues' waits grow like 1 / (1 - u)
+            near capacity, close to exponential in y, so the secant steps land well."""
+            return -np.log1p(-np.minimum(rate / model.capacity, 1.0 - 1e-12))
+
+        # Up to where both queues' q-quantiles start to fill (the prefill queue at rho = 1 - q, the admission
+        # queue at serving.admission_onset) TTFT is the lone prefill, within the SLO: the search starts there.
+        q = min(TTFT_COLUMNS[c] for c in columns)
+        start = np.minimum(
+            np.minimum(
+                (1.0 - q) / replica.lone_prefill,
+                replica.capacity * (1.0 - admission_onset(q) / np.sqrt(replica.best_batch)),
+            ),
+            ceiling,
+        )
+        lo = headroom(replica, np.maximum(start, np.minimum(replica.capacity * 1e-6, ceiling)))
+        f_lo = ttft_excess(replica, lo)
+        hi = headroom(replica, ceiling)
+        f_hi = ttft_excess(replica, hi)
+        over = np.flatnonzero(f_hi > 0)
+        if over.size:
+            part = replica.subset(over)
+            lo, hi = bracket_root(
+                lambda y: ttft_excess(part, y), lo[over], hi[over], f_lo[over], f_hi[over], iterations
+            )
+            rate_lo, rate_hi = (-np.expm1(-y) * part.capacity for y in (lo, hi))
+            limit[over] = rate_lo
+            nothing = never[: over.size]
+            inside = part.latencies(np.ones(over.size), rate_lo, nothing, columns)
+            outside = part.latencies(np.ones(over.size), rate_hi, nothing, columns)
+            ceiling_log = np.log(ceiling[over])
+            utilization_ends = (np.log(rate_lo) - ceiling_log, np.log(rate_hi) - ceiling_log)
+            code[over] = _binding(inside, outside, ttft_slo, utilization_ends)
+    if not curve_slo.empty:
+        columns = tuple(t.column for t, _ in curve_slo.terms())
+        rate_one, lone = replica.curve_latencies(one, columns)
+        f_one = np.maximum(_excess(lone, curve_slo), np.log(rate_one / ceiling))
+        steep = np.flatnonzero(f_one > 0)
+        along = np.flatnonzero(f_one <= 0)
+        if along.size:
+            _along_curve(replica.subset(along), curve_slo, ceiling[along], along, limit, code, iterations)
+        if steep.size:
+            # The SLO binds below what one request in flight carries: at b = 1 only the rate moves (the
+            # prefill share and the queues), so search the rate between a sliver of capacity and rate(1).
+            part = replica.subset(steep)
+            ones, nothing = np.ones(steep.size), np.zeros(steep.size, dtype=bool)
+
+            def rate_excess(rate: Array) -> Array:
+                return _excess(part.latencies(ones, rate, nothing, columns), curve_slo)
+
+            # Linear in the rate: the bounds move with the prefill share rate x P1, flat on a log scale.
+            top = np.minimum(rate_one[steep], ceiling[steep])
+            lo = np.minimum(part.capacity * 1e-6, ceiling[steep])
+            f_top = rate_excess(top)
+            inside = f_top > 0
+            lo, hi = bracket_root(
+                rate_excess, lo, top, rate_excess(lo), np.where(inside, f_top, 1.0), iterations
+            )
+            lo = np.where(inside, lo, top)
+            inside = part.latencies(ones, lo, nothing, columns)
+            outside = part.latencies(ones, hi, nothing, columns)
+            cap = ceiling[steep]
+            named = _binding(inside, outside, curve_slo, (np.log(lo / cap), np.log(hi / cap)))
+            _bound(limit, code, steep, lo, named)
+    goodput[rows] = limit
+    binding[rows] = code
+
+
+def _along_curve(
+    part: ReplicaModel,
+    slo: SLO,
+    ceiling: Array,
+    at: Array,
+    limit: Array,
+    code: Array,
+    iterations: int,
+) -> None:
+    """The TPOT / end-to-end bounds of rows that meet them with one request in flight, along the sustainable
+    curve: the in-flight count at the utilisation ceiling and where the mean TPOT reaches its bound come in
+    closed form (`ReplicaModel.batch_for_rate`, `batch_for_tpot`); the p99 TPOT and end-to-end bounds are
+    searched in log b below the smaller of the two. Writes `limit` and `code` at rows `at`."""
+    b_limit = part.batch_for_rate(ceiling)
+    named = np.full(at.size, BINDING.index("max_utilization"))
+    if slo.tpot_p50_ms is not None:
+        b_tpot = part.batch_for_tpot(slo.tpot_p50_ms * 1e-3)
+        lower = b_tpot < b_limit * (1.0 - 1e-12)
+        b_limit = np.where(lower, b_tpot, b_limit)
+        named = np.where(lower, BINDING.index("tpot_p50_ms"), named)
+    rest = SLO(**{t.name: getattr(slo, t.name) for t, _ in slo.terms() if t.column != "tpot_s"})
+    if not rest.empty:
+        columns = tuple(t.column for t, _ in rest.terms())
+        x_limit = np.log(b_limit)
+        _, values = part.curve_latencies(b_limit, columns)
+        f_limit = _excess(values, rest)
+        over = np.flatnonzero(f_limit > 0)
+        if over.size:
+            sub = sub_part = part.subset(over)
+
+            def excess(x: Array) -> Array:
+                return _excess(sub_part.curve_latencies(np.exp(x), columns)[1], rest)
+
+            f_one = excess(np.zeros(over.size))
+            lo, hi = bracket_root(
+                excess, np.zeros(over.size), x_limit[over], f_one, f_limit[over], iterations
+            )
+            _, inside = sub.curve_latencies(np.exp(lo), columns)
+            _, outside = sub.curve_latencies(np.exp(hi), columns)
+            never = (np.full(over.size, -np.inf), np.full(over.size, -np.inf))
+            b_limit[over] = np.exp(lo)
+            named[over] = _binding(inside, outside, rest, never)
+    rate = np.minimum(part.rate_at(b_limit), ceiling)
+    _bound(limit, code, at, rate, named)
+
+
+def _bound(limit: Array, code: Array, at: Array, rate: Array, named: Array) -> None:
+    """Where `rate` is below the current limit of the rows `at`, it becomes the limit, with its binding
+    bound `named`."""
+    lower = rate < limit[at]
+    limit[at] = np.where(lower, rate, limit[at])
+    code[at] = np.where(lower, named, code[at])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +303,8 @@ def size_replicas(
         replicas = np.where(sizable, np.maximum(np.ceil(peak / g.goodput_rps * (1.0 - 1e-9)), 1.0), 0.0)
         share = np.where(sizable, peak / np.maximum(replicas, 1.0), peak)
         headroom = np.where(sizable, replicas * g.goodput_rps / peak - 1.0, np.nan)
-    point = replica.at_rate(share)
+    # Each sizable replica's operating point at its share; the others are shown at the lightest load.
+    point = _at_rate_where(replica, share, sizable, g.idle)
     return SizingColumns(
         goodput=g,
         replicas=replicas,
@@ -167,6 +313,24 @@ def size_replicas(
         utilization=point.utilization,
         headroom=headroom,
     )
+
+
+def _at_rate_where(
+    replica: ReplicaModel, rate: Array, rows: Array, otherwise: OnlineColumns
+) -> OnlineColumns:
+    """`replica.at_rate(rate)` on the rows where `rows` holds (searched on those alone), `otherwise`
+    elsewhere."""
+    shape = np.shape(replica.capacity)
+    index = np.flatnonzero(np.broadcast_to(rows, shape))
+    if index.size == np.prod(shape, dtype=int):
+        return replica.at_rate(rate)
+    part = replica.subset(index).at_rate(np.broadcast_to(rate, shape).reshape(-1)[index])
+    merged = {}
+    for f in fields(OnlineColumns):
+        out = np.array(np.broadcast_to(getattr(otherwise, f.name), shape)).reshape(-1)
+        out[index] = getattr(part, f.name)
+        merged[f.name] = out.reshape(shape)
+    return OnlineColumns(**merged)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +372,7 @@ def load_columns(
             replicas = np.ones_like(g.goodput_rps)
         else:
             replicas = np.floor(budget_gpus / gpus_per_replica) * np.ones_like(g.goodput_rps)
-        point = replica.at_rate(g.goodput_rps)
+        point = _at_rate_where(replica, g.goodput_rps, g.goodput_rps > 0, g.idle)
         served = replicas * g.goodput_rps
     gpus = replicas * gpus_per_replica
     within_slo = g.goodput_rps > 0

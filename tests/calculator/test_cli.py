@@ -137,3 +137,11 @@ def test_engine_never_imports_django_or_celery():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_saturated_rate_prints_unbounded_waits_not_infinities():
+    args = ("estimate", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-p", "fp8", "--tp", "4")
+    out = run(*args, "--prompt-tokens", "1000", "--output-tokens", "200", "--request-rate", "20").stdout
+    online = " ".join(out[out.index("Online") :].split())
+    assert "TTFT p50 unbounded, p99 unbounded" in online and "(saturated)" in online
+    assert "inf" not in online.split("(saturated)")[0]

@@ -294,3 +294,108 @@ def test_an_unmeetable_slo_reports_the_closest_configuration():
     assert plan.feasible == 0 and not plan.options
     assert plan.closest["constraint"] == "ttft_p99_ms" and plan.closest["ratio"] > 1
     assert any("No configuration meets the SLO" in note for note in plan.notes)
+
+
+def _replica_grid() -> ReplicaModel:
+    """Dense and MoE models across the catalog's hardware at TP 1-8 (what the solvers are checked on)."""
+    catalog = default_catalog()
+    names = [h for h in ("h100-sxm-80gb", "a100-sxm-80gb", "l40s-48gb", "rtx-4090-24gb", "b200-180gb")
+             if h in catalog.hardware]  # fmt: skip
+    deployments = [
+        resolve_deployment(m, h, precision=p, tensor_parallel=tp, prompt_tokens=io[0], output_tokens=io[1])
+        for m in ("llama-3.1-8b", "llama-3.1-70b", "gpt-oss-20b", "mistral-7b")
+        for h in names
+        for p in ("fp16", "fp8")
+        for tp in (1, 2, 4, 8)
+        for io in ((128, 128), (1000, 200), (4000, 500))
+    ]
+    batch = deployments_batch(deployments)
+    results = evaluate(batch)
+    keep = np.flatnonzero(results.blockers == 0)
+    return ReplicaModel(batch, results.max_batch_size).subset(keep)
+
+
+def test_phase_lines_reproduce_the_roofline_phase_times():
+    from calculator.performance import decode_step_terms, decode_step_time_s, prefill_terms, prefill_time_s
+
+    catalog = default_catalog()
+    deployments = [
+        resolve_deployment(m, "h100-sxm-80gb", precision="fp8", tensor_parallel=tp)
+        for m in ("llama-3.1-70b", "gpt-oss-120b", "qwen3-235b-a22b")
+        if m in catalog.models
+        for tp in (1, 2, 4, 8)
+    ]
+    b = deployments_batch(deployments)
+    m, h, p, f, w, e = b.model, b.hardware, b.precision, b.framework, b.workload, b.efficiency
+    n = np.array([[1.0], [3.0], [17.0], [256.0]])
+    context = w.prompt_tokens + w.output_tokens / 2.0
+    prefill, decode = prefill_terms(m, h, p, f, w, e), decode_step_terms(m, h, p, f, w, e, context)
+    assert np.allclose(prefill.compact().time_s(n), prefill_time_s(m, h, p, f, w, e, n), rtol=1e-12)
+    assert np.allclose(
+        decode.compact().time_s(n), decode_step_time_s(m, h, p, f, w, e, n, context), rtol=1e-12
+    )
+    lines = decode.compact()
+    (ac, bc), (am, bm) = lines.lines()
+    dense = np.broadcast_to(lines.dense, np.shape(lines.time_s(n)))
+    two_lines = np.maximum(ac + bc * n, am + bm * n)
+    assert np.any(dense) and np.any(~dense)
+    assert np.allclose(np.broadcast_to(two_lines, dense.shape)[dense], lines.time_s(n)[dense], rtol=1e-12)
+
+
+def test_the_closed_form_batch_for_a_rate_matches_the_search():
+    replica = _replica_grid()
+    rng = np.random.default_rng(7)
+    rate = replica.capacity * rng.uniform(0.0, 1.0, replica.capacity.shape)
+    closed = replica.batch_for_rate(rate)
+    searched = np.ones_like(closed)
+    rows = np.flatnonzero(replica.rate_at(np.ones_like(rate)) < rate)
+    replica.root_iterations = 60
+    searched[rows] = replica.subset(rows)._search_batch_for_rate(rate[rows])
+    assert rows.size > 100
+    assert np.allclose(closed, searched, rtol=1e-6)
+    # The rate is reached, and a batch of one keeps up wherever 1 is returned.
+    assert np.allclose(replica.rate_at(closed)[rows], rate[rows], rtol=1e-9)
+
+
+def test_the_batch_where_tpot_reaches_its_bound_is_exact():
+    replica = _replica_grid()
+    for bound in (0.01, 0.03, 0.08):
+        b = replica.batch_for_tpot(bound)
+        crossing = np.flatnonzero(np.isfinite(b) & (b > 1.0))
+        assert crossing.size > 10
+        tpot = replica.subset(crossing).curve_latencies(b[crossing], ("tpot_s",))[1]["tpot_s"]
+        assert np.allclose(tpot, bound, rtol=1e-6)
+        # NaN: the bound is never reached up to the best batch.
+        never = np.flatnonzero(np.isnan(b))
+        top = replica.subset(never).curve_latencies(replica.best_batch[never], ("tpot_s",))[1]["tpot_s"]
+        assert np.all(top <= bound * (1 + 1e-9))
+
+
+@given(
+    ttft=st.sampled_from([None, 300.0, 1000.0, 5000.0]),
+    ttft_p50=st.sampled_from([None, 150.0, 800.0]),
+    tpot=st.sampled_from([None, 15.0, 40.0, 100.0]),
+    tpot_p99=st.sampled_from([None, 30.0, 120.0]),
+    e2e=st.sampled_from([None, 5.0, 30.0]),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_bulk_goodput_search_is_close_to_exact_and_never_above_it(ttft, ttft_p50, tpot, tpot_p99, e2e):
+    """Comparisons search with few iterations: the goodput stays a rate inside the SLO (never above the
+    exact one) and within 1% of it on 99% of the configurations."""
+    from calculator.planning.partials import COMPARISON_ROOT_ITERATIONS
+    from calculator.planning.sizing import slo_goodput
+
+    slo = SLO(ttft_p99_ms=ttft, ttft_p50_ms=ttft_p50, tpot_p50_ms=tpot, tpot_p99_ms=tpot_p99, e2e_p99_s=e2e)
+    if (ttft_p50 or 0) > (ttft or math.inf) or (tpot or 0) > (tpot_p99 or math.inf):
+        return
+    replica = _replica_grid()
+    replica.root_iterations = 80
+    exact = slo_goodput(replica, slo)
+    replica.root_iterations = COMPARISON_ROOT_ITERATIONS
+    bulk = slo_goodput(replica, slo)
+    assert np.all(bulk.goodput_rps <= exact.goodput_rps * (1 + 1e-9))
+    assert np.array_equal(bulk.goodput_rps > 0, exact.goodput_rps > 0)
+    met = exact.goodput_rps > 0
+    if np.any(met):
+        error = 1 - bulk.goodput_rps[met] / exact.goodput_rps[met]
+        assert np.quantile(error, 0.99) < 0.01
