@@ -42,6 +42,12 @@ CAPACITY_GRID_POINTS = 12
 """In-flight counts tried for the capacity (geometric from 1 to the admissible batch)."""
 ROOT_ITERATIONS = 30
 """Steps of every search along the load curve (`bracket_root`: regula falsi, Anderson-Bjorck variant)."""
+CLOSED_LOOP_PROMPTS_PER_CLIENT = 10.0
+"""Prompts a fixed-concurrency benchmark sends per client (vLLM's benchmark_serving / InferenceX:
+--num-prompts 10 x --max-concurrency): the first tenth arrive together."""
+STEADY_STEPS = 1.5
+"""Decode steps a steady-state arrival waits before its first token besides its prefill: the rest of the
+running step (half, on average) and the step its prefill shares with the batch's decode."""
 Z99 = 2.3263478740408408
 """Standard normal 99th percentile."""
 
@@ -515,6 +521,7 @@ def online_operating_point(
     request_rate: Array | None = None,
     concurrency: Array | None = None,
     iterations: int = 40,
+    prompts_per_client: Array | float = CLOSED_LOOP_PROMPTS_PER_CLIENT,
 ) -> OnlineColumns:
     """Serve at `request_rate` requests/s (open loop, one replica) or keep `concurrency` requests in flight
     (closed loop)."""
@@ -538,13 +545,26 @@ def online_operating_point(
     tpot = decode / (1.0 - rho)
     queued = np.maximum(wanted - b, 0.0)
     queue_wait = queued / np.maximum(rate, 1e-12)
+    # Steady state: an arrival waits for the running step to end (half a step on average), then its prompt
+    # is prefilled in a step that also carries the batch's decode (one more step), behind the prefill queue.
     p50, p90, p99, mean = _prefill_waits(rate * p1, p1)
-    ttft_mean = p1 + mean + queue_wait
-    ttft_p90 = p1 + p90 + queue_wait
-    ttft_p99 = p1 + p99 + queue_wait
+    steady = p1 + queue_wait + STEADY_STEPS * tpot
+    # The client's first prompts all arrive at once: 1 in `prompts_per_client` requests is in that wave, its
+    # i-th prompt prefilled after i - 1 others (mean prefill(n) (n + 1) / 2n); the q-quantile lies in the wave
+    # once 1 - q < 1 / prompts_per_client (the top of the wave: its (1 - (1 - q) x W)-quantile).
+    waves = np.maximum(np.asarray(prompts_per_client, dtype=np.float64), 1.0)
+    wave = replica.prefill_terms.time_s(b)
+    wave_mean = wave * (b + 1.0) / (2.0 * b)
+
+    def quantile(q: float, queue: Array) -> Array:
+        return np.maximum(steady + queue, np.maximum(1.0 - (1.0 - q) * waves, 0.0) * wave + queue_wait)
+
+    ttft_mean = (steady + mean) * (1.0 - 1.0 / waves) + (wave_mean + queue_wait) / waves
+    ttft_p90 = quantile(0.9, p90)
+    ttft_p99 = quantile(0.99, p99)
     return OnlineColumns(
         concurrency=b,
-        ttft_p50_s=p1 + p50 + queue_wait,
+        ttft_p50_s=quantile(0.5, p50),
         ttft_p90_s=ttft_p90,
         ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,

@@ -399,3 +399,34 @@ def test_the_bulk_goodput_search_is_close_to_exact_and_never_above_it(ttft, ttft
     if np.any(met):
         error = 1 - bulk.goodput_rps[met] / exact.goodput_rps[met]
         assert np.quantile(error, 0.99) < 0.01
+
+
+def test_a_closed_loop_benchmark_counts_its_first_wave_of_prompts():
+    """N clients and 10N prompts: the first N arrive together, so the mean TTFT carries a tenth of a burst's
+    and the p99 lies in that burst; one prompt per client is the burst itself."""
+    from calculator.serving import online_operating_point
+
+    d = resolve_deployment(
+        "llama-3.1-70b",
+        "h100-sxm-80gb",
+        precision="fp8",
+        tensor_parallel=4,
+        prompt_tokens=4000,
+        output_tokens=500,
+    )
+    batch = deployments_batch([d])
+    cap = evaluate(batch).max_batch_size
+    replica = ReplicaModel(batch, cap)
+    means = []
+    for n in (1, 4, 16, 64):
+        ten = online_operating_point(batch, cap, concurrency=n)
+        one = online_operating_point(batch, cap, concurrency=n, prompts_per_client=1)
+        many = online_operating_point(batch, cap, concurrency=n, prompts_per_client=1e9)
+        wave = replica.prefill_terms.time_s(np.array([float(n)]))
+        assert np.allclose(one.ttft_mean_s, wave * (n + 1) / (2 * n) + 0.0, rtol=1e-9)
+        lo, hi = sorted((one.ttft_mean_s[0], many.ttft_mean_s[0]))
+        assert lo <= ten.ttft_mean_s[0] <= hi
+        assert ten.ttft_p99_s[0] >= 0.9 * wave[0] * (1 - 1e-12)
+        assert ten.ttft_p50_s[0] <= ten.ttft_p99_s[0]
+        means.append(ten.ttft_mean_s[0])
+    assert means == sorted(means)
