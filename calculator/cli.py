@@ -19,6 +19,8 @@ from rich.table import Table
 
 from calculator.calibration import Calibration, load_calibration
 from calculator.catalog import default_catalog
+from calculator.cli_breakeven import add_parser as breakeven_parser
+from calculator.cli_breakeven import cmd_breakeven
 from calculator.deployment import Deployment, InputError, resolve_deployment
 from calculator.estimate import Estimate
 from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
@@ -712,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", default=None)
     _add_slo_args(p)
     p.add_argument("--json", action="store_true")
+    breakeven_parser(sub, _add_slo_args)
     p = sub.add_parser("compare", help="rank every combination of the given lists")
     _add_deployment_args(p, lists=True)
     p.add_argument("--objective", choices=("cost", "latency", "throughput"), default="cost")
@@ -764,6 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "estimate": cmd_estimate,
         "export": cmd_export,
         "plan": cmd_plan,
+        "breakeven": lambda a, c: cmd_breakeven(a, c, _slo(a).to_dict()),
         "compare": cmd_compare,
         "models": cmd_models,
         "hardware": cmd_hardware,

@@ -21,6 +21,7 @@ from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advic
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.cost import CostAssumptions
 from calculator.hf_config import ConfigImportError, model_from_hf_config
+from calculator.planning.breakeven import BreakevenResult, compute_breakeven, resolve_breakeven_request
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
@@ -179,6 +180,13 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
             "(name fewer models, hardware, precisions or frameworks)",
         )
     return plan_capacity(request, catalog=db.catalog)
+
+
+def breakeven(raw: dict[str, Any], *, team: Team | int | None = None) -> BreakevenResult:
+    """A hosted API against renting or buying (calculator.planning.breakeven) on the catalog as it is in the
+    database now, with the prices an estimate gets."""
+    db = specs.catalog_from_db(team)
+    return compute_breakeven(resolve_breakeven_request(raw, db.catalog), catalog=db.catalog)
 
 
 # --- Plans ------------------------------------------------------------------------------------------------

@@ -41,6 +41,18 @@ def _run_model_clean(model_class, instance, attrs: dict[str, Any]) -> None:
         raise serializers.ValidationError(error.message_dict) from None
 
 
+class _StrictSerializer(serializers.Serializer):
+    """A request body whose unknown fields are refused by name: a misspelt input would otherwise silently
+    take its default."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
 class AliasesField(serializers.ListField):
     child = serializers.CharField(max_length=200)
 
@@ -186,7 +198,7 @@ class AssumptionsSerializer(serializers.Serializer):
 _BIG = 10**9
 
 
-class EstimateInputSerializer(serializers.Serializer):
+class EstimateInputSerializer(_StrictSerializer):
     """The engine's inputs (calculator.estimate). Types are checked here; ranges and cross-field rules
     (TP divides heads, TP x PP divides num_gpus, ...) by the engine, whose errors name the field."""
 
@@ -250,14 +262,6 @@ class EstimateInputSerializer(serializers.Serializer):
         help_text="Plan no replica above this fraction of its saturation rate, in (0, 1]; default 0.9.",
     )
     assumptions = AssumptionsSerializer(required=False)
-
-    def to_internal_value(self, data):
-        # A misspelt input would silently take its default; name it instead.
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
     def validate_model(self, value: str) -> str:
         if value.lstrip().startswith("{"):
@@ -418,7 +422,7 @@ def _only_fields(value: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, A
     return value
 
 
-class ComparisonOptionsSerializer(serializers.Serializer):
+class ComparisonOptionsSerializer(_StrictSerializer):
     """What a comparison varies and assumes. Names and values are checked by the engine
     (calculator.planning.resolve_spec), whose errors name the unknown names or the grid size."""
 
@@ -441,13 +445,6 @@ class ComparisonOptionsSerializer(serializers.Serializer):
     )
     objective = serializers.ChoiceField(choices=OBJECTIVES, default="cost")
     top_k = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
     def validate_grid(self, value):
         return _only_fields(value, comparisons.GRID_FIELDS)
@@ -592,7 +589,7 @@ class _OneOrMany(serializers.ListField):
             raise
 
 
-class CapacityRequestSerializer(serializers.Serializer):
+class CapacityRequestSerializer(_StrictSerializer):
     """A capacity question (calculator.planning.capacity.resolve_capacity_request). Types are checked here;
     names, ranges and combinations by the engine, whose errors name the field."""
 
@@ -656,13 +653,6 @@ class CapacityRequestSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Apply this team's price overrides (members only)."
     )
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
-        return super().to_internal_value(data)
-
     def validate(self, attrs):
         if not attrs.get("model") and not attrs.get("models"):
             raise serializers.ValidationError({"model": ["a model is required (model or models)"]})
@@ -719,6 +709,61 @@ class CapacityClosestSerializer(serializers.Serializer):
     limit = serializers.FloatField()
     ratio = serializers.FloatField(help_text="value / limit")
     message = serializers.CharField()
+
+
+class BreakevenRequestSerializer(_StrictSerializer):
+    """A break-even question (calculator.planning.breakeven.resolve_breakeven_request). Types are checked
+    here; names, ranges and combinations by the engine, whose errors name the field."""
+
+    model = serializers.CharField(max_length=200)
+    prompt_tokens = serializers.IntegerField(required=False, min_value=1, max_value=_BIG)
+    output_tokens = serializers.IntegerField(required=False, min_value=1, max_value=_BIG)
+    requests_per_day = _OneOrMany(
+        child=serializers.FloatField(min_value=1e-6, max_value=1e12),
+        required=False,
+        max_length=12,
+        help_text="traffic levels, requests per day (default 1k, 10k, 100k, 1M)",
+    )
+    peak_to_mean = serializers.FloatField(required=False, min_value=1.0, max_value=1e6)
+    max_utilization = serializers.FloatField(required=False, min_value=1e-6, max_value=1.0)
+    slo = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="any of ttft_p50_ms, ttft_p99_ms, tpot_p50_ms, tpot_p99_ms, e2e_p99_s",
+    )
+    hardware = _OneOrMany(child=serializers.CharField(max_length=200), required=False, max_length=500)
+    precisions = _OneOrMany(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        help_text='default bf16, fp16, fp8; "*" = all',
+    )
+    frameworks = _OneOrMany(child=serializers.CharField(max_length=32), required=False)
+    options = _OneOrMany(child=serializers.ChoiceField(choices=("rent", "buy")), required=False)
+    providers = _OneOrMany(
+        child=serializers.CharField(max_length=100), required=False, help_text="default: every listed API"
+    )
+    lifetime_years = serializers.FloatField(required=False, min_value=0.01, max_value=100)
+    usd_per_kwh = serializers.FloatField(required=False, min_value=0.0, max_value=100)
+    pue = serializers.FloatField(required=False, min_value=1.0, max_value=10)
+    ops_usd_per_gpu_month = serializers.FloatField(required=False, min_value=0.0, max_value=1e7)
+    max_price_age_days = serializers.IntegerField(required=False, min_value=1, max_value=36500)
+    team = serializers.IntegerField(
+        required=False, allow_null=True, help_text="price with this team's overrides"
+    )
+
+
+class BreakevenSerializer(serializers.Serializer):
+    request = serializers.DictField(help_text="the request as the engine resolved it")
+    prices = serializers.ListField(child=serializers.DictField(), help_text="hosted-API prices compared")
+    levels = serializers.ListField(
+        child=serializers.DictField(), help_text="monthly cost of each option at each traffic level asked"
+    )
+    curve = serializers.ListField(child=serializers.DictField(), help_text="the same on a geometric grid")
+    crossovers = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="per API and option: lowest requests/day from which self-hosting stays no dearer",
+    )
+    notes = serializers.ListField(child=serializers.CharField())
 
 
 class CapacityPlanSerializer(serializers.Serializer):

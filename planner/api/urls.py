@@ -16,6 +16,7 @@ urlpatterns = [
     path("estimate/", views.EstimateView.as_view(), name="estimate"),
     path("export/", views.ExportView.as_view(), name="export"),
     path("capacity/", views.CapacityView.as_view(), name="capacity"),
+    path("breakeven/", views.BreakevenView.as_view(), name="breakeven"),
     path("comparisons/<int:pk>/results/", views.ComparisonResultsView.as_view(), name="comparison-results"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

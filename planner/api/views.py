@@ -502,6 +502,18 @@ def _not_your_team() -> Response:
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
+def _synchronous(request, form_class, service) -> Response:
+    """A question answered at once and not stored: the body checked by `form_class`, the team (whose prices
+    apply) checked for membership, the engine's answer as JSON."""
+    form = form_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    raw = {name: value for name, value in form.validated_data.items() if value is not None}
+    team_id = raw.pop("team", None)
+    if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
+        return _not_your_team()
+    return Response(service(raw, team=team_id).to_dict())
+
+
 class CapacityView(APIView):
     """Plan capacity synchronously: every hardware x precision x framework x TP x PP of the request, each
     sized to the traffic within the SLO (or filling a GPU budget), ranked; nothing is stored. Shares the
@@ -512,13 +524,20 @@ class CapacityView(APIView):
 
     @extend_schema(request=s.CapacityRequestSerializer, responses={200: s.CapacityPlanSerializer})
     def post(self, request):
-        form = s.CapacityRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        raw = {name: value for name, value in form.validated_data.items() if value is not None}
-        team_id = raw.pop("team", None)
-        if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
-            return _not_your_team()
-        return Response(services.capacity_plan(raw, team=team_id).to_dict())
+        return _synchronous(request, s.CapacityRequestSerializer, services.capacity_plan)
+
+
+class BreakevenView(APIView):
+    """Monthly cost of each hosted API serving the model against renting or buying the GPUs each traffic
+    level needs (capacity-planned within the SLO), and the traffic where they cross; nothing is stored.
+    Shares the estimate endpoint's throttles (anonymous allowed)."""
+
+    permission_classes = (AllowAny,)
+    throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
+
+    @extend_schema(request=s.BreakevenRequestSerializer, responses={200: s.BreakevenSerializer})
+    def post(self, request):
+        return _synchronous(request, s.BreakevenRequestSerializer, services.breakeven)
 
 
 class ExportView(APIView):

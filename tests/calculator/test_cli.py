@@ -145,3 +145,16 @@ def test_a_saturated_rate_prints_unbounded_waits_not_infinities():
     online = " ".join(out[out.index("Online") :].split())
     assert "TTFT p50 unbounded, p99 unbounded" in online and "(saturated)" in online
     assert "inf" not in online.split("(saturated)")[0]
+
+
+def test_breakeven_prints_the_costs_and_where_self_hosting_wins():
+    out = run(
+        "breakeven", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb,l40s-48gb", "-f", "vllm",
+        "--requests-per-day", "1000", "1000000", "--ttft-p99-ms", "2000", "--provider", "fireworks",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "rent undercuts fireworks's API from" in text and "buy" in text
+    assert "https://fireworks.ai/pricing" in text.replace(" ", "")
+    bad = run("breakeven", "-m", "llama-3.1-70b", "--provider", "nobody")
+    assert bad.returncode == 2 and "providers" in bad.stdout

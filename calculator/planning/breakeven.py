@@ -1,0 +1,465 @@
+"""Break-even: a hosted API's per-token price against renting or buying the GPUs the same traffic needs.
+
+For each traffic level (requests per day; the peak is mean x peak_to_mean) the monthly cost of
+- each hosted API serving the model's weights (data/hosted_api_prices.csv, each price with its source):
+      requests/day x 365/12 x (prompt x $/1M input + output x $/1M output) / 1e6;
+- rent: the cheapest catalog deployment sized for the traffic within the SLO (capacity.plan_capacity at the
+  catalog's cloud prices: replicas from the serving model at the load, never a batch-1 figure);
+- buy: the cheapest deployment at purchase price, straight-line over `lifetime_years`, plus power (GPUs x
+  TDP x power_utilization x PUE x $/kWh) and operations ($ per GPU-month).
+Self-hosting is a step function of the traffic (whole replicas) and the API a straight line, so the two can
+cross more than once just above each replica step; the crossover reported is the lowest traffic from which
+self-hosting stays no dearer than the API over the rest of the range scanned (found on a geometric scan,
+refined by bisection), with the deployment and its utilisation there.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calculator.calibration import Calibration
+from calculator.catalog import default_catalog, resolve_model
+from calculator.cost import CostAssumptions
+from calculator.deployment import InputError
+from calculator.planning.capacity import CapacityOption, plan_capacity, resolve_capacity_request
+from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
+from calculator.planning.slo import SLO, resolve_slo
+from calculator.specs import Catalog
+
+PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "hosted_api_prices.csv"
+DAYS_PER_MONTH = 365.0 / 12.0
+SECONDS_PER_DAY = 86_400.0
+DEFAULT_LEVELS = (1_000, 10_000, 100_000, 1_000_000)
+OPTIONS = ("rent", "buy")
+CURVE_POINTS = 25
+"""Traffic levels of the chart's curve (geometric, a decade below the lowest level to a decade above the
+highest)."""
+BISECTION_STEPS = 12
+DEFAULT_MAX_PRICE_AGE_DAYS = 365
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostedPrice:
+    provider: str
+    model: str
+    """Catalog key of the same weights."""
+    api_model: str
+    input_usd_per_million: float
+    output_usd_per_million: float
+    cached_input_usd_per_million: float | None
+    precision: str
+    as_of: dt.date
+    """When the price was read."""
+    source: str
+    notes: str
+
+    def monthly_usd(self, requests_per_day: float, prompt_tokens: int, output_tokens: int) -> float:
+        per_request = (
+            prompt_tokens * self.input_usd_per_million + output_tokens * self.output_usd_per_million
+        ) / 1e6
+        return requests_per_day * DAYS_PER_MONTH * per_request
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
+
+
+@lru_cache(maxsize=4)
+def hosted_prices(path: Path = PRICES_PATH) -> tuple[HostedPrice, ...]:
+    """The hosted-API price list (every row cites its source and the date it was read)."""
+    out = []
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            cached = row["cached_input_usd_per_million"].strip()
+            out.append(
+                HostedPrice(
+                    provider=row["provider"],
+                    model=row["model"],
+                    api_model=row["api_model"],
+                    input_usd_per_million=float(row["input_usd_per_million"]),
+                    output_usd_per_million=float(row["output_usd_per_million"]),
+                    cached_input_usd_per_million=float(cached) if cached else None,
+                    precision=row["precision"],
+                    as_of=dt.date.fromisoformat(row["as_of"]),
+                    source=row["source"],
+                    notes=row["notes"],
+                )
+            )
+    return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakevenRequest:
+    model: str
+    prompt_tokens: int = 1000
+    output_tokens: int = 200
+    requests_per_day: tuple[float, ...] = DEFAULT_LEVELS
+    peak_to_mean: float = 1.0
+    slo: SLO = field(default_factory=SLO)
+    max_utilization: float = DEFAULT_MAX_UTILIZATION
+    hardware: tuple[str, ...] = ("*",)
+    precisions: tuple[str, ...] = ("bf16", "fp16", "fp8")
+    """Self-hosted precisions: by default those of the hosted APIs' weights (16-bit and fp8), so the
+    comparison is between like models; "*" lets quantised builds in."""
+    frameworks: tuple[str, ...] = ("*",)
+    options: tuple[str, ...] = OPTIONS
+    providers: tuple[str, ...] = ()
+    """Hosted APIs to compare (empty: every provider listed for the model)."""
+    lifetime_years: float = CostAssumptions.lifetime_years
+    usd_per_kwh: float = CostAssumptions.usd_per_kwh
+    pue: float = CostAssumptions.pue
+    ops_usd_per_gpu_month: float = 0.0
+    max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["slo"] = self.slo.to_dict()
+        out["today"] = self.today.isoformat()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def _number(
+    raw: dict[str, Any], name: str, default: float, *, minimum: float = 0.0, strict: bool = True
+) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(name, f"must be a number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        bound = "above" if strict else "at least"
+        raise InputError(name, f"must be {bound} {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _names(raw: dict[str, Any], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = raw.get(name, default)
+    values = [value] if isinstance(value, str) else list(value or ())
+    if not all(isinstance(v, str) and v for v in values):
+        raise InputError(name, "must be a list of names")
+    return tuple(values)
+
+
+def resolve_breakeven_request(raw: dict[str, Any], catalog: Catalog | None = None) -> BreakevenRequest:
+    """Validate a break-even question (JSON-like dict); InputError names the offending field."""
+    catalog = catalog or default_catalog()
+    allowed = set(BreakevenRequest.__dataclass_fields__) - {"today"}
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise InputError(extra[0], "unknown field")
+    if not raw.get("model"):
+        raise InputError("model", "a catalog model is required")
+    try:
+        model = resolve_model(str(raw["model"]), catalog).key
+    except (KeyError, ValueError) as error:
+        raise InputError("model", str(error).strip("'\"")) from None
+    levels_raw = raw.get("requests_per_day", DEFAULT_LEVELS)
+    levels_raw = [levels_raw] if isinstance(levels_raw, (int, float)) else list(levels_raw or ())
+    if not levels_raw:
+        raise InputError("requests_per_day", "at least one traffic level is required")
+    levels = []
+    for value in levels_raw:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise InputError("requests_per_day", f"every level must be a number above 0, got {value!r}")
+        levels.append(float(value))
+    options = _names(raw, "options", OPTIONS)
+    unknown = [o for o in options if o not in OPTIONS]
+    if unknown or not options:
+        raise InputError(
+            "options", f"must be some of {', '.join(OPTIONS)}, got {', '.join(unknown) or 'none'}"
+        )
+    listed = {p.provider for p in hosted_prices() if p.model == model}
+    providers = _names(raw, "providers", ())
+    missing = [p for p in providers if p not in listed]
+    if missing:
+        known = ", ".join(sorted(listed)) or "none"
+        raise InputError(
+            "providers", f"no price listed for {model} from {', '.join(missing)} (listed: {known})"
+        )
+    prompt, output = raw.get("prompt_tokens", 1000), raw.get("output_tokens", 200)
+    for name, value in (("prompt_tokens", prompt), ("output_tokens", output)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(name, f"must be a whole number of at least 1, got {value!r}")
+    age = raw.get("max_price_age_days", DEFAULT_MAX_PRICE_AGE_DAYS)
+    if isinstance(age, bool) or not isinstance(age, int) or age < 1:
+        raise InputError("max_price_age_days", f"must be a whole number of at least 1, got {age!r}")
+    request = BreakevenRequest(
+        model=model,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        requests_per_day=tuple(sorted(set(levels))),
+        peak_to_mean=_number(raw, "peak_to_mean", 1.0, minimum=1.0, strict=False),
+        slo=resolve_slo(raw.get("slo")),
+        max_utilization=_number(raw, "max_utilization", DEFAULT_MAX_UTILIZATION),
+        hardware=_names(raw, "hardware", ("*",)),
+        precisions=_names(raw, "precisions", BreakevenRequest.precisions),
+        frameworks=_names(raw, "frameworks", ("*",)),
+        options=options,
+        providers=providers,
+        lifetime_years=_number(raw, "lifetime_years", CostAssumptions.lifetime_years),
+        usd_per_kwh=_number(raw, "usd_per_kwh", CostAssumptions.usd_per_kwh, strict=False),
+        pue=_number(raw, "pue", CostAssumptions.pue, minimum=1.0, strict=False),
+        ops_usd_per_gpu_month=_number(raw, "ops_usd_per_gpu_month", 0.0, strict=False),
+        max_price_age_days=age,
+    )
+    # The deployment lists are validated by the capacity planner, which names the field.
+    _capacity_request(request, levels[0], "rent", catalog)
+    return request
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelfHosted:
+    option: str
+    """rent or buy."""
+    monthly_usd: float
+    """The deployment's monthly cost, operations included."""
+    deployment: CapacityOption
+    """The capacity plan's cheapest priced deployment for the traffic: hardware, layout, replicas, GPUs,
+    latencies and utilisation at the load."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "option": self.option,
+            "monthly_usd": self.monthly_usd,
+            "deployment": self.deployment.to_dict(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Level:
+    requests_per_day: float
+    api_monthly_usd: dict[str, float]
+    self_hosted: dict[str, SelfHosted | None]
+    """The cheapest deployment per option (None: nothing priced meets the SLO at this traffic)."""
+
+    def per_request_usd(self, monthly: float) -> float:
+        return monthly / (self.requests_per_day * DAYS_PER_MONTH)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Crossover:
+    provider: str
+    option: str
+    requests_per_day: float | None
+    """Lowest traffic from which self-hosting stays no dearer than the API (None: not within the range)."""
+    at: SelfHosted | None
+    api_monthly_usd: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakevenResult:
+    request: BreakevenRequest
+    prices: tuple[HostedPrice, ...]
+    levels: tuple[Level, ...]
+    curve: tuple[Level, ...]
+    crossovers: tuple[Crossover, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        tokens = self.request.prompt_tokens + self.request.output_tokens
+
+        def level(lv: Level) -> dict[str, Any]:
+            options = {}
+            for name, monthly in lv.api_monthly_usd.items():
+                options[name] = {
+                    "kind": "api",
+                    "monthly_usd": monthly,
+                    "usd_per_request": lv.per_request_usd(monthly),
+                    "usd_per_million_tokens": lv.per_request_usd(monthly) / tokens * 1e6,
+                }
+            for name, hosted in lv.self_hosted.items():
+                if hosted is None:
+                    options[name] = {"kind": name, "monthly_usd": None, "deployment": None}
+                    continue
+                options[name] = {
+                    "kind": name,
+                    "monthly_usd": hosted.monthly_usd,
+                    "usd_per_request": lv.per_request_usd(hosted.monthly_usd),
+                    "usd_per_million_tokens": lv.per_request_usd(hosted.monthly_usd) / tokens * 1e6,
+                    "deployment": hosted.deployment.to_dict(),
+                }
+            return {"requests_per_day": lv.requests_per_day, "options": options}
+
+        return {
+            "request": self.request.to_dict(),
+            "prices": [p.to_dict() for p in self.prices],
+            "levels": [level(lv) for lv in self.levels],
+            "curve": [level(lv) for lv in self.curve],
+            "crossovers": [{**asdict(c), "at": asdict(c.at) if c.at else None} for c in self.crossovers],
+            "notes": list(self.notes),
+        }
+
+
+def _capacity_request(
+    request: BreakevenRequest, requests_per_day: float, option: str, catalog: Catalog
+) -> Any:
+    mean = requests_per_day / SECONDS_PER_DAY
+    return resolve_capacity_request(
+        {
+            "model": request.model,
+            "hardware": list(request.hardware),
+            "precisions": list(request.precisions),
+            "frameworks": list(request.frameworks),
+            "prompt_tokens": request.prompt_tokens,
+            "output_tokens": request.output_tokens,
+            "requests_per_s": mean,
+            "peak_to_mean": request.peak_to_mean,
+            "slo": request.slo.to_dict(),
+            "max_utilization": request.max_utilization,
+            "deployment_mode": "cloud" if option == "rent" else "local",
+            "objective": "cost",
+            "top_k": 50,
+        },
+        catalog,
+    )
+
+
+class _SelfHostCosts:
+    """The cheapest priced deployment for a traffic and option, each capacity plan computed once."""
+
+    def __init__(self, request: BreakevenRequest, catalog: Catalog, calibration: Calibration | None):
+        self.request, self.catalog, self.calibration = request, catalog, calibration
+        self.assumptions = CostAssumptions(
+            lifetime_years=request.lifetime_years, usd_per_kwh=request.usd_per_kwh, pue=request.pue
+        )
+        self.cache: dict[tuple[str, float], SelfHosted | None] = {}
+
+    def __call__(self, option: str, requests_per_day: float) -> SelfHosted | None:
+        key = (option, requests_per_day)
+        if key not in self.cache:
+            self.cache[key] = self._cheapest(option, requests_per_day)
+        return self.cache[key]
+
+    def _cheapest(self, option: str, requests_per_day: float) -> SelfHosted | None:
+        capacity = _capacity_request(self.request, requests_per_day, option, self.catalog)
+        plan = plan_capacity(
+            capacity, catalog=self.catalog, calibration=self.calibration, assumptions=self.assumptions
+        )
+        best: tuple[float, CapacityOption] | None = None
+        for o in plan.options:
+            if o.monthly_usd is None:
+                continue
+            monthly = o.monthly_usd + (
+                self.request.ops_usd_per_gpu_month * o.gpus if option == "buy" else 0.0
+            )
+            if best is None or monthly < best[0]:
+                best = (monthly, o)
+        if best is None:
+            return None
+        monthly, o = best
+        return SelfHosted(option=option, monthly_usd=monthly, deployment=o)
+
+
+def compute_breakeven(
+    request: BreakevenRequest,
+    *,
+    catalog: Catalog | None = None,
+    calibration: Calibration | None = None,
+    prices: tuple[HostedPrice, ...] | None = None,
+) -> BreakevenResult:
+    catalog = catalog or default_catalog()
+    listed = [p for p in (prices or hosted_prices()) if p.model == request.model]
+    chosen = tuple(p for p in listed if not request.providers or p.provider in request.providers)
+    costs = _SelfHostCosts(request, catalog, calibration)
+
+    def level(requests_per_day: float) -> Level:
+        return Level(
+            requests_per_day=requests_per_day,
+            api_monthly_usd={
+                p.provider: p.monthly_usd(requests_per_day, request.prompt_tokens, request.output_tokens)
+                for p in chosen
+            },
+            self_hosted={o: costs(o, requests_per_day) for o in request.options},
+        )
+
+    low, high = min(request.requests_per_day) / 10.0, max(request.requests_per_day) * 10.0
+    grid = [float(v) for v in np.geomspace(low, high, CURVE_POINTS)]
+    curve = tuple(level(v) for v in grid)
+    crossovers = []
+    for price in chosen:
+        for option in request.options:
+            crossovers.append(_crossover(price, option, request, grid, costs))
+    notes = []
+    for p in chosen:
+        age = (request.today - p.as_of).days
+        if age > request.max_price_age_days:
+            notes.append(f"{p.provider}'s price was read {age} days ago ({p.as_of}): check it is current.")
+        if "Secondary" in p.notes:
+            notes.append(f"{p.provider}'s price comes from a secondary page ({p.source}).")
+    if not chosen:
+        notes.append(f"no hosted API price is listed for {request.model}: self-hosted options only.")
+    if "buy" in request.options:
+        notes.append(
+            "buy counts each accelerator's catalog purchase price (not the host server, network or rack) "
+            f"over {request.lifetime_years:g} years and its power at PUE {request.pue:g} and "
+            f"${request.usd_per_kwh:g}/kWh, plus ${request.ops_usd_per_gpu_month:g} per GPU-month of "
+            "operations."
+        )
+    for option in request.options:
+        if all(lv.self_hosted[option] is None for lv in curve):
+            notes.append(
+                f"{option}: no catalog deployment with a {option} price meets the SLO in this range."
+            )
+    return BreakevenResult(
+        request=request,
+        prices=chosen,
+        levels=tuple(level(v) for v in request.requests_per_day),
+        curve=curve,
+        crossovers=tuple(crossovers),
+        notes=tuple(notes),
+    )
+
+
+def _crossover(
+    price: HostedPrice, option: str, request: BreakevenRequest, grid: list[float], costs: _SelfHostCosts
+) -> Crossover:
+    def cheaper(requests_per_day: float) -> bool:
+        hosted = costs(option, requests_per_day)
+        api = price.monthly_usd(requests_per_day, request.prompt_tokens, request.output_tokens)
+        return hosted is not None and hosted.monthly_usd <= api
+
+    flags = [cheaper(v) for v in grid]
+    start = None
+    for i in range(len(grid) - 1, -1, -1):
+        if not flags[i]:
+            break
+        start = i
+    if start is None:
+        return Crossover(
+            provider=price.provider, option=option, requests_per_day=None, at=None, api_monthly_usd=None
+        )
+    at = grid[start]
+    if start > 0:
+        lo, hi = math.log(grid[start - 1]), math.log(grid[start])
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if cheaper(math.exp(mid)) else (mid, hi)
+        at = math.exp(hi)
+    return Crossover(
+        provider=price.provider,
+        option=option,
+        requests_per_day=at,
+        at=costs(option, at),
+        api_monthly_usd=price.monthly_usd(at, request.prompt_tokens, request.output_tokens),
+    )
+
+
+__all__ = [
+    "BreakevenRequest",
+    "BreakevenResult",
+    "HostedPrice",
+    "compute_breakeven",
+    "hosted_prices",
+    "resolve_breakeven_request",
+]
