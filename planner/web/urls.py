@@ -1,13 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from planner.web import views
+from planner.web import breakeven, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.calculator, name="calculator"),
     path("capacity/", views.capacity, name="capacity"),
+    path("breakeven/", breakeven.breakeven, name="breakeven"),
     path("plans/", views.plan_list, name="plan_list"),
     path("plans/new/", views.plan_save, name="plan_save"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan_detail"),
