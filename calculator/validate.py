@@ -162,7 +162,13 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
     tp = int(_num(row, "tp", 1.0)) or 1
     gpus = gpus if gpus > tp * pp and gpus % (tp * pp) == 0 else tp * pp
     # An empty precision is the model's native checkpoint (serving.csv README).
-    precision = row["precision"] or resolve_model(row["model"], catalog).native_precision or "bf16"
+    native = resolve_model(row["model"], catalog).native_precision
+    precision = row["precision"] or native or "bf16"
+    # A model published only as MXFP4 experts (gpt-oss: the rows name openai/gpt-oss-*; AIC's "nvfp4" is its
+    # own quant-mode label) runs that checkpoint when a row says fp4: bf16 attention, MXFP4 experts that
+    # Hopper and Ampere dequantise into bf16 GEMMs.
+    if precision == "fp4" and native == "mxfp4":
+        precision = "mxfp4"
     # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
     # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
     kv = "fp8" if row["framework"] == "tensorrt-llm" and precision in ("fp8", "fp4") else None
