@@ -23,6 +23,7 @@ from calculator.columns import HARDWARE_CLASSES, EfficiencyColumns
 
 FAMILIES = (
     "tensorrt-llm",
+    "tensorrt-llm-v0",
     "vllm",
     "vllm-v0",
     "llama.cpp",
@@ -31,7 +32,7 @@ FAMILIES = (
     "mlc-llm",
     "hf-transformers",
 )
-FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp", "vllm-v0": "vllm"}
+FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp", "vllm-v0": "vllm", "tensorrt-llm-v0": "tensorrt-llm"}
 """An older build falls back to its framework's entries before the hardware class's and the global ones,
 and is fitted shrunk towards them."""
 FAMILY_KIN = {**FAMILY_PARENT, **{framework: build for build, framework in FAMILY_PARENT.items()}}

@@ -100,6 +100,21 @@ _VLLM = FrameworkSpec(
     description="vLLM: PagedAttention, continuous batching, CUDA graphs",
 )
 
+_TENSORRT_LLM = FrameworkSpec(
+    key="tensorrt-llm",
+    family="tensorrt-llm",
+    memory_rule="fraction_of_free",
+    memory_fraction=0.9,
+    runtime_overhead_bytes=0.75 * GIB,
+    tp_comm_buffer_bytes=0.5 * GIB,
+    cuda_graph_bytes=0.5 * GIB,
+    max_num_seqs=2048,
+    max_num_batched_tokens=8192,
+    mixes_prefill_and_decode=True,
+    aliases=("trt-llm", "trtllm", "tensorrt_llm"),
+    description="NVIDIA TensorRT-LLM 1.x: PyTorch backend (trtllm-serve), in-flight batching",
+)
+
 FRAMEWORKS: dict[str, FrameworkSpec] = {
     f.key: f
     for f in (
@@ -115,19 +130,17 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             # towards vLLM's (calibration.FAMILY_PARENT); estimates use V1 ("vllm").
             description="vLLM's V0 engine (releases before 0.8): prefill-first scheduling, Python per step",
         ),
-        FrameworkSpec(
-            key="tensorrt-llm",
-            family="tensorrt-llm",
-            memory_rule="fraction_of_free",
-            memory_fraction=0.9,
-            runtime_overhead_bytes=0.75 * GIB,
-            tp_comm_buffer_bytes=0.5 * GIB,
-            cuda_graph_bytes=0.5 * GIB,
-            max_num_seqs=2048,
-            max_num_batched_tokens=8192,
-            mixes_prefill_and_decode=True,
-            aliases=("trt-llm", "trtllm", "tensorrt_llm"),
-            description="NVIDIA TensorRT-LLM: compiled engines, in-flight batching",
+        _TENSORRT_LLM,
+        replace(
+            _TENSORRT_LLM,
+            key="tensorrt-llm-v0",
+            family="tensorrt-llm-v0",
+            legacy=True,
+            aliases=("trt-llm-v0", "tensorrt-llm-legacy"),
+            # Releases before 1.0 built a TensorRT engine per model; 1.0 made the PyTorch backend the
+            # default (trtllm-serve / trtllm-bench), with its own kernels and scheduler. The 0.x perf tables
+            # and Triton runs are calibrated as their own family, shrunk towards 1.x's (FAMILY_PARENT).
+            description="TensorRT-LLM before 1.0: compiled TensorRT engines (gptSessionBenchmark, Triton)",
         ),
         FrameworkSpec(
             key="sglang",
@@ -156,7 +169,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             key="lmdeploy",
             # TurboMind is a compiled C++/CUDA engine (fused attention, persistent batching, paged "blocked"
             # KV cache): the compiled-engine family is its nearest measured kin.
-            family="tensorrt-llm",
+            family="tensorrt-llm-v0",
             memory_rule="fraction_of_free",
             memory_fraction=0.8,  # TurbomindEngineConfig.cache_max_entry_count default
             runtime_overhead_bytes=0.5 * GIB,  # assumed: CUDA context and workspace, as for the other engines
@@ -166,7 +179,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             max_num_batched_tokens=8192,  # max_prefill_token_num default
             aliases=("turbomind", "lmdeploy-turbomind"),
             description="LMDeploy TurboMind: C++/CUDA engine, persistent batching; calibrated as the "
-            "compiled engines (TensorRT-LLM family) until LMDeploy measurements exist",
+            "compiled engines of its time (TensorRT-LLM before 1.0) until LMDeploy has its own entries",
         ),
         FrameworkSpec(
             key="exllamav2",
@@ -276,14 +289,27 @@ def vllm_engine(version: str) -> str:
 def framework_for_version(framework: FrameworkSpec, version: str | None) -> FrameworkSpec:
     """The entry of `framework`'s engine era for a release `version`: vLLM's V0 engine before 0.8 (else
     V1), llama.cpp's builds dated 2023 (their CUDA prompt processing runs ~1.4x slower per FLOP than the
-    2024 builds on the same card); other frameworks have one era so far."""
+    2024 builds on the same card), TensorRT-LLM before 1.0 (TensorRT engines; 1.x runs the PyTorch
+    backend); other frameworks have one era so far."""
     if not version:
         return framework
     if framework.key == "vllm" and vllm_engine(version) == "v0":
         return FRAMEWORKS["vllm-v0"]
     if framework.key == "llama.cpp" and "2023" in version:
         return FRAMEWORKS["llama.cpp-2023"]
+    if framework.key == "tensorrt-llm" and tensorrt_llm_major(version) == 0:
+        return FRAMEWORKS["tensorrt-llm-v0"]
     return framework
+
+
+def tensorrt_llm_major(version: str) -> int | None:
+    """TensorRT-LLM's major release in a version string ("v0.17", "TensorRT-LLM v0.9.0 (...)", "1.2.0rc6");
+    None when it names no TensorRT-LLM release (a Dynamo runtime image's own version is not one)."""
+    text = (version or "").lower()
+    if "dynamo" in text:
+        return None
+    match = _VERSION.search(text)
+    return int(match.group(1)) if match else None
 
 
 def framework_era(framework: FrameworkSpec) -> str:
@@ -292,4 +318,6 @@ def framework_era(framework: FrameworkSpec) -> str:
         "vllm": "vLLM V1 engine (0.8 and later)",
         "vllm-v0": "vLLM V0 engine (before 0.8)",
         "llama.cpp-2023": "llama.cpp builds of 2023",
+        "tensorrt-llm": "TensorRT-LLM 1.x (PyTorch backend)",
+        "tensorrt-llm-v0": "TensorRT-LLM before 1.0 (TensorRT engines)",
     }.get(framework.key, "")

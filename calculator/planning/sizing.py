@@ -256,8 +256,10 @@ def _along_curve(
                 return _excess(sub_part.curve_latencies(np.exp(x), columns)[1], rest)
 
             f_one = excess(np.zeros(over.size))
+            # The p99 bounds bend where the p99 in-flight count reaches the best batch: a few more steps,
+            # on the rows they bind alone.
             lo, hi = bracket_root(
-                excess, np.zeros(over.size), x_limit[over], f_one, f_limit[over], iterations
+                excess, np.zeros(over.size), x_limit[over], f_one, f_limit[over], iterations + 4
             )
             _, inside = sub.curve_latencies(np.exp(lo), columns)
             _, outside = sub.curve_latencies(np.exp(hi), columns)

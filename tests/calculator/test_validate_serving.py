@@ -134,3 +134,40 @@ def test_an_offline_runs_token_gap_averages_the_whole_cycle():
     p = est.performance
     assert itl == pytest.approx(p.e2e_latency_s / 199 * 1e3, rel=1e-6)
     assert itl > p.tpot_s * 1e3  # the prompts prefilled while the batch refills count in every gap
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("TensorRT-LLM v0.17", "tensorrt-llm-v0"),
+        ("TensorRT-LLM v0.9.0 (gptSessionBenchmark, static batching)", "tensorrt-llm-v0"),
+        ("TensorRT-LLM v0.14.0 + Triton tensorrtllm_backend", "tensorrt-llm-v0"),
+        ("TensorRT-LLM (v1.0 perf-overview; PyTorch backend, trtllm-bench)", "tensorrt-llm"),
+        ("1.2.0rc6.post2", "tensorrt-llm"),
+        ("dynamo-runtime:0.8.1.post2", "tensorrt-llm"),  # Dynamo's own version, not TensorRT-LLM's
+        ("", "tensorrt-llm"),
+    ],
+)
+def test_tensorrt_llm_rows_are_mapped_to_their_era(version, expected):
+    from calculator.validate import framework_of
+
+    assert framework_of({"framework": "tensorrt-llm", "framework_version": version}) == expected
+
+
+def test_tensorrt_llm_1x_has_its_own_software_costs_and_0x_keeps_the_earlier_fit():
+    from calculator import estimate
+    from calculator.calibration import default_calibration
+
+    calibration = default_calibration()
+    sources = calibration.sources("tensorrt-llm", "datacenter_gpu")
+    assert sources["decode_step_overhead_s"] == "tensorrt-llm/datacenter_gpu"
+    assert calibration.sources("tensorrt-llm-v0", "datacenter_gpu")["decode_step_overhead_s"] == (
+        "tensorrt-llm-v0/datacenter_gpu"
+    )
+    old = estimate(
+        "llama-3.1-8b", "h100-sxm-80gb", framework="tensorrt-llm", framework_version="0.17",
+        with_recommendations=False,
+    )  # fmt: skip
+    new = estimate("llama-3.1-8b", "h100-sxm-80gb", framework="tensorrt-llm", with_recommendations=False)
+    assert old.inputs["framework"] == "tensorrt-llm-v0" and "before 1.0" in old.inputs["framework_era"]
+    assert new.inputs["framework"] == "tensorrt-llm" and "1.x" in new.inputs["framework_era"]

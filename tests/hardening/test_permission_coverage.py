@@ -86,6 +86,10 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
         "tests/planner/test_api_capacity.py::test_another_teams_prices_cannot_be_used",
         "tests/planner/test_api_capacity.py::test_anonymous_capacity_plans_share_the_estimate_throttle",
     ),
+    "POST /api/v1/breakeven/": (
+        "tests/planner/test_api_breakeven.py::test_another_teams_prices_cannot_be_used",
+        "tests/planner/test_api_breakeven.py::test_anonymous_break_evens_share_the_estimate_throttle",
+    ),
     "POST /api/v1/export/": (
         "tests/planner/test_api_export.py::test_another_teams_prices_cannot_be_used",
         "tests/planner/test_api_export.py::test_anonymous_exports_share_the_estimate_throttle",
@@ -100,7 +104,12 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
 }
 
 # Operations an anonymous caller may use.
-PUBLIC = {"POST /api/v1/estimate/", "POST /api/v1/capacity/", "POST /api/v1/export/"}
+PUBLIC = {
+    "POST /api/v1/estimate/",
+    "POST /api/v1/capacity/",
+    "POST /api/v1/breakeven/",
+    "POST /api/v1/export/",
+}
 
 
 def _schema_operations() -> list[str]:

@@ -99,3 +99,22 @@ def test_bad_questions_get_400_naming_the_field(client_for, catalog, change, fie
 
     assert response.status_code == 400, response.content
     assert field in response.json()["detail"], response.json()
+
+
+@pytest.mark.django_db
+def test_another_teams_prices_cannot_be_used(client_for, outsider, team, catalog):
+    response = client_for(outsider).post(URL, {**QUESTION, "team": team.pk}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"team": ["not one of your teams"]}
+
+
+@pytest.mark.django_db
+def test_anonymous_break_evens_share_the_estimate_throttle(client_for, catalog):
+    client = client_for(None)
+    small = {**QUESTION, "requests_per_day": [1000]}
+    statuses = [client.post(URL, small, format="json").status_code for _ in range(31)]
+
+    assert statuses[:30] == [200] * 30
+    assert statuses[30] == 429
+    assert client.post("/api/v1/estimate/", {}, format="json").status_code == 429
