@@ -25,6 +25,7 @@ FAMILIES = (
     "tensorrt-llm",
     "tensorrt-llm-v0",
     "vllm",
+    "sglang",
     "vllm-v0",
     "llama.cpp",
     "llama.cpp-2023",
@@ -43,9 +44,16 @@ compiled engines of "*/datacenter_gpu" reach about 55%. The newer build is fitte
 entries never start from the older one's."""
 
 
+FAMILY_SIBLING = {"sglang": "vllm"}
+"""A framework fitted as its own family but close to another codebase (SGLang's scheduler and kernels came
+from the same generation as vLLM's, and it was calibrated as vLLM until it had rows of its own): it falls
+back to the sibling's entries, and is fitted shrunk towards them; the sibling does not fall back to it."""
+
+
 def _family_chain(family: str) -> tuple[str, ...]:
-    """The family, then its kin: the framework it is an older build of, or the older build of it."""
-    kin = FAMILY_KIN.get(family)
+    """The family, then its kin: the framework it is an older build of, the older build of it, or the
+    sibling it falls back to."""
+    kin = FAMILY_KIN.get(family) or FAMILY_SIBLING.get(family)
     return (family, kin) if kin else (family,)
 
 

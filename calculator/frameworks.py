@@ -144,7 +144,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
         ),
         FrameworkSpec(
             key="sglang",
-            family="vllm",
+            family="sglang",
             memory_rule="static_fraction",
             memory_fraction=0.88,
             runtime_overhead_bytes=0.5 * GIB,
