@@ -335,10 +335,12 @@ class PlanVersion(models.Model):
 
 class ComparisonJobQuerySet(models.QuerySet):
     def visible_to(self, user) -> ComparisonJobQuerySet:
-        """Jobs of the user's teams (another team's job reads as a 404)."""
+        """Jobs of the user's teams (another team's job reads as a 404); a job made from a private plan
+        carries that plan's name and inputs, so it is its owner's alone, like the plan."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+        mine = self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+        return mine.exclude(Q(plan__visibility=Plan.Visibility.PRIVATE) & ~Q(plan__owner=user))
 
 
 class ComparisonJob(models.Model):

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -224,7 +224,14 @@ def plan_create(
 
 
 def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fields: Any) -> Plan:
-    """Change name/description/visibility in place; changed inputs add a new version (old ones stay)."""
+    """Change name/description/visibility in place; changed inputs add a new version (old ones stay).
+
+    Invariants kept here: only the fields given are written (under the plan's row lock, so concurrent edits
+    of different fields both land and a stale copy never moves `current_version` back); only the plan's owner
+    changes its visibility (a private plan is visible to its owner alone, so anyone else making it private
+    would hide it from everyone but the owner)."""
+    if "visibility" in fields and fields["visibility"] != plan.visibility and plan.owner_id != user.pk:
+        raise PermissionDenied("Only the plan's owner may change its visibility.")
     run = None
     if inputs is not None:
         current = plan.current_version.inputs if plan.current_version else None
@@ -233,12 +240,14 @@ def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fie
             if current is not None and run.inputs == current:
                 run = None  # the same deployment under another alias
     with transaction.atomic():
+        locked = Plan.objects.select_for_update().get(pk=plan.pk)
         for name, value in fields.items():
-            setattr(plan, name, value)
-        plan.save()
+            setattr(locked, name, value)
+        if fields:
+            locked.save(update_fields=[*fields, "updated_at"])
         if run is not None:
-            _version_add(plan, run, user)
-    return plan
+            _version_add(locked, run, user)
+    return locked
 
 
 def plan_recompute(plan: Plan, *, user) -> PlanVersion:
@@ -295,8 +304,16 @@ def team_create(*, user, name: str, slug: str) -> Team:
     return team
 
 
-def _admins_left(team: Team, without: Membership) -> bool:
-    return team.memberships.filter(role=Role.ADMIN).exclude(pk=without.pk).exists()
+def _admins_left(team_id: int, without: Membership) -> bool:
+    return Membership.objects.filter(team_id=team_id, role=Role.ADMIN).exclude(pk=without.pk).exists()
+
+
+def _locked_membership(membership: Membership) -> Membership:
+    """The membership as it is now, with its team's row locked: every change of a team's admins takes the
+    same lock, so two admins demoting each other (or both leaving) at once are serialised and the second
+    sees the first's change. Invariant: a team always has an admin."""
+    Team.objects.select_for_update().filter(pk=membership.team_id).first()
+    return Membership.objects.select_for_update().get(pk=membership.pk)
 
 
 def membership_add(*, team: Team, user, role: str) -> Membership:
@@ -309,22 +326,21 @@ def membership_add(*, team: Team, user, role: str) -> Membership:
 
 def membership_set_role(membership: Membership, *, role: str) -> Membership:
     with transaction.atomic():
-        if (
-            membership.role == Role.ADMIN
-            and role != Role.ADMIN
-            and not _admins_left(membership.team, membership)
-        ):
+        current = _locked_membership(membership)
+        if current.role == Role.ADMIN and role != Role.ADMIN and not _admins_left(current.team_id, current):
             raise ValidationError({"role": "a team needs at least one admin."})
-        membership.role = role
-        membership.save(update_fields=["role"])
-    return membership
+        current.role = role
+        current.save(update_fields=["role"])
+    membership.role = role
+    return current
 
 
 def membership_remove(membership: Membership) -> None:
     with transaction.atomic():
-        if membership.role == Role.ADMIN and not _admins_left(membership.team, membership):
+        current = _locked_membership(membership)
+        if current.role == Role.ADMIN and not _admins_left(current.team_id, current):
             raise ValidationError({"user": "a team needs at least one admin."})
-        membership.delete()
+        current.delete()
 
 
 # --- Catalog ----------------------------------------------------------------------------------------------
