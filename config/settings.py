@@ -221,6 +221,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON within the bounds a request can have (depth, finite numbers, no NUL): planner/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "planner.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "planner.api.pagination.PageNumber",
     "PAGE_SIZE": 50,

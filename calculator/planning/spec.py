@@ -154,6 +154,17 @@ def _as_list(value: Any) -> list[Any]:
     return list(value)
 
 
+MAX_INTEGER_VALUE = {
+    "tensor_parallel": 1024,
+    "pipeline_parallel": 1024,
+    "num_gpus": 65_536,
+    "batch_sizes": 1_000_000,
+}
+"""Upper bounds of the grid's integer axes (far beyond any deployment; stored as database integers)."""
+MAX_NAME_SHOWN = 200
+"""An unknown name is echoed in the error at most this long."""
+
+
 def _unique(values: Iterable[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
@@ -165,16 +176,19 @@ def _names(
     if not values:
         errors[name] = "at least one name is required (or '*' for all)"
         return ()
-    if "*" in values:
-        return tuple(everything)
     keys, unknown = [], []
     for value in values:
+        if value == "*":
+            continue
         try:
             keys.append(resolve(str(value)).key)
         except (KeyError, ValueError):
-            unknown.append(str(value))
+            unknown.append(str(value)[:MAX_NAME_SHOWN])
+    # A name beside "*" is still checked: it would otherwise be stored with the request unseen.
     if unknown:
         errors[name] = unknown
+    if "*" in values:
+        return tuple(everything)
     return tuple(_unique(keys))
 
 
@@ -192,6 +206,9 @@ def _integers(
             return ()
         if value < minimum:
             errors[name] = f"must be at least {minimum}, got {value!r}"
+            return ()
+        if value > MAX_INTEGER_VALUE[name]:
+            errors[name] = f"must be at most {MAX_INTEGER_VALUE[name]:,}, got {value!r}"
             return ()
         out.append(int(value))
     if not out and name != "num_gpus":
@@ -241,8 +258,8 @@ def resolve_spec(
     precisions = _names(raw, "precisions", list(PRECISIONS), resolve_precision, errors)
     frameworks = _names(raw, "frameworks", list(CURRENT_FRAMEWORKS), resolve_framework, errors)
     modes_raw = [str(m).strip().lower() for m in _as_list(raw.get("deployment_modes", ["cloud"]))]
+    unknown_modes = [m[:MAX_NAME_SHOWN] for m in _unique(modes_raw) if m != "*" and m not in DEPLOYMENT_MODES]
     modes = tuple(DEPLOYMENT_MODES) if "*" in modes_raw else tuple(_unique(modes_raw))
-    unknown_modes = [m for m in modes if m not in DEPLOYMENT_MODES]
     if unknown_modes:
         errors["deployment_modes"] = unknown_modes
     elif not modes:
