@@ -18,6 +18,7 @@ This module only parses data given to it; it never reads the network.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,45 @@ def _load(config: dict | str | Path) -> dict[str, Any]:
     raise ConfigImportError(f"config must be a dict, JSON text or a path, not {type(config).__name__}")
 
 
+SIZE_BOUNDS = {
+    **dict.fromkeys(("num_hidden_layers", "n_layer", "num_layers"), 10_000),
+    **dict.fromkeys(
+        ("num_attention_heads", "num_key_value_heads", "n_head", "multi_query_group_num"), 100_000
+    ),
+    **dict.fromkeys(("n_routed_experts", "num_experts", "num_local_experts", "num_experts_per_tok"), 100_000),
+    **dict.fromkeys(
+        (
+            "hidden_size",
+            "n_embd",
+            "intermediate_size",
+            "moe_intermediate_size",
+            "head_dim",
+            "kv_lora_rank",
+            "q_lora_rank",
+            "qk_rope_head_dim",
+            "qk_nope_head_dim",
+            "v_head_dim",
+            "vocab_size",
+        ),
+        10_000_000,
+    ),
+    **dict.fromkeys(("max_position_embeddings", "sliding_window"), 1_000_000_000),
+}
+"""Largest value each size field may hold (far beyond any released model): a config naming 10^30 layers
+is refused before any loop runs over them."""
+
+
+def _check_sizes(cfg: dict[str, Any]) -> None:
+    for name, bound in SIZE_BOUNDS.items():
+        value = cfg.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigImportError(f"config field {name!r} must be a number, got {str(value)[:40]!r}")
+        if not 0 <= value <= bound:
+            raise ConfigImportError(f"config field {name!r} must be between 0 and {bound:,}, got {value:g}")
+
+
 def _req(cfg: dict[str, Any], *names: str) -> Any:
     for name in names:
         if cfg.get(name) is not None:
@@ -296,6 +336,7 @@ def model_from_hf_config(
         warnings.append(
             "vision tower present but not counted: params_vision left at 0 (set it from a source)"
         )
+    _check_sizes(cfg)
     model_type = str(cfg.get("model_type") or top.get("model_type") or "")
     if model_type in ("kimi_vl",):
         model_type = "deepseek_v3"

@@ -233,6 +233,9 @@ REST_FRAMEWORK = {
     # Documents each operation's error responses too (400/401/403/404/413/415/429), in the error shape.
     "DEFAULT_SCHEMA_CLASS": "planner.api.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "planner.api.errors.exception_handler",
+    # Throttles key anonymous callers by the connection's address; X-Forwarded-For is read only through this
+    # many trusted proxies (0: ignored, so rotating the header does not escape the limit).
+    "NUM_PROXIES": env_int("PLANNER_TRUSTED_PROXIES", 0, minimum=0),
     "DEFAULT_THROTTLE_RATES": {
         "estimate_anon": env_str("PLANNER_ESTIMATE_ANON_RATE", "30/min"),
         "estimate_user": env_str("PLANNER_ESTIMATE_USER_RATE", "600/min"),

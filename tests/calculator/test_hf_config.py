@@ -115,3 +115,24 @@ def test_missing_field_raises():
         model_from_hf_config({"hidden_size": 1})
     with pytest.raises(ConfigImportError):
         model_from_hf_config("{not json")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("num_hidden_layers", 10**30),
+        ("hidden_size", -4),
+        ("vocab_size", float("inf")),
+        ("num_experts", "many"),
+    ],
+)
+def test_sizes_no_model_has_are_refused_before_any_loop(field, value):
+    from calculator.hf_config import ConfigImportError, model_from_hf_config
+
+    config = {
+        "model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "intermediate_size": 11008,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, field: value,
+    }  # fmt: skip
+    with pytest.raises(ConfigImportError) as error:
+        model_from_hf_config(config)
+    assert field in str(error.value)

@@ -78,3 +78,17 @@ def test_grid_values_are_checked_even_beside_a_wildcard(client_for, editor, team
         assert field in response.json()["detail"], response.json()
         assert len(response.content) < 5000  # the junk is not echoed back whole
     assert not ComparisonJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rotating_x_forwarded_for_does_not_escape_the_anonymous_throttle(client_for, catalog):
+    client = client_for(None)
+    body = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb"}
+    statuses = [
+        client.post(
+            "/api/v1/estimate/", body, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}"
+        ).status_code
+        for i in range(40)
+    ]
+    assert statuses[:30] == [200] * 30
+    assert set(statuses[30:]) == {429}
