@@ -13,6 +13,7 @@ with DJANGO_ENV unset). A set but malformed variable raises config.env.EnvError 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import (
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "planner",
 ]
 
@@ -81,7 +83,24 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: refuses a locked-out login (django-axes) after the other middleware has run.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login lock-out (django-axes): after PLANNER_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429) for PLANNER_LOGIN_COOLOFF_MINUTES, on the site's and the admin's login
+# alike; a right password resets the count. Keyed by username and address together so a stranger cannot lock
+# a user out from elsewhere; the address is planner.security.client_ip (the trusted-proxy rule).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("PLANNER_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("PLANNER_LOGIN_COOLOFF_MINUTES", 15.0, minimum=0.1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "planner.security.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
