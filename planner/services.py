@@ -193,8 +193,10 @@ def breakeven(raw: dict[str, Any], *, team: Team | int | None = None) -> Breakev
 
 
 def _version_add(plan: Plan, run: EstimateRun, user) -> PlanVersion:
-    """Append a version; the plan row lock serialises concurrent writers so numbers stay dense."""
-    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    """Append a version; the plan row lock serialises concurrent writers so numbers stay dense (and a plan
+    deleted meanwhile, whose delete takes the same lock, answers 404 instead of a foreign-key violation)."""
+    if Plan.objects.select_for_update().filter(pk=plan.pk).first() is None:
+        raise Plan.DoesNotExist(f"plan {plan.pk} was deleted")
     number = (plan.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = PlanVersion.objects.create(
         plan=plan,
@@ -250,6 +252,15 @@ def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fie
     return locked
 
 
+def plan_delete(plan: Plan) -> None:
+    """Delete the plan and its versions under the plan's row lock, so a version being added (recompute, an
+    edit) either lands first and is deleted with it, or finds the plan gone."""
+    with transaction.atomic():
+        locked = Plan.objects.select_for_update().filter(pk=plan.pk).first()
+        if locked is not None:
+            locked.delete()
+
+
 def plan_recompute(plan: Plan, *, user) -> PlanVersion:
     """A new version from the current inputs and today's catalog (prices included)."""
     if plan.current_version is None:
@@ -297,10 +308,13 @@ def plan_versions_diff(a: PlanVersion, b: PlanVersion) -> dict[str, Any]:
 
 
 def team_create(*, user, name: str, slug: str) -> Team:
-    """A new team with its creator as admin."""
-    with transaction.atomic():
-        team = Team.objects.create(name=name, slug=slug)
-        Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    """A new team with its creator as admin; a slug taken meanwhile (two creations at once) is a 400."""
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(name=name, slug=slug)
+            Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+    except IntegrityError:
+        raise ValidationError({"slug": "team with this slug already exists."}) from None
     return team
 
 

@@ -279,6 +279,9 @@ class PlanViewSet(viewsets.ModelViewSet):
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
+    def perform_destroy(self, instance):
+        services.plan_delete(instance)
+
     @extend_schema(responses=s.PlanVersionSummarySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=())
     def versions(self, request, pk=None):

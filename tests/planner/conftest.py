@@ -33,6 +33,16 @@ def _fresh_throttle_counters():
 @pytest.fixture
 def catalog(db) -> dict[str, list]:
     """A few real rows of the engine's catalog, loaded through planner.specs like seed_catalog does."""
+    return load_catalog_rows()
+
+
+@pytest.fixture
+def transactional_catalog(transactional_db) -> dict[str, list]:
+    """`catalog` for tests whose threads need committed rows."""
+    return load_catalog_rows()
+
+
+def load_catalog_rows() -> dict[str, list]:
     engine = default_catalog()
     models = [LLMModel.objects.create(**specs.model_row_values(engine.models[k])) for k in CATALOG_MODELS]
     hardware = [

@@ -9,10 +9,11 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, close_old_connections, connection
+from rest_framework.test import APIClient
 
 from planner import services
-from planner.models import Membership, Role, Team
-from tests.planner.conftest import _user
+from planner.models import Membership, Plan, PlanVersion, Role, Team
+from tests.planner.conftest import ESTIMATE_INPUTS, _user
 
 ROUNDS = 10
 
@@ -66,3 +67,59 @@ def test_two_admins_acting_at_once_leave_the_team_an_admin(move):
     print(f"RACE team admins {move}: {ROUNDS} rounds, {refused} refused, {violations} without an admin")
     assert violations == 0
     assert refused >= ROUNDS  # one of the two is refused every round
+
+
+def _requests_at_once(*calls) -> list[int]:
+    """Status codes of API calls made at the same moment from their own threads (and connections)."""
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int] = [0] * len(calls)
+
+    def run(i: int) -> None:
+        close_old_connections()
+        try:
+            client = APIClient()
+            client.raise_request_exception = False
+            method, url, user, body = calls[i]
+            client.force_authenticate(user)
+            barrier.wait()
+            statuses[i] = getattr(client, method)(url, body, format="json").status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recompute_or_edit_beside_delete_is_never_a_500_nor_an_orphan_version(transactional_catalog):
+    team = Team.objects.create(name="Race plans", slug="race-plans")
+    ada = _user("ada-plans")
+    Membership.objects.create(team=team, user=ada, role=Role.ADMIN)
+    seen: set[int] = set()
+    for round_ in range(ROUNDS):
+        plan = services.plan_create(user=ada, team=team, name=f"p{round_}", inputs=ESTIMATE_INPUTS)
+        url = f"/api/v1/plans/{plan.pk}/"
+        other = ("post", f"{url}recompute/", ada, {}) if round_ % 2 else ("patch", url, ada, {"name": "n"})
+        statuses = _requests_at_once(("delete", url, ada, None), other)
+        seen.update(statuses)
+        assert 500 not in statuses, statuses
+        assert statuses[0] == 204
+        assert not Plan.objects.filter(pk=plan.pk).exists()
+        assert not PlanVersion.objects.filter(plan_id=plan.pk).exists()
+    print(f"RACE plan delete vs recompute/edit: {ROUNDS} rounds, statuses {sorted(seen)}, 0 server errors")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_teams_created_with_one_slug_at_once_give_one_team_and_a_400():
+    ada, bob = _user("ada-slug"), _user("bob-slug")
+    for round_ in range(ROUNDS):
+        body = {"name": f"Same {round_}", "slug": f"same-{round_}"}
+        statuses = _requests_at_once(
+            ("post", "/api/v1/teams/", ada, body), ("post", "/api/v1/teams/", bob, body)
+        )
+        assert sorted(statuses) == [201, 400], statuses
+        assert Team.objects.filter(slug=f"same-{round_}").count() == 1
