@@ -355,6 +355,12 @@ WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0
 # A grid above this many configurations is refused with 400.
 COMPARISON_MAX_CONFIGURATIONS = env_int("PLANNER_COMPARISON_MAX_CONFIGURATIONS", 5_000_000, minimum=1)
 # Configurations per chunk task (calculator.planning.plan_chunks target); each chunk is one message.
+# Per team: at most this many queued or running jobs, and this many of their configurations in all; a
+# submission beyond either is refused with 429 (one team's big grids cannot fill the queue for the others).
+COMPARISON_TEAM_MAX_ACTIVE_JOBS = env_int("PLANNER_TEAM_MAX_ACTIVE_COMPARISONS", 4, minimum=1)
+COMPARISON_TEAM_MAX_ACTIVE_CONFIGURATIONS = env_int(
+    "PLANNER_TEAM_MAX_ACTIVE_CONFIGURATIONS", 10_000_000, minimum=1
+)
 # A chunk costs ~60 ms of task and database overhead besides ~0.3 s of engine time at 500,000 (about 160 MB
 # peak per worker process); smaller chunks spread small jobs over more workers but add overhead
 # (benchmark_comparisons, README "Comparisons").

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -193,6 +193,7 @@ def comparison_submit(
     snapshot["team_id"] = team.pk
     now = timezone.now()
     with transaction.atomic():
+        _check_team_quota(team, spec.size)
         job = ComparisonJob.objects.create(
             name=name,
             team=team,
@@ -220,6 +221,29 @@ def comparison_submit(
         for chunk in chunks:
             _send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
     return job
+
+
+class ComparisonQuotaExceeded(Exception):
+    """A team's queued and running comparisons are at its limit (settings.COMPARISON_TEAM_MAX_*): 429."""
+
+
+def _check_team_quota(team: Team, size: int) -> None:
+    """Under the team's row lock (concurrent submissions of one team are counted one after another): refuse
+    a job beyond the team's active-job or active-configuration limit."""
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    active = ComparisonJob.objects.filter(team=team, status__in=ComparisonJob.ACTIVE)
+    jobs = active.count()
+    configurations = active.aggregate(n=Sum("configurations_total"))["n"] or 0
+    if jobs >= settings.COMPARISON_TEAM_MAX_ACTIVE_JOBS:
+        raise ComparisonQuotaExceeded(
+            f"the team already has {jobs} comparisons queued or running (at most "
+            f"{settings.COMPARISON_TEAM_MAX_ACTIVE_JOBS}); wait for one to finish or cancel one"
+        )
+    if configurations + size > settings.COMPARISON_TEAM_MAX_ACTIVE_CONFIGURATIONS:
+        raise ComparisonQuotaExceeded(
+            f"{size:,} more configurations would make {configurations + size:,} queued or running for the "
+            f"team (at most {settings.COMPARISON_TEAM_MAX_ACTIVE_CONFIGURATIONS:,})"
+        )
 
 
 def plan_compare_request(plan: Plan, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

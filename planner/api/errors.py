@@ -20,6 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from calculator import InputError
 from calculator.planning import ComparisonError
+from planner.comparisons import ComparisonQuotaExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # detail names the offending fields and values, e.g. {"models": ["llama-99b"]} or
         # {"size": 7532280, "max_configurations": 5000000}.
         return Response(error_body("invalid", str(exc), exc.detail), status=400)
+    if isinstance(exc, ComparisonQuotaExceeded):
+        return Response(error_body("quota_exceeded", str(exc)), status=429)
     if isinstance(exc, InputError):
         return Response(error_body("invalid", detail={exc.field: [exc.message]}), status=400)
     if isinstance(exc, DjangoValidationError):

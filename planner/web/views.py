@@ -464,6 +464,9 @@ def comparison_new(request: HttpRequest) -> HttpResponse:
             for field, problems in cmp.field_errors(error.detail, engine_request).items():
                 for problem in problems:
                     form.add_error(field if field in form.fields else None, problem)
+        except comparisons.ComparisonQuotaExceeded as error:
+            form.add_error(None, f"Not queued: {error}.")
+            return render(request, "web/comparison_new.html", _comparison_form_context(form), status=429)
         else:
             messages.success(request, f"Queued “{job.name}”: {job.configurations_total:,} configurations.")
             return redirect("web:comparison_detail", job_id=job.pk)

@@ -639,3 +639,37 @@ def test_sized_comparison_errors_are_400_naming_the_field(
     body = {"constraints": {"slo": {"ttft_p99_ms": -1}}}
     response = submit(api, team, django_capture_on_commit_callbacks, **body)
     assert "slo.ttft_p99_ms" in response.json()["detail"]
+
+
+# --- Per-team limits ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_team_at_its_limits_gets_429_and_other_teams_are_unaffected(
+    api, team, other_team, outsider, client_for, catalog, sent, settings, django_capture_on_commit_callbacks
+):
+    settings.COMPARISON_TEAM_MAX_ACTIVE_JOBS = 2
+    assert submit(api, team, django_capture_on_commit_callbacks).status_code == 202
+    assert submit(api, team, django_capture_on_commit_callbacks).status_code == 202
+    refused = submit(api, team, django_capture_on_commit_callbacks)
+    assert refused.status_code == 429, refused.content
+    assert refused.json()["code"] == "quota_exceeded" and "2 comparisons" in refused.json()["message"]
+    assert ComparisonJob.objects.filter(team=team).count() == 2
+    # Another team still submits; cancelling one frees a place.
+    other = client_for(outsider)
+    assert submit(other, other_team, django_capture_on_commit_callbacks).status_code == 202
+    first = ComparisonJob.objects.filter(team=team).order_by("pk").first()
+    assert api.post(f"/api/v1/comparisons/{first.pk}/cancel/").status_code == 200
+    assert submit(api, team, django_capture_on_commit_callbacks).status_code == 202
+
+
+@pytest.mark.django_db
+def test_the_configurations_a_team_has_queued_are_bounded(
+    api, team, catalog, sent, settings, django_capture_on_commit_callbacks
+):
+    first = submit(api, team, django_capture_on_commit_callbacks)
+    size = ComparisonJob.objects.get(pk=first.json()["id"]).configurations_total
+    settings.COMPARISON_TEAM_MAX_ACTIVE_CONFIGURATIONS = size + size // 2
+    refused = submit(api, team, django_capture_on_commit_callbacks)
+    assert refused.status_code == 429
+    assert f"{2 * size:,} queued or running" in refused.json()["message"]
