@@ -67,6 +67,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "prefill_overhead_s": (0.0, 0.2),
     "layer_overhead_s": (0.0, 0.002),  # eager PyTorch: ~0.4 ms per layer (calibration.FAMILY_PRIORS)
     "per_sequence_overhead_s": (0.0, 0.002),
+    "expert_overhead_s": (0.0, 1e-4),
     "allreduce_latency_s": (0.0, 0.002),
     "link_efficiency": (0.001, 1.0),
     "dequant_efficiency": (0.2, 1.0),

@@ -81,6 +81,7 @@ PRIORS: dict[str, float] = {
     "allreduce_latency_s": 10e-6,
     "link_efficiency": 0.7,
     "per_sequence_overhead_s": 0.0,
+    "expert_overhead_s": 0.0,
     "dequant_efficiency": 1.0,
     # No power cap unless measurements show one: 1e13 FLOP/s per W is far above any listed peak / TDP.
     "flops_per_watt": 1e13,

@@ -574,14 +574,19 @@ def cmd_hardware(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    from calculator.validate import render_report, validate_file
+    from calculator.validate import breakdown, render_breakdown, render_report, validate_file
 
     calibration = load_calibration(args.calibration) if args.calibration else None
     report = validate_file(args.files, calibration=calibration)
     if args.json:
-        print(json.dumps(report.summary(), indent=2))
+        summary = report.summary()
+        if args.by:
+            summary["by"] = {args.by: breakdown(report, args.by)}
+        print(json.dumps(summary, indent=2))
     else:
         render_report(report, console)
+        if args.by:
+            render_breakdown(report, args.by, console)
     return 0
 
 
@@ -731,6 +736,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="file", help="CSV files in the same format, read together")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--calibration", default=None)
+    p.add_argument(
+        "--by",
+        choices=("source", "era", "hardware", "framework"),
+        default=None,
+        help="also break the error down per source, engine era (framework family), hardware or framework",
+    )
     p = sub.add_parser(
         "refit",
         help="refit one framework family's software costs on newer rows (an engine era), cross-validated",

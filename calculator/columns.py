@@ -237,6 +237,10 @@ class EfficiencyColumns(Columns):
     cost)."""
     per_sequence_overhead_s: Array
     """Host-side scheduling and sampling cost per sequence per decode step (the large-batch curve)."""
+    expert_overhead_s: Array
+    """Fixed cost per routed expert per layer of a prefill pass: serving engines run prefill eagerly (CUDA
+    graphs cover decode only), so each touched expert's GEMM problem, its routing, permutation and scale
+    handling cost launch and host time that no roofline term holds. 0 for dense models."""
 
 
 @dataclass(frozen=True, kw_only=True)

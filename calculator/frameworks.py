@@ -55,8 +55,10 @@ class FrameworkSpec:
     before flash attention became its default, eager transformers."""
     mixes_prefill_and_decode: bool = False
     """Each iteration runs up to max_num_batched_tokens of new prompts beside every running sequence's decode
-    step (TensorRT-LLM in-flight batching); otherwise waiting prompts are prefilled first while decoding
-    pauses (vLLM's V0 scheduler, SGLang without mixed chunks). Matters for a burst's inter-token gaps."""
+    step (vLLM V1's chunked prefill, TensorRT-LLM in-flight batching); otherwise waiting prompts are
+    prefilled first while decoding pauses (vLLM's V0 scheduler, SGLang without --enable-mixed-chunk). A mixed
+    step is one roofline, so prompts cost a memory-bound decode little (serving.py), and a burst's
+    inter-token gaps differ."""
     native_precisions: tuple[tuple[str, str], ...] = ()
     """Generic precision names this framework stores in a format of its own (MLX: "int4" is its 4-bit
     group-64 affine format, not AWQ)."""
@@ -94,6 +96,9 @@ _VLLM = FrameworkSpec(
     cuda_graph_bytes=0.9 * GIB,
     max_num_seqs=256,
     max_num_batched_tokens=8192,
+    # The V1 engine (the default since 0.8) always schedules chunked prefill: each step carries up to
+    # max_num_batched_tokens of prompts beside the running sequences' decodes.
+    mixes_prefill_and_decode=True,
     # Text Generation Inference serves with the same machinery (paged and flash attention kernels,
     # continuous batching, CUDA graphs), not with transformers' eager generate().
     aliases=("vLLM", "tgi", "text-generation-inference"),
@@ -124,6 +129,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             key="vllm-v0",
             family="vllm-v0",
             legacy=True,
+            mixes_prefill_and_decode=False,
             aliases=("vllm-v0-engine", "vllm-legacy"),
             # The V0 engine (vLLM before 0.8, when V1 became the default) scheduled prompts first and spent
             # milliseconds of Python per step; its 2024 rows are calibrated as their own family, shrunk

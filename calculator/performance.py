@@ -222,11 +222,28 @@ class PhaseLines:
     tokens: Array
 
     def time_s(self, sequences: Array) -> Array:
+        return np.maximum(self.compute_time_s(sequences), self.memory_time_s(sequences))
+
+    def compute_time_s(self, sequences: Array) -> Array:
+        return self.compute_fixed_s + sequences * self.compute_per_sequence_s
+
+    def memory_time_s(self, sequences: Array) -> Array:
         n = sequences
         memory = self.memory_fixed_s + n * self.memory_per_sequence_s
-        if np.any(self.experts_s):  # dense batches skip the power
-            memory = memory - self.experts_s * self.expert_miss ** np.maximum(n * self.tokens, 1.0)
-        return np.maximum(self.compute_fixed_s + n * self.compute_per_sequence_s, memory)
+        if not np.any(self.experts_s):  # dense batches skip the power
+            return memory
+        shape = np.shape(memory)
+        moe = np.flatnonzero(np.broadcast_to(self.experts_s > 0, shape))
+        if moe.size == memory.size:
+            return memory - self.experts_s * self.expert_miss ** np.maximum(n * self.tokens, 1.0)
+
+        def at(value: Array) -> Array:
+            return np.broadcast_to(value, shape).reshape(-1)[moe]
+
+        memory = np.array(memory, dtype=np.float64, copy=True)
+        flat = memory.reshape(-1)
+        flat[moe] -= at(self.experts_s) * at(self.expert_miss) ** np.maximum(at(n) * at(self.tokens), 1.0)
+        return memory
 
     def lines(self) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
         """((a, b) compute, (a, b) memory): t(n) = max of the two lines where `dense`."""
@@ -292,7 +309,7 @@ def prefill_terms(
 ) -> PhaseTerms:
     """Prefilling n prompts together (TTFT of a lone request at n = 1):
     max(n x FLOPs / (tp x sustained peak x eff), (weights read / tp + n x KV written) / (bw x eff))
-    + unfused attention scores + all-reduce + prefill and per-layer overhead."""
+    + unfused attention scores + all-reduce + prefill, per-layer and per-touched-expert overhead."""
     n = np.maximum(w.prompt_tokens, 1.0)
     # Weight-only formats dequantise inside the GEMM: a calibrated share of the fp16 rate.
     efficiency = e.compute_efficiency * np.where(p.weight_only > 0, e.dequant_efficiency, 1.0)
@@ -305,6 +322,10 @@ def prefill_terms(
     heads_per_device = m.num_attention_heads / w.tensor_parallel
     scores = f.materialises_attention * SCORE_BYTES * m.num_layers * heads_per_device * n * n
     comm_fixed, comm_per_token = _allreduce_terms(m, h, f, w, e)
+    # Every routed expert an n-token prompt touches (1 - (1 - k/E)^n of them) costs its eager launch.
+    _, _, miss = _weight_terms(m, p)
+    touched = m.moe_num_experts * (1.0 - miss**n)
+    experts = e.expert_overhead_s * m.num_layers * touched
     return _phase(
         m,
         p,
@@ -313,7 +334,7 @@ def prefill_terms(
         tokens=n,
         bytes_per_sequence=kv_bytes_per_sequence(m, w, n) * w.pipeline_parallel,
         bandwidth=bandwidth,
-        fixed_s=comm_fixed + e.prefill_overhead_s + e.layer_overhead_s * m.num_layers,
+        fixed_s=comm_fixed + e.prefill_overhead_s + e.layer_overhead_s * m.num_layers + experts,
         extra_s=scores / bandwidth + comm_per_token * n,
     )
 

@@ -9,10 +9,10 @@ the family (and its older build) and shrunk towards it, as `calibrate.fit_perfor
 leave-one-source-out and leave-one-hardware-out folds of this same fit give the family's error bands
 (`calibrate.error_bands`).
 
-Closed-loop benchmark rows (N requests in flight, no rate) are not fitted on TTFT or end-to-end latency: the
-clients start all N at once and the measured TTFT keeps the phase of that first burst (it grows with N and
-falls with the output length), which the steady-state queue does not model yet. They are still predicted and
-reported by `validate`.
+Closed-loop benchmark rows (N requests in flight, no rate) are fitted on TTFT and end-to-end latency too:
+the serving model holds both the clients' first wave (all N prompts at once) and the steady prefill queue of
+N circulating clients (`serving.online_operating_point`), and those rows are most of what measures a modern
+engine's prefill (its eager per-expert cost, `expert_overhead_s`, has no other evidence).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import InputError
 from calculator.validate import (
     PERFORMANCE_METRICS,
-    _finite_rate,
     _performance_deployment,
     predict_performance,
     prepare_performance,
@@ -44,19 +43,13 @@ from calculator.validate import (
 Item = tuple[dict[str, str], Any]
 
 
-def closed_loop_latency(row: dict[str, str]) -> bool:
-    """A closed-loop row's TTFT or end-to-end latency: predicted, not fitted (module docstring)."""
-    closed = row.get("scenario") == "online_rate" and _finite_rate(row) == 0
-    return closed and row["metric"].startswith(("ttft", "e2e"))
-
-
 def family_items(files: list[str], family: str) -> list[Item]:
     """(row, Deployment) for every performance row of `family` in `files` the fit may use."""
     catalog = default_catalog()
     items = []
     for path in files:
         for row in read_rows(path):
-            if row.get("metric") not in PERFORMANCE_METRICS or closed_loop_latency(row):
+            if row.get("metric") not in PERFORMANCE_METRICS:
                 continue
             try:
                 value = float(row.get("value") or "nan")
@@ -179,7 +172,6 @@ def refit_family(
             "files": report["files"],
             "rows": len(items),
             "date": date.today().isoformat(),
-            "not_fitted": "closed-loop TTFT and end-to-end latency rows (calculator/refit.py)",
         }
     )
     final = replace(fitted, error_bands={**kept, **bands}, meta={**calibration.meta, "refits": refits})

@@ -2,12 +2,24 @@
 
 Everything is parametrised by the in-flight count b (requests admitted, 1 <= b <= the admissible batch). At
 in-flight count b a replica spends prefill(b) / b of device time per request (concurrent prompts are batched)
-and decode steps of D(b); prefills interrupt decoding, so
-    TPOT(b, rate) = D(b) / (1 - rho_prefill),   rho_prefill = rate x prefill(b) / b,
+and decode steps of D(b). Both phases are rooflines, the larger of a compute line and a memory line
+(performance.PhaseLines). Where prompts are prefilled in passes of their own (decoding pauses), any prefill
+time adds to the decode time:
+    TPOT(b, rate) = D(b) / (1 - rate x prefill(b) / b) = max over line pairs (i, j) of D_j / (1 - rate P_i/b).
+Where chunks of prompts ride on the decode steps (vLLM V1, TensorRT-LLM in-flight batching:
+`mixes_prefill_and_decode`) a mixed step is one roofline: its compute line carries both phases' FLOPs, its
+memory line reads the weights once, so only like lines add (Sarathi-Serve, Agrawal et al. OSDI 2024: chunks
+"piggyback" on memory-bound decode steps):
+    TPOT(b, rate) = max(Dc(b) / (1 - rate Pc(b) / b), Dm(b) / (1 - rate Pm'(b) / b)),
+Pm' the prefill's memory line without the weights (its KV writes and fixed costs). A moderate prompt load then
+costs a memory-bound decode almost nothing, as the measured TPOT of a vLLM server at rising request rates
+shows (serving.csv, simreal-trainval).
     e2e(b, rate) = prefill(1) + (output - 1) x TPOT(b, rate).
-Little's law b = rate x e2e gives the rate a replica sustains at in-flight count b in closed form (the smaller
-root of P1 Pb r^2 - (P1 + s D + b Pb) r + b = 0, P1 = prefill(1), Pb = prefill(b) / b, s = output - 1):
-    rate(b) = 2 b / (B + sqrt(B^2 - 4 P1 Pb b)),   B = P1 + s D + b Pb   (so rho_prefill < 1 always).
+Little's law b = rate x e2e gives the rate a replica sustains at in-flight count b in closed form on each pair
+(D, P) (the smaller root of P1 Pb r^2 - (P1 + s D + b Pb) r + b = 0, P1 = prefill(1), Pb = P / b,
+s = output - 1):
+    rate(b) = 2 b / (B + sqrt(B^2 - 4 P1 Pb b)),   B = P1 + s D + b Pb   (so rate Pb < 1 always),
+and the smallest over the pairs (TPOT is their largest).
 The replica's capacity is the largest sustainable rate over the admissible batches (`replica_capacity`); an
 offered rate is served at the in-flight count whose rate(b) equals it (`online_operating_point`), so served
 rate, batch, TPOT and every latency grow with the offered rate; above capacity the replica is saturated: it
@@ -33,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
+from scipy.special import ndtri as ndtr_inverse
 
 from calculator.columns import Array
 from calculator.engine import ConfigBatch
@@ -117,7 +130,20 @@ class ReplicaModel:
             self.decode_terms = self.decode_terms.take(rows, shape)
             self.prefill_terms = self.prefill_terms.take(rows, shape)
             output = np.broadcast_to(output, shape).reshape(-1)[rows]
+        mixing = np.asarray(f.mixes_prefill_and_decode, dtype=np.float64)
+        if rows is not None:
+            mixing = np.broadcast_to(mixing, shape).reshape(-1)[rows]
+        self.mixing = (mixing * np.ones_like(self.cap)) > 0
+        """Chunks of prompts ride on the decode steps (module docstring): only like roofline lines add."""
+        prompt, budget = w.prompt_tokens, f.max_num_batched_tokens
+        if rows is not None:
+            prompt = np.broadcast_to(prompt, shape).reshape(-1)[rows]
+            budget = np.broadcast_to(budget, shape).reshape(-1)[rows]
+        self.prompt_tokens = prompt * np.ones_like(self.cap)
+        self.token_budget = np.maximum(budget * np.ones_like(self.cap), 1.0)
         self.lone_prefill = self.prefill_terms.time_s(np.ones_like(self.cap))
+        self.prompt_compute = self.prefill_terms.compute_time_s(np.ones_like(self.cap))
+        """A lone prompt's compute line (what it adds to a mixed step)."""
         self.steps = np.maximum(output - 1.0, 0.0) * np.ones_like(self.cap)
         self.output_tokens = output * np.ones_like(self.cap)
         best_rate = np.zeros_like(self.cap)
@@ -139,7 +165,9 @@ class ReplicaModel:
             return self  # every row, in order (indices come from np.flatnonzero)
         out = object.__new__(type(self))
         out.__dict__.update(self.__dict__)
-        for name in ("cap", "lone_prefill", "steps", "output_tokens", "capacity", "best_batch"):
+        names = ("cap", "mixing", "prompt_tokens", "token_budget", "lone_prefill", "prompt_compute", "steps")
+        names = (*names, "output_tokens")
+        for name in (*names, "capacity", "best_batch"):
             setattr(out, name, np.broadcast_to(getattr(self, name), shape).reshape(-1)[index])
         out.decode_terms = self.decode_terms.take(index, shape)
         out.prefill_terms = self.prefill_terms.take(index, shape)
@@ -151,9 +179,48 @@ class ReplicaModel:
     def prefill_per_request(self, b: Array) -> Array:
         return self.prefill_terms.time_s(b) / b
 
+    def _pairs_at(self, b: Array, decode: tuple[Array, Array] | None = None) -> list[tuple[Array, Array]]:
+        """(decode step, prefill time per request) at in-flight count b for each pairing of the phases'
+        roofline lines that counts (module docstring): where prompts are prefilled in passes of their own the
+        larger line of each phase (the largest of the four pairings), where chunks ride on the decode steps
+        the like lines (compute with compute; memory with the prompts' memory line less the weights).
+        `decode`: the decode step's (compute, memory) lines at b when already known."""
+        d, p = self.decode_terms, self.prefill_terms
+        dc, dm = decode if decode is not None else (d.compute_time_s(b), d.memory_time_s(b))
+        pc = p.compute_time_s(b) / b
+        if np.all(self.mixing):
+            return [(dc, pc), (dm, (p.compute_fixed_s + b * p.memory_per_sequence_s) / b)]
+        pm_alone = p.memory_time_s(b) / b
+        if not np.any(self.mixing):
+            return [(np.maximum(dc, dm), np.maximum(pc, pm_alone))]
+        pm_mixed = (p.compute_fixed_s + b * p.memory_per_sequence_s) / b
+        # Rows that do not mix take their largest pairing in the first slot and repeat it in the second.
+        first = (
+            np.where(self.mixing, dc, np.maximum(dc, dm)),
+            np.where(self.mixing, pc, np.maximum(pc, pm_alone)),
+        )
+        second = (np.where(self.mixing, dm, first[0]), np.where(self.mixing, pm_mixed, first[1]))
+        return [first, second]
+
+    def tpot_at(
+        self, b: Array, rate: Array, *, limit: float = 0.999, pairs: list[tuple[Array, Array]] | None = None
+    ) -> Array:
+        """Mean TPOT with b requests in flight at `rate`: the largest over the counted line pairs of
+        D / (1 - rate P) (`pairs`: `_pairs_at(b)` when already known), rate P clipped at `limit`."""
+        out = None
+        for step, per_request in pairs if pairs is not None else self._pairs_at(b):
+            t = step / (1.0 - np.clip(rate * per_request, 0.0, limit))
+            out = t if out is None else np.maximum(out, t)
+        return out
+
     def rate_at(self, b: Array) -> Array:
-        """Sustainable rate at in-flight count b (the closed form in the module docstring)."""
-        return self._rate(b, self.decode_step(b), self.prefill_per_request(b))
+        """Sustainable rate at in-flight count b (the closed form in the module docstring, smallest over the
+        counted line pairs)."""
+        out = None
+        for step, per_request in self._pairs_at(b):
+            r = self._rate(b, step, per_request)
+            out = r if out is None else np.minimum(out, r)
+        return out
 
     def _rate(self, b: Array, decode: Array, per_request: Array) -> Array:
         p1, pb, sd = self.lone_prefill, per_request, self.steps * decode
@@ -205,26 +272,35 @@ class ReplicaModel:
             x = hi - f_hi * (hi - lo) / (f_hi - f_lo)
         return np.exp(np.where(np.isfinite(x) & (x >= lo) & (x <= hi), x, hi))
 
-    def _line_pairs(self) -> list[tuple[Array, Array, Array, Array, Array]]:
+    def _line_pairs(self) -> list[tuple[Array, Array, Array, Array, Callable[[Array, Array], Array]]]:
         """(a_P, b_P, a_D, b_D, exact) for each pair of roofline lines of the prefill P(n) = a_P + b_P n and
-        the decode step D(n) = a_D + b_D n: on a pair both are affine, and a root b found on it is the real
-        one where both lines are the active (larger) ones at b and the phases read no routed experts."""
-        out = []
-        prefill, decode = self.prefill_terms.lines(), self.decode_terms.lines()
+        the decode step D(n) = a_D + b_D n (`_pairs_at`): on a pair both are affine, and a root b found on it
+        at `rate` is the real one where the pair counts, it gives the largest TPOT of the counted pairs at
+        (b, rate) and the phases read no routed experts. `exact(b, rate)`."""
+        (apc, bpc), (apm, bpm) = self.prefill_terms.lines()
+        (adc, bdc), (adm, bdm) = self.decode_terms.lines()
+        apm = np.where(self.mixing, self.prefill_terms.compute_fixed_s, apm)
         dense = self.prefill_terms.dense & self.decode_terms.dense
-        for i, (ap, bp) in enumerate(prefill):
-            op = prefill[1 - i]
-            for j, (ad, bd) in enumerate(decode):
-                od = decode[1 - j]
+        separate = ~self.mixing
+        pairs = [(apc, bpc, adc, bdc, np.True_), (apm, bpm, adm, bdm, np.True_)]
+        if np.any(separate):  # the cross pairings count only where prompts are prefilled on their own
+            pairs += [(apc, bpc, adm, bdm, separate), (apm, bpm, adc, bdc, separate)]
 
-                def exact(b: Array, ap=ap, bp=bp, ad=ad, bd=bd, op=op, od=od) -> Array:
-                    return (
-                        dense
-                        & (ap + bp * b >= (op[0] + op[1] * b) * (1.0 - 1e-12))
-                        & (ad + bd * b >= (od[0] + od[1] * b) * (1.0 - 1e-12))
-                    )
+        def tpot(pair: tuple, b: Array, rate: Array) -> Array:
+            ap, bp, ad, bd, counted = pair
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = (ad + bd * b) / (1.0 - np.clip(rate * (ap + bp * b) / b, 0.0, 0.999))
+            return np.where(counted, t, 0.0)
 
-                out.append((ap, bp, ad, bd, exact))
+        out = []
+        for k, pair in enumerate(pairs):
+
+            def exact(b: Array, rate: Array, k: int = k, pair: tuple = pair) -> Array:
+                own = tpot(pair, b, rate)
+                others = [tpot(other, b, rate) for j, other in enumerate(pairs) if j != k]
+                return dense & pair[4] & (own >= np.maximum.reduce(others) * (1.0 - 1e-12))
+
+            out.append((*pair[:4], exact))
         return out
 
     def _smallest_valid(self, candidates: list[tuple[Array, Array]]) -> Array:
@@ -249,7 +325,7 @@ class ReplicaModel:
             qc = r * r * p1 * ap
             for root in _quadratic_roots(qa, qb, qc):
                 at = np.where(np.isfinite(root), root, 1.0)
-                candidates.append((root, exact(at) & (r * (ap + bp * at) < at)))
+                candidates.append((root, exact(at, r) & (r * (ap + bp * at) < at)))
         return self._smallest_valid(candidates)
 
     def batch_for_tpot(self, bound_s: Array) -> Array:
@@ -265,7 +341,8 @@ class ReplicaModel:
         for ap, bp, ad, bd, exact in self._line_pairs():
             with np.errstate(divide="ignore", invalid="ignore"):
                 root = (bound * (1.0 - ap / k) - ad) / (bd + bound * bp / k)
-            candidates.append((root, exact(np.where(np.isfinite(root), root, 1.0))))
+            at = np.where(np.isfinite(root), root, 1.0)
+            candidates.append((root, exact(at, at / k)))
         b = self._smallest_valid(candidates).reshape(-1)
 
         def excess(model: ReplicaModel, x: Array, limit: Array) -> Array:
@@ -305,10 +382,15 @@ class ReplicaModel:
     def curve_latencies(self, b: Array, columns: tuple[str, ...]) -> tuple[Array, dict[str, Array]]:
         """(rate, the requested OnlineColumns latency fields) at in-flight count b on the sustainable curve,
         b in [1, best batch]: what a search along the load curve evaluates at each step."""
-        decode, per_request = self.decode_step(b), self.prefill_per_request(b)
-        rate = np.minimum(self._rate(b, decode, per_request), self.capacity)
+        decode = (self.decode_terms.compute_time_s(b), self.decode_terms.memory_time_s(b))
+        pairs = self._pairs_at(b, decode)
+        rate = None
+        for step, per_request in pairs:
+            r = self._rate(b, step, per_request)
+            rate = r if rate is None else np.minimum(rate, r)
+        rate = np.minimum(rate, self.capacity)
         saturated = rate >= self.capacity * (1.0 - 1e-9)
-        return rate, self.latencies(b, rate, saturated, columns, decode=decode, per_request=per_request)
+        return rate, self.latencies(b, rate, saturated, columns, decode=decode, pairs=pairs)
 
     def latencies(
         self,
@@ -318,34 +400,40 @@ class ReplicaModel:
         columns: tuple[str, ...],
         *,
         prefill_queue: bool = True,
-        decode: Array | None = None,
-        per_request: Array | None = None,
+        decode: tuple[Array, Array] | None = None,
+        pairs: list[tuple[Array, Array]] | None = None,
     ) -> dict[str, Array]:
         """The requested OnlineColumns latency fields serving `rate` with b requests in flight, each computed
-        only if asked for (`point_at` asks for all)."""
+        only if asked for (`point_at` asks for all). `decode`, `pairs`: the decode step's lines and
+        `_pairs_at(b)` when the caller has them."""
         p1 = self.lone_prefill
         memo: dict[str, Array] = {}
 
-        def tpot_terms() -> tuple[Array, Array]:
+        def decode_lines() -> tuple[Array, Array]:
+            nonlocal decode
+            if decode is None:
+                decode = (self.decode_terms.compute_time_s(b), self.decode_terms.memory_time_s(b))
+            return decode
+
+        def tpot_mean() -> Array:
             if "tpot_s" not in memo:
-                pr = self.prefill_per_request(b) if per_request is None else per_request
-                step = self.decode_step(b) if decode is None else decode
-                memo["stretch"] = 1.0 / (1.0 - np.clip(rate * pr, 0.0, 0.999))
-                memo["tpot_s"] = step * memo["stretch"]
-            return memo["tpot_s"], memo["stretch"]
+                known = pairs if pairs is not None else self._pairs_at(b, decode_lines())
+                memo["tpot_s"] = self.tpot_at(b, rate, pairs=known)
+            return memo["tpot_s"]
 
         def tpot_p99() -> Array:
             if "tpot_p99_s" not in memo:
-                tpot, stretch = tpot_terms()
-                # In-flight count by Little's law (below 1 at light load), its 99th percentile (Poisson).
+                tpot = tpot_mean()
+                # In-flight count by Little's law (below 1 at light load), its 99th percentile (Poisson): the
+                # mean TPOT of that many in flight at the same rate.
                 in_flight = rate * (p1 + self.steps * tpot)
                 b99 = np.clip(in_flight + Z99 * np.sqrt(in_flight), 1.0, self.best_batch)
-                memo["tpot_p99_s"] = np.maximum(self.decode_step(b99) * stretch, tpot)
+                memo["tpot_p99_s"] = np.maximum(self.tpot_at(b99, rate), tpot)
             return memo["tpot_p99_s"]
 
         def tpot_p90() -> Array:
             # TPOT at the p90 in-flight count: between the mean and the p99 (1.2816 / 2.3263 of the way).
-            tpot = tpot_terms()[0]
+            tpot = tpot_mean()
             return tpot + (tpot_p99() - tpot) * (1.2815515655446004 / Z99)
 
         def admission() -> Array:
@@ -358,9 +446,18 @@ class ReplicaModel:
             key = f"ttft_{q}"
             if key not in memo:
                 p_wait = admission()
-                queue = _prefill_wait(rate * p1, p1, q) if prefill_queue else np.zeros_like(p1)
+                if not prefill_queue:
+                    first = p1
+                elif np.all(self.mixing):
+                    first = self._mixed_first_token(rate, tpot_mean(), q, decode_lines())
+                elif not np.any(self.mixing):
+                    first = p1 + _prefill_wait(rate * p1, p1, q)
+                else:
+                    alone = p1 + _prefill_wait(rate * p1, p1, q)
+                    mixed = self._mixed_first_token(rate, tpot_mean(), q, decode_lines())
+                    first = np.where(self.mixing, mixed, alone)
                 unbounded = np.where(saturated, np.inf, 0.0)
-                memo[key] = p1 + queue + _admission_wait(p_wait, memo["inv"], q) + unbounded
+                memo[key] = first + _admission_wait(p_wait, memo["inv"], q) + unbounded
             return memo[key]
 
         makers: dict[str, Callable[[], Array]] = {
@@ -368,13 +465,37 @@ class ReplicaModel:
             "ttft_p90_s": lambda: ttft(0.9),
             "ttft_p99_s": lambda: ttft(0.99),
             "ttft_mean_s": lambda: ttft(None),
-            "tpot_s": lambda: tpot_terms()[0],
+            "tpot_s": tpot_mean,
             "tpot_p99_s": tpot_p99,
-            "e2e_latency_s": lambda: ttft(None) + self.steps * tpot_terms()[0],
+            "e2e_latency_s": lambda: ttft(None) + self.steps * tpot_mean(),
             "e2e_p90_s": lambda: ttft(0.9) + self.steps * tpot_p90(),
             "e2e_p99_s": lambda: ttft(0.99) + self.steps * tpot_p99(),
         }
         return {name: makers[name]() for name in columns}
+
+    def _mixed_first_token(
+        self, rate: Array, tpot: Array, q: float | None, decode: tuple[Array, Array]
+    ) -> Array:
+        """Time to first token where prompts ride on the decode steps (`mixing`), at quantile q (None: the
+        mean): the rest of the running step (uniform over a step: mean TPOT / 2, variance TPOT^2 / 12) and
+        the step that carries the prompt beside the batch's decodes and the k prompts that arrived during one
+        step (Poisson, mean and variance m = rate x TPOT), a roofline of its own:
+            max(Dc(b) + (1 + m) Pc(1), Dm(b), prefill(1)),   spread Pc(1) sqrt(m) where compute-bound;
+        the q-quantile of the sum by the normal approximation (mean + z_q sd). Then a queue for the step's
+        token budget (M/D/1, service TPOT x prompt / max_num_batched_tokens), negligible until prompts arrive
+        at about a budget per step. Prompts do not queue behind whole prefills as they do where prefill runs
+        in passes of its own. `decode`: the decode step's (compute, memory) lines at the in-flight count."""
+        arrivals = rate * tpot
+        prompt = self.prompt_compute
+        loaded = decode[0] + (1.0 + arrivals) * prompt
+        step = np.maximum(np.maximum(loaded, decode[1]), self.lone_prefill)
+        spread = np.where(loaded >= step, prompt * np.sqrt(arrivals), 0.0)
+        mean = 0.5 * tpot + step
+        service = tpot * self.prompt_tokens / self.token_budget
+        if q is None:
+            return mean + _prefill_wait(rate * service, service, None)
+        sd = np.sqrt(tpot * tpot / 12.0 + spread * spread)
+        return mean + float(ndtr_inverse(q)) * sd + _prefill_wait(rate * service, service, q)
 
     def point_at(
         self, b: Array, rate: Array, saturated: Array, *, prefill_queue: bool = True
@@ -467,6 +588,17 @@ def _prefill_wait(rho: Array, service_s: Array, q: float | None) -> Array:
     return np.where(rho > 1.0 - q, service_s / (1.0 - rho) * np.log(np.maximum(rho, 1e-300) / (1.0 - q)), 0.0)
 
 
+def _closed_prefill_wait(rate: Array, service_s: Array, clients: Array) -> Array:
+    """Mean wait in front of the prefill work when `clients` requests circulate (closed loop): by the arrival
+    theorem an arrival finds the queue of N - 1 clients, Lq x (N - 1) / N (Schweitzer), behind which it waits
+    D each, plus the residual D / 2 of the prefill in service (chance rho = rate x D). With Lq = rate x W
+    (Little), W = rate D^2 / (2 (1 - rho (N - 1) / N)): the open M/D/1 wait rho D / (2 (1 - rho)) as N grows,
+    0 for one client, and bounded where the open formula diverges (a closed loop slows its own arrivals)."""
+    rho = rate * service_s
+    share = np.clip(rho * (clients - 1.0) / np.maximum(clients, 1.0), 0.0, 0.999)
+    return rate * service_s * service_s / (2.0 * (1.0 - share))
+
+
 def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array, Array]:
     """M/D/1 waits (p50, p90, p99, mean) in front of the prefill work."""
     return tuple(_prefill_wait(rho, service_s, q) for q in (0.5, 0.9, 0.99, None))  # type: ignore[return-value]
@@ -532,22 +664,27 @@ def online_operating_point(
     # is N (at most the admissible batch; the rest wait for a slot); the rate solves rate = b / e2e(b, rate).
     wanted = np.asarray(concurrency, dtype=np.float64) * np.ones_like(replica.cap)
     b = np.minimum(wanted, replica.cap)
-    rate = np.zeros_like(b)
     p1, steps = replica.lone_prefill, replica.steps
-    decode, per_request = replica.decode_step(b), replica.prefill_per_request(b)
-    for _ in range(iterations):
-        rho = np.clip(rate * per_request, 0.0, 0.95)
-        e2e = p1 + steps * decode / (1.0 - rho)
-        previous, rate = rate, 0.5 * (rate + b / e2e)  # damped: the undamped map oscillates near saturation
-        if np.allclose(previous, rate, rtol=1e-3):
-            break
-    rho = np.clip(rate * per_request, 0.0, 0.95)
-    tpot = decode / (1.0 - rho)
+
+    def cycle_s(rate: Array) -> Array:
+        tpot = replica.tpot_at(b, rate, limit=0.95)
+        return p1 + _closed_prefill_wait(rate, p1, b) + (STEADY_STEPS + steps) * tpot
+
+    # Little's law, b = rate x cycle(rate): rate x cycle grows with the rate (the cycle lengthens with load),
+    # from -b at 0 to >= 0 at the unloaded rate b / cycle(0), so the root is bracketed.
+    hi = b / cycle_s(np.zeros_like(b))
+    lo, hi = bracket_root(
+        lambda r: r * cycle_s(r) - b, np.zeros_like(b), hi, -b, hi * cycle_s(hi) - b, iterations, polish=False
+    )
+    rate = 0.5 * (lo + hi)
+    tpot = replica.tpot_at(b, rate, limit=0.95)
+    wait = _closed_prefill_wait(rate, p1, b)
     queued = np.maximum(wanted - b, 0.0)
     queue_wait = queued / np.maximum(rate, 1e-12)
     # Steady state: an arrival waits for the running step to end (half a step on average), then its prompt
-    # is prefilled in a step that also carries the batch's decode (one more step), behind the prefill queue.
-    p50, p90, p99, mean = _prefill_waits(rate * p1, p1)
+    # is prefilled in a step that also carries the batch's decode (one more step), behind the prefill queue
+    # of the other clients (its quantiles those of the open queue with the same mean wait).
+    p50, p90, p99, mean = _prefill_waits(2.0 * wait / np.maximum(p1 + 2.0 * wait, 1e-30), p1)
     steady = p1 + queue_wait + STEADY_STEPS * tpot
     # The client's first prompts all arrive at once: 1 in `prompts_per_client` requests is in that wave, its
     # i-th prompt prefilled after i - 1 others (mean prefill(n) (n + 1) / 2n); the q-quantile lies in the wave

@@ -527,6 +527,52 @@ def validate_file(
     return predict_rows(rows, calibration=calibration, catalog=catalog)
 
 
+BREAKDOWN_KEYS = {
+    "source": lambda p: p.source,
+    "era": lambda p: p.family,
+    "hardware": lambda p: p.hardware,
+    "framework": lambda p: p.framework,
+}
+"""`validate --by`: what a breakdown groups rows by (an era is a framework family: vllm is V1, vllm-v0 the
+engine before 0.8, tensorrt-llm 1.x, tensorrt-llm-v0 the TensorRT engines)."""
+BREAKDOWN_METRICS = (
+    "tpot_ms",
+    "itl_ms",
+    "ttft_ms",
+    "ttft_p99_ms",
+    "e2e_latency_s",
+    "e2e_latency_p99_s",
+    "output_tokens_per_s_total",
+    "decode_tokens_per_s_per_user",
+    "prefill_tokens_per_s",
+)
+
+
+def breakdown(report: ValidationReport, by: str) -> dict[str, dict[str, dict[str, float | int]]]:
+    """{group: {metric: error stats}} for the performance metrics of BREAKDOWN_METRICS, grouped by `by`."""
+    key = BREAKDOWN_KEYS[by]
+    groups: dict[str, list[Prediction]] = defaultdict(list)
+    for p in report.predictions:
+        if p.metric in BREAKDOWN_METRICS:
+            groups[key(p)].append(p)
+    return {
+        name: group_errors(preds, lambda p: p.metric)
+        for name, preds in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    }
+
+
+def render_breakdown(report: ValidationReport, by: str, console: Console) -> None:
+    table = Table(title=f"Median absolute error per {by} (rows)")
+    table.add_column(by)
+    present = [m for m in BREAKDOWN_METRICS if any(p.metric == m for p in report.predictions)]
+    for metric in present:
+        table.add_column(metric.removesuffix("_ms").removesuffix("_s").replace("_", " "), justify="right")
+    for name, stats in breakdown(report, by).items():
+        cells = [f"{stats[m]['median_ape']:.0%} ({stats[m]['n']})" if m in stats else "" for m in present]
+        table.add_row(name, *cells)
+    console.print(table)
+
+
 def render_report(report: ValidationReport, console: Console) -> None:
     summary = report.summary()
     console.print(

@@ -123,8 +123,8 @@ def slo_goodput(
 
 
 TTFT_COLUMNS = {"ttft_p50_s": 0.5, "ttft_p90_s": 0.9, "ttft_p99_s": 0.99}
-"""TTFT bounds and their quantile: a function of the rate alone (queues in front of the prefill and of the
-in-flight slots), searched on the rate axis."""
+"""TTFT bounds and their quantile: where prompts are prefilled in passes of their own, a function of the rate
+alone (queues in front of the prefill and of the in-flight slots), searched on the rate axis."""
 
 
 def _search(
@@ -133,15 +133,35 @@ def _search(
     """Goodput and binding bound of the rows at `rows` (flat indices into `goodput` / `binding`, written in
     place) whose SLO holds at the lightest load. Every bound grows with the load, so each group of bounds
     holds up to a largest rate and the goodput is the smallest of them (and of the utilisation ceiling):
-    - TTFT bounds depend on the rate alone: searched on the rate (as -ln(1 - utilisation)) from where the
-      queues start to fill;
-    - TPOT and end-to-end bounds along the sustainable curve in log b, with the ceiling as one more bound
+    - where prompts are prefilled in passes of their own, TTFT bounds depend on the rate alone: searched on
+      the rate (as -ln(1 - utilisation)) from where the queues start to fill;
+    - TPOT and end-to-end bounds (and TTFT where prompts ride on decode steps: their first token waits for a
+      step of the batch in flight) along the sustainable curve in log b, with the ceiling as one more bound
       (or, where even one request in flight is too much load, on log rate with one in flight).
     Each search is `bracket_root` (regula falsi); the bound that crosses first in its bracket names itself."""
+    mixing = np.asarray(replica.mixing).reshape(-1)
+    for by_rate, index in ((True, np.flatnonzero(~mixing)), (False, np.flatnonzero(mixing))):
+        if index.size:
+            part = replica if index.size == mixing.size else replica.subset(index)
+            _search_rows(part, slo, ceiling[index], rows[index], goodput, binding, ttft_by_rate=by_rate)
+
+
+def _search_rows(
+    replica: ReplicaModel,
+    slo: SLO,
+    ceiling: Array,
+    rows: Array,
+    goodput: Array,
+    binding: Array,
+    *,
+    ttft_by_rate: bool,
+) -> None:
+    """`_search` on rows whose TTFT is searched on the rate (`ttft_by_rate`) or along the curve."""
     iterations = replica.root_iterations
     terms = slo.terms()
-    ttft_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.column in TTFT_COLUMNS})
-    curve_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.column not in TTFT_COLUMNS})
+    on_rate = {t.name for t, _ in terms if t.column in TTFT_COLUMNS and ttft_by_rate}
+    ttft_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.name in on_rate})
+    curve_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.name not in on_rate})
     n = ceiling.size
     utilization = BINDING.index("max_utilization")
     limit = ceiling.copy()
@@ -256,10 +276,11 @@ def _along_curve(
                 return _excess(sub_part.curve_latencies(np.exp(x), columns)[1], rest)
 
             f_one = excess(np.zeros(over.size))
-            # The p99 bounds bend where the p99 in-flight count reaches the best batch: a few more steps,
-            # on the rows they bind alone.
+            # The p99 bounds bend where the p99 in-flight count reaches the best batch, and a TTFT's admission
+            # wait turns up steeply near capacity: a few more steps, on the rows they bind alone.
+            extra = 8 if any(c in TTFT_COLUMNS for c in columns) else 4
             lo, hi = bracket_root(
-                excess, np.zeros(over.size), x_limit[over], f_one, f_limit[over], iterations + 4
+                excess, np.zeros(over.size), x_limit[over], f_one, f_limit[over], iterations + extra
             )
             _, inside = sub.curve_latencies(np.exp(lo), columns)
             _, outside = sub.curve_latencies(np.exp(hi), columns)

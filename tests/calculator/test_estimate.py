@@ -244,14 +244,15 @@ def test_burst_of_fixed_lengths_prefills_all_prompts_then_decodes_the_whole_batc
     from calculator.deployment import deployments_batch, resolve_deployment
     from calculator.performance import decode_step_time_s, prefill_time_s
 
-    est = _burst(burst_requests=100)
+    # SGLang (without mixed chunks) prefills waiting prompts while decoding pauses.
+    est = _burst(burst_requests=100, framework="sglang")
     o = est.online
     assert o.mode == "burst" and o.concurrency == 100 and not o.saturated
     d = resolve_deployment(
         "llama-3.1-8b",
         "h100-sxm-80gb",
         precision="fp8",
-        framework="vllm",
+        framework="sglang",
         prompt_tokens=220,
         output_tokens=200,
     )

@@ -135,6 +135,7 @@ def _efficiency(alpha: float, link: float) -> EfficiencyColumns:
         flops_per_watt=one * 1e13,
         dequant_efficiency=one,
         per_sequence_overhead_s=one * 0,
+        expert_overhead_s=one * 0,
     )
 
 

@@ -26,6 +26,8 @@ CONFIGS = [
     ("llama-3.1-405b", "h100-sxm-80gb", "fp8", 8),
     ("qwen2.5-7b", "l40s-48gb", "fp16", 1),
     ("llama-3.1-8b", "a100-sxm-80gb", "int4-awq", 1),
+    ("llama-3.1-8b", "h100-sxm-80gb", "fp8", 1, "sglang"),  # prompts prefilled in passes of their own
+    ("llama-3.1-70b", "h100-sxm-80gb", "fp8", 4, "tensorrt-llm"),
 ]
 config = st.sampled_from(CONFIGS)
 lengths = st.tuples(st.integers(16, 8000), st.integers(2, 2000))
@@ -33,7 +35,7 @@ settings_ = settings(max_examples=30, deadline=None, suppress_health_check=[Heal
 
 
 def replica_of(cfg, prompt: int, output: int, copies: int = 1) -> tuple[ReplicaModel, object]:
-    model, hardware, precision, tp = cfg
+    model, hardware, precision, tp, *framework = cfg
     d = resolve_deployment(
         model,
         hardware,
@@ -43,6 +45,7 @@ def replica_of(cfg, prompt: int, output: int, copies: int = 1) -> tuple[ReplicaM
         output_tokens=output,
         batch_size=0,
         num_gpus=tp * copies,
+        framework=framework[0] if framework else "vllm",
     )
     batch = deployments_batch([d])
     results = evaluate(batch)
@@ -87,14 +90,20 @@ def test_a_replica_never_serves_more_than_the_offline_maximum_or_decodes_past_th
     replica, results = replica_of(cfg, *io)
     if not results.fits[0]:
         return
-    offline_best = evaluate(deployments_batch_at(cfg, io, replica.best_batch[0])).requests_per_s[0]
-    assert replica.capacity[0] <= offline_best * (1 + 1e-9)
+    b = replica.best_batch
+    # The hardware's limit at that batch: its decode steps alone, or its prompts' FLOPs alone.
+    decode_only = b / np.maximum(replica.steps * replica.decode_step(b), 1e-30)
+    prefill_only = b / replica.prefill_terms.compute_time_s(b)
+    assert replica.capacity[0] <= min(decode_only[0], prefill_only[0]) * (1 + 1e-9)
+    if not replica.mixing[0]:  # prompts prefilled in passes of their own: no better than a static batch
+        offline_best = evaluate(deployments_batch_at(cfg, io, b[0])).requests_per_s[0]
+        assert replica.capacity[0] <= offline_best * (1 + 1e-9)
     point = replica.at_rate(replica.capacity * 0.5)
     assert 1.0 / point.tpot_s[0] <= results.roofline_tokens_per_s_per_user[0] * (1 + 1e-9)
 
 
 def deployments_batch_at(cfg, io, batch_size: float):
-    model, hardware, precision, tp = cfg
+    model, hardware, precision, tp, *framework = cfg
     d = resolve_deployment(
         model,
         hardware,
@@ -103,6 +112,7 @@ def deployments_batch_at(cfg, io, batch_size: float):
         prompt_tokens=io[0],
         output_tokens=io[1],
         batch_size=round(batch_size),
+        framework=framework[0] if framework else "vllm",
     )
     return deployments_batch([d])
 
@@ -113,13 +123,14 @@ def test_replicas_multiply_what_a_deployment_serves(cfg, io, copies, share):
     one, results = replica_of(cfg, *io)
     if not results.fits[0]:
         return
-    model, hardware, precision, tp = cfg
+    model, hardware, precision, tp, *framework = cfg
     kwargs = {
         "precision": precision,
         "tensor_parallel": tp,
         "prompt_tokens": io[0],
         "output_tokens": io[1],
         "batch_size": 0,
+        "framework": framework[0] if framework else "vllm",
     }
     single = evaluate(deployments_batch([resolve_deployment(model, hardware, num_gpus=tp, **kwargs)]))
     many = evaluate(deployments_batch([resolve_deployment(model, hardware, num_gpus=tp * copies, **kwargs)]))
@@ -430,3 +441,79 @@ def test_a_closed_loop_benchmark_counts_its_first_wave_of_prompts():
         assert ten.ttft_p50_s[0] <= ten.ttft_p99_s[0]
         means.append(ten.ttft_mean_s[0])
     assert means == sorted(means)
+
+
+@settings_
+@given(st.floats(1e-3, 1.0), st.floats(1e-3, 5.0), st.integers(1, 4096))
+def test_the_closed_loop_prefill_wait_is_bounded_by_its_clients(service_s, rate, clients):
+    """N circulating clients: nobody waits alone, the wait never exceeds the N - 1 prefills ahead, and it is
+    never above the open M/D/1 queue's at the same rate (a closed loop slows its own arrivals)."""
+    from calculator.serving import _closed_prefill_wait, _prefill_wait
+
+    rate = min(rate, 1.0 / service_s)  # a single server cannot finish more than 1 / D prefills a second
+    wait = float(_closed_prefill_wait(np.array(rate), np.array(service_s), np.array(float(clients))))
+    assert wait >= 0.0
+    if clients == 1:
+        assert wait == pytest.approx(rate * service_s * service_s / 2)  # only the residual of its own
+    assert wait <= (clients - 1) * service_s + service_s / 2 + 1e-12
+    rho = rate * service_s
+    if rho < 0.999:
+        assert wait <= float(_prefill_wait(np.array(rho), np.array(service_s), None)) * (1 + 1e-9)
+
+
+def test_the_closed_loop_wait_tends_to_the_open_queue_with_many_clients():
+    from calculator.serving import _closed_prefill_wait, _prefill_wait
+
+    service, rate = np.array(0.05), np.array(12.0)
+    open_wait = _prefill_wait(rate * service, service, None)
+    assert _closed_prefill_wait(rate, service, np.array(1e6)) == pytest.approx(open_wait, rel=1e-5)
+
+
+def test_a_closed_loop_that_prefill_saturates_stays_finite_and_keeps_littles_law():
+    """64 clients of 8k-token prompts and 16-token answers: the prefill is the bottleneck. The wait is finite
+    (the open formula diverged to tens of seconds) and N = rate x cycle holds."""
+    from calculator.serving import STEADY_STEPS, online_operating_point
+
+    d = resolve_deployment(
+        "llama-3.1-8b", "h100-sxm-80gb", precision="fp16", prompt_tokens=8000, output_tokens=16
+    )
+    batch = deployments_batch([d])
+    cap = evaluate(batch).max_batch_size
+    point = online_operating_point(batch, cap, concurrency=64, prompts_per_client=1e9)
+    replica = ReplicaModel(batch, cap)
+    lone = replica.lone_prefill[0]
+    assert np.isfinite(point.ttft_mean_s[0]) and point.ttft_mean_s[0] < 64 * lone
+    cycle = point.ttft_mean_s[0] + 15 * point.tpot_s[0]
+    assert point.requests_per_s[0] * cycle == pytest.approx(64, rel=0.05)
+    # Prompts' FLOPs cannot exceed the device's time (batched prompts share their fixed costs).
+    assert point.requests_per_s[0] * replica.prefill_terms.compute_time_s(np.array([64.0]))[0] / 64 <= 1.0
+    assert STEADY_STEPS > 0
+
+
+def test_routed_experts_add_their_eager_launch_cost_to_prefill_only():
+    """expert_overhead_s x layers x experts touched: a MoE prompt's prefill grows by it, a dense model's and
+    every decode step do not move."""
+    from dataclasses import replace
+
+    from calculator.performance import decode_step_time_s, prefill_time_s
+
+    def times(model: str, overhead: float) -> tuple[float, float]:
+        d = resolve_deployment(
+            model, "h100-sxm-80gb", precision="bf16", tensor_parallel=8, prompt_tokens=2048
+        )
+        batch = deployments_batch([d])
+        e = replace(batch.efficiency, expert_overhead_s=np.full(1, overhead))
+        m, h, p, f, w = batch.model, batch.hardware, batch.precision, batch.framework, batch.workload
+        one = np.ones(1)
+        return (
+            float(prefill_time_s(m, h, p, f, w, e, one)[0]),
+            float(decode_step_time_s(m, h, p, f, w, e, one, w.prompt_tokens)[0]),
+        )
+
+    spec = default_catalog().models["qwen3-30b-a3b"]
+    moe_0, moe_decode_0 = times("qwen3-30b-a3b", 0.0)
+    moe_1, moe_decode_1 = times("qwen3-30b-a3b", 5e-6)
+    # 2,048 tokens with 8 of 128 experts each touch every expert.
+    assert moe_1 - moe_0 == pytest.approx(5e-6 * spec.num_layers * spec.moe_num_experts, rel=1e-3)
+    assert moe_decode_1 == moe_decode_0
+    assert times("llama-3.1-70b", 5e-6) == times("llama-3.1-70b", 0.0)
