@@ -26,7 +26,7 @@ from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_ca
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
 from planner import specs
-from planner.models import Hardware, LLMModel, Membership, Plan, PlanVersion, Role, Team
+from planner.models import Hardware, Invitation, LLMModel, Membership, Plan, PlanVersion, Role, Team
 
 # Inputs the engine's resolve_deployment takes besides model and hardware, with the API's defaults.
 ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
@@ -330,12 +330,39 @@ def _locked_membership(membership: Membership) -> Membership:
     return Membership.objects.select_for_update().get(pk=membership.pk)
 
 
-def membership_add(*, team: Team, user, role: str) -> Membership:
+def invitation_send(*, team: Team, username: str, role: str, invited_by) -> None:
+    """Invite the active user `username` to `team` as `role` (a team admin's "add member").
+
+    Says nothing about the username: an unknown or inactive one, a member already and one invited already
+    (whose invitation takes the new role) all return the same, so the caller cannot learn which usernames
+    exist. The invitee sees the invitation and accepts or declines it (`invitation_accept`)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None or Membership.objects.filter(team=team, user=user).exists():
+        return
+    values = {"role": role, "invited_by": invited_by}
     try:
         with transaction.atomic():
-            return Membership.objects.create(team=team, user=user, role=role)
-    except IntegrityError:
-        raise ValidationError({"user": "is already a member of this team."}) from None
+            Invitation.objects.update_or_create(team=team, user=user, defaults=values)
+    except IntegrityError:  # a concurrent invitation of the same user was created first: take its row
+        Invitation.objects.filter(team=team, user=user).update(**values)
+
+
+def invitation_accept(invitation: Invitation) -> Membership:
+    """The invitee joins the team with the invited role; the invitation is used up (once: the row is locked,
+    so a double accept finds it gone and answers 404)."""
+    with transaction.atomic():
+        current = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        membership, _ = Membership.objects.get_or_create(
+            team_id=current.team_id, user_id=current.user_id, defaults={"role": current.role}
+        )
+        current.delete()
+    return membership
+
+
+def invitation_decline(invitation: Invitation) -> None:
+    Invitation.objects.filter(pk=invitation.pk).delete()
 
 
 def membership_set_role(membership: Membership, *, role: str) -> Membership:

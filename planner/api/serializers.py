@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -16,6 +15,7 @@ from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
     Hardware,
+    Invitation,
     LLMModel,
     Membership,
     Plan,
@@ -170,10 +170,26 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipAddSerializer(serializers.Serializer):
-    username = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.filter(is_active=True)
-    )
+    """An invitation by username; whether the user exists is not said (services.invitation_send)."""
+
+    username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class InvitationSentSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    team = serializers.IntegerField(source="team.pk", read_only=True)
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    team_slug = serializers.CharField(source="team.slug", read_only=True)
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ("id", "team", "team_name", "team_slug", "role", "invited_by", "created_at")
+        read_only_fields = fields
 
 
 class MembershipRoleSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ router.register("hardware", views.HardwareViewSet, basename="hardware")
 router.register("models", views.LLMModelViewSet, basename="model")
 router.register("prices", views.PricePointViewSet, basename="price")
 router.register("teams", views.TeamViewSet, basename="team")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("plans", views.PlanViewSet, basename="plan")
 router.register("comparisons", views.ComparisonViewSet, basename="comparison")
 

@@ -29,7 +29,16 @@ from planner.api.permissions import (
     can_create_plan_in,
 )
 from planner.api.renderers import CSVRenderer
-from planner.models import ComparisonJob, ComparisonResultRow, Hardware, LLMModel, Plan, PricePoint, Team
+from planner.models import (
+    ComparisonJob,
+    ComparisonResultRow,
+    Hardware,
+    Invitation,
+    LLMModel,
+    Plan,
+    PricePoint,
+    Team,
+)
 
 CATALOG_KEY_REGEX = r"[a-z0-9][a-z0-9.\-]*"
 
@@ -184,11 +193,12 @@ class TeamViewSet(viewsets.ModelViewSet):
 
     @extend_schema(methods=["get"], responses=s.MembershipSerializer(many=True), request=None)
     @extend_schema(
-        methods=["post"], request=s.MembershipAddSerializer, responses={201: s.MembershipSerializer}
+        methods=["post"], request=s.MembershipAddSerializer, responses={202: s.InvitationSentSerializer}
     )
     @action(detail=True, methods=["get", "post"], filter_backends=())
     def members(self, request, pk=None):
-        """List members (any member) or add one by username (team admins)."""
+        """List members (any member) or invite one by username (team admins). The invitation answers 202
+        whether or not the username exists; the user joins when they accept it (/api/v1/invitations/)."""
         team = self.get_object()
         if request.method == "GET":
             members = selectors.team_members(team)
@@ -196,10 +206,13 @@ class TeamViewSet(viewsets.ModelViewSet):
             return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
         form = s.MembershipAddSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        membership = services.membership_add(
-            team=team, user=form.validated_data["username"], role=form.validated_data["role"]
+        services.invitation_send(
+            team=team,
+            username=form.validated_data["username"],
+            role=form.validated_data["role"],
+            invited_by=request.user,
         )
-        return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response({"detail": INVITATION_SENT}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(methods=["patch"], request=s.MembershipRoleSerializer, responses=s.MembershipSerializer)
     @extend_schema(methods=["delete"], request=None, responses={204: None})
@@ -217,6 +230,42 @@ class TeamViewSet(viewsets.ModelViewSet):
         form.is_valid(raise_exception=True)
         services.membership_set_role(membership, role=form.validated_data["role"])
         return Response(s.MembershipSerializer(membership).data)
+
+
+INVITATION_SENT = (
+    "If an active user has that username and is not a member yet, they are invited and join when they accept."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your pending team invitations"),
+    retrieve=extend_schema(summary="One of your invitations"),
+    destroy=extend_schema(summary="Decline an invitation"),
+)
+class InvitationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """The caller's own invitations: nobody else (the inviting admin included) sees them."""
+
+    serializer_class = s.InvitationSerializer
+    filter_backends = ()
+
+    queryset = Invitation.objects.none()  # the schema's view of the model; requests get their own rows
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular generating the schema
+            return Invitation.objects.none()
+        return Invitation.objects.filter(user=self.request.user).select_related("team", "invited_by")
+
+    def perform_destroy(self, instance):
+        services.invitation_decline(instance)
+
+    @extend_schema(request=None, responses={201: s.MembershipSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """Join the team with the invited role."""
+        membership = services.invitation_accept(self.get_object())
+        return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 # --- Plans ------------------------------------------------------------------------------------------------

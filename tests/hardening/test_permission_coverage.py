@@ -30,6 +30,10 @@ MEMBERS = (
     "tests/planner/test_api_teams.py::test_outsiders_see_no_member_list",
     "tests/planner/test_api_teams.py::test_non_admins_cannot_manage_members",
 )
+INVITATIONS = (
+    "tests/planner/test_api_teams.py::test_an_invitation_is_seen_and_answered_by_its_invitee_alone",
+    "tests/planner/test_api_teams.py::test_a_declined_invitation_is_gone_and_adds_no_one",
+)
 MEMBER = (
     "tests/planner/test_api_teams.py::test_non_admins_cannot_manage_members",
     "tests/planner/test_api_teams.py::test_a_member_may_leave",
@@ -66,6 +70,10 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/teams/{id}/members/": MEMBERS,
     "PATCH /api/v1/teams/{id}/members/{user_id}/": MEMBER,
     "DELETE /api/v1/teams/{id}/members/{user_id}/": MEMBER,
+    "GET /api/v1/invitations/": INVITATIONS,
+    "GET /api/v1/invitations/{id}/": INVITATIONS,
+    "DELETE /api/v1/invitations/{id}/": INVITATIONS,
+    "POST /api/v1/invitations/{id}/accept/": INVITATIONS,
     "GET /api/v1/plans/": (PLANS,),
     "POST /api/v1/plans/": (PLANS,),
     "GET /api/v1/plans/{id}/": (

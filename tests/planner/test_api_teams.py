@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.models import Membership
+from planner.models import Invitation, Membership
 
 
 def _members_url(team, user=None) -> str:
@@ -24,10 +24,18 @@ def test_members_listed_for_any_member(client_for, viewer, team):
 def test_admin_adds_changes_and_removes_a_member(client_for, team_admin, outsider, team):
     client = client_for(team_admin)
 
-    added = client.post(_members_url(team), {"username": "outsider", "role": "editor"}, format="json")
-    assert added.status_code == 201, added.content
+    invited = client.post(_members_url(team), {"username": "outsider", "role": "editor"}, format="json")
+    assert invited.status_code == 202, invited.content
+    assert not Membership.objects.filter(team=team, user=outsider).exists()  # not before they accept
+    invitation = client_for(outsider).get("/api/v1/invitations/").json()["results"][0]
+    assert (invitation["team_slug"], invitation["role"], invitation["invited_by"]) == (
+        team.slug,
+        "editor",
+        "team_admin",
+    )
+    accepted = client_for(outsider).post(f"/api/v1/invitations/{invitation['id']}/accept/")
+    assert accepted.status_code == 201
     assert Membership.objects.get(team=team, user=outsider).role == "editor"
-    assert client.post(_members_url(team), {"username": "outsider"}, format="json").status_code == 400
 
     changed = client.patch(_members_url(team, outsider), {"role": "admin"}, format="json")
     assert changed.status_code == 200
@@ -35,6 +43,57 @@ def test_admin_adds_changes_and_removes_a_member(client_for, team_admin, outside
 
     removed = client.delete(_members_url(team, outsider))
     assert removed.status_code == 204
+    assert not Membership.objects.filter(team=team, user=outsider).exists()
+
+
+@pytest.mark.django_db
+def test_an_invitation_answers_the_same_whether_or_not_the_username_exists(
+    client_for, team_admin, viewer, outsider, team, django_user_model
+):
+    """Adding a member used to answer 400 for an unknown username and 201 for a real one: any signed-in user
+    could list the site's usernames. Now every username gets the same 202 and body."""
+    django_user_model.objects.create_user("retired", password="x", is_active=False)
+    client = client_for(team_admin)
+    answers = {
+        name: client.post(_members_url(team), {"username": name, "role": "viewer"}, format="json")
+        for name in ("outsider", "nobody-at-all", "retired", "viewer")
+    }
+
+    assert {(r.status_code, r.content) for r in answers.values()} == {(202, answers["outsider"].content)}
+    assert list(Invitation.objects.values_list("user__username", flat=True)) == ["outsider"]
+    # Inviting again changes the role of the pending invitation, still with the same answer.
+    again = client.post(_members_url(team), {"username": "outsider", "role": "editor"}, format="json")
+    assert (again.status_code, again.content) == (202, answers["outsider"].content)
+    assert Invitation.objects.get(user=outsider).role == "editor"
+
+
+@pytest.mark.django_db
+def test_an_invitation_is_seen_and_answered_by_its_invitee_alone(
+    client_for, team_admin, outsider, editor, team
+):
+    client_for(team_admin).post(_members_url(team), {"username": "outsider"}, format="json")
+    invitation = Invitation.objects.get(user=outsider)
+    url = f"/api/v1/invitations/{invitation.pk}/"
+
+    for other in (team_admin, editor):
+        assert client_for(other).get("/api/v1/invitations/").json()["results"] == []
+        assert client_for(other).get(url).status_code == 404
+        assert client_for(other).post(url + "accept/").status_code == 404
+        assert client_for(other).delete(url).status_code == 404
+    assert client_for(None).get("/api/v1/invitations/").status_code == 401
+
+    assert client_for(outsider).post(url + "accept/").status_code == 201
+    assert client_for(outsider).post(url + "accept/").status_code == 404  # used up
+    assert Membership.objects.get(team=team, user=outsider).role == "viewer"
+
+
+@pytest.mark.django_db
+def test_a_declined_invitation_is_gone_and_adds_no_one(client_for, team_admin, outsider, team):
+    client_for(team_admin).post(_members_url(team), {"username": "outsider"}, format="json")
+    invitation = Invitation.objects.get(user=outsider)
+
+    assert client_for(outsider).delete(f"/api/v1/invitations/{invitation.pk}/").status_code == 204
+    assert not Invitation.objects.exists()
     assert not Membership.objects.filter(team=team, user=outsider).exists()
 
 
@@ -77,13 +136,14 @@ def test_the_last_admin_cannot_leave_or_be_demoted(client_for, team_admin, team)
 
 
 @pytest.mark.django_db
-def test_bad_role_and_unknown_user_are_field_errors(client_for, team_admin, team):
+def test_bad_role_and_missing_username_are_field_errors(client_for, team_admin, team):
     client = client_for(team_admin)
 
-    response = client.post(_members_url(team), {"username": "nobody", "role": "owner"}, format="json")
+    response = client.post(_members_url(team), {"role": "owner"}, format="json")
 
     assert response.status_code == 400
     assert set(response.json()["detail"]) == {"username", "role"}
+    assert not Invitation.objects.exists()
 
 
 @pytest.mark.django_db
