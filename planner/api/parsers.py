@@ -1,7 +1,9 @@
 """Request bodies within the bounds a planning request can have, refused with a 400 before any view runs:
 JSON nested deeper than MAX_DEPTH (1,000 `[` used to overflow the parser's recursion into a 500), numbers that
 are not finite (1e400 reads as infinity) or integers beyond what a double holds exactly (2^53: no field needs
-more, and the database columns hold less), and NUL characters (PostgreSQL text cannot store them)."""
+more, and the database columns hold less), NUL characters (PostgreSQL text cannot store them) and unpaired
+UTF-16 surrogates ("\ud800" decodes to a string no encoder can write back: the error message naming the value
+was a 500)."""
 
 from __future__ import annotations
 
@@ -28,8 +30,17 @@ def _constant(name: str) -> Any:
     raise ParseError(f"{name} is not a JSON number")
 
 
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ParseError("NUL characters are not allowed")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ParseError("unpaired UTF-16 surrogates are not allowed") from None
+
+
 def check_bounds(data: Any) -> None:
-    """Walk the parsed body without recursion: depth, integer range and NUL characters."""
+    """Walk the parsed body without recursion: depth, integer range, NUL characters and lone surrogates."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
@@ -38,11 +49,11 @@ def check_bounds(data: Any) -> None:
                 raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if isinstance(key, str) and "\x00" in key:
-                    raise ParseError("NUL characters are not allowed")
+                if isinstance(key, str):
+                    _check_text(key)
                 stack.append((item, depth + 1))
-        elif isinstance(value, str) and "\x00" in value:
-            raise ParseError("NUL characters are not allowed")
+        elif isinstance(value, str):
+            _check_text(value)
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
             raise ParseError(f"integer out of range (at most {MAX_INTEGER:,} in magnitude)")
 

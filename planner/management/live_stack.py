@@ -119,7 +119,8 @@ def live_stack(*, web_workers: int, extra_env: dict[str, str] | None = None, lab
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ],
         "web": [
-            python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            python, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}",
             "--workers", str(web_workers), "--timeout", "60", "--graceful-timeout", "10",
         ],
     }  # fmt: skip

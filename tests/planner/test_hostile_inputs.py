@@ -42,6 +42,9 @@ def test_deep_nesting_is_a_400(client_for, editor, plan, path):
             "out of range",
         ),
         ('{"model": "llama\\u0000-3.1-8b", "hardware": "h100-sxm-80gb"}', "NUL"),
+        # A lone surrogate in a choice field was a 500: the "not a valid choice" message could not be encoded.
+        ('{"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", "precision": "\\ud800"}', "surrogates"),
+        ('{"model": "llama-3.1-8b", "\\udfff": 1}', "surrogates"),
     ],
 )
 def test_numbers_and_characters_a_request_cannot_hold_are_a_400(client_for, body, words):
@@ -92,3 +95,22 @@ def test_rotating_x_forwarded_for_does_not_escape_the_anonymous_throttle(client_
     ]
     assert statuses[:30] == [200] * 30
     assert set(statuses[30:]) == {429}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/breakeven/", "options"),
+        ("/api/v1/comparisons/", "objective"),
+        ("/api/v1/plans/", "visibility"),
+    ],
+)
+def test_a_lone_surrogate_in_any_body_field_is_a_400_not_a_500(client_for, editor, url, field):
+    """The hostile fuzz pass's three 500s (manage.py fuzz_api), replayed."""
+    client = client_for(editor)
+    client.raise_request_exception = False
+    body = '{"' + field + '": "\\ud800"}'
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "parse_error"

@@ -7,10 +7,16 @@ parameters and once with the id of a real object the editor can see (found by li
 collection), so new endpoints are fuzzed as soon as they are in the schema. Every response is checked:
 no 5xx, status code documented, body matches the documented schema, content type documented.
 
+Then a hostile pass that no schema generator thinks of (`HOSTILE_VALUES`): each top-level field of every
+request body, in turn, set to a raw JSON text that breaks naive code (1,000-deep nesting, 1e400, NaN, 10^30,
+NUL bytes, a lone surrogate, 200 KB strings, wrong types), plus malformed whole bodies and hostile query
+strings, as the editor and anonymously. Each answer must be below 500 and in the one error shape (JSON with
+code, message and detail) when it is a 4xx.
+
 Generation is seeded (--seed) and bounded in count (--max-examples per operation, caller, mode and
 parameter set) and in time (--budget-s). The last line is parseable:
 
-    FUZZ requests=1234 server_errors=0 check_failures=0 operations=31 seed=20260101
+    FUZZ requests=1234 server_errors=0 check_failures=0 operations=31 seed=20260101 hostile=2100
 
 Exits non-zero on any 5xx or check failure, or when fewer than --min-requests requests were sent.
 """
@@ -35,6 +41,47 @@ FUZZ_ENV = {
 }
 
 
+HOSTILE_VALUES: tuple[str, ...] = (
+    "[" * 1000 + "]" * 1000,
+    '{"a":' * 600 + "1" + "}" * 600,
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "1" + "0" * 30,
+    "-" + "9" * 25,
+    "9007199254740993",
+    "-1",
+    "0",
+    "0.5",
+    '"x\\u0000y"',
+    '"\\ud800"',
+    '"' + "a" * 200_000 + '"',
+    '"*"',
+    '["*", "x\\u0000y"]',
+    "[" + ",".join(["1e400"] * 50) + "]",
+    '{"__proto__": {"polluted": true}}',
+    "[]",
+    "{}",
+    "null",
+    "true",
+    '""',
+)
+"""Raw JSON texts put into each request-body field in turn (they are sent as written: 1e400 and NaN are not
+what a JSON encoder would produce)."""
+HOSTILE_BODIES: tuple[str, ...] = ("", "{", "[" * 5000, "null", "[1, 2]", '"text"', "\x00", "{}" * 1000)
+HOSTILE_QUERIES: tuple[str, ...] = (
+    "page=1e400",
+    "page=-1",
+    "page=99999999999999999999",
+    "page_size=0",
+    "ordering=%00",
+    "team=1e400",
+    "search=" + "a" * 5000,  # within gunicorn's request line (config/gunicorn.py): the application answers
+    "format=xml",
+)
+
+
 @dataclass
 class Tally:
     requests: int = 0
@@ -44,6 +91,7 @@ class Tally:
     # (operation, check title) -> (caller, mode, message, curl) of the first occurrence
     distinct: dict[tuple[str, str], tuple[str, str, str, str]] = field(default_factory=dict)
     generation_errors: dict[str, str] = field(default_factory=dict)
+    hostile: int = 0
 
 
 class Command(BaseCommand):
@@ -69,10 +117,12 @@ class Command(BaseCommand):
         actors = ensure_actors()
         with live_stack(web_workers=web_workers, extra_env=FUZZ_ENV, label="fuzz") as url:
             tally, operations = self._fuzz(url, actors, seed, max_examples, budget_s)
+            self._hostile(url, actors, tally)
         self._report(tally)
         self.stdout.write(
             f"FUZZ requests={tally.requests} server_errors={tally.server_errors} "
-            f"check_failures={tally.check_failures} operations={operations} seed={seed}"
+            f"check_failures={tally.check_failures} operations={operations} seed={seed} "
+            f"hostile={tally.hostile}"
         )
         problems = []
         if tally.server_errors or tally.check_failures:
@@ -130,6 +180,65 @@ class Command(BaseCommand):
                             deadline=deadline,
                         )
         return tally, len(operations)
+
+    def _hostile(self, url: str, actors: Actors, tally: Tally) -> None:
+        """The hostile pass (module docstring): raw texts no schema generator produces."""
+        import requests
+
+        session = requests.Session()
+        editor = {"Authorization": f"Token {actors.editor_token}"}
+        spec = session.get(f"{url}/api/v1/schema/?format=json", timeout=30).json()
+        schemas = spec.get("components", {}).get("schemas", {})
+        for path, item in spec["paths"].items():
+            known = self._known_path_parameters(session, url, editor, path, actors)
+            concrete = path
+            for name, value in (known or {}).items():
+                concrete = concrete.replace("{" + name + "}", str(value))
+            if "{" in concrete:
+                continue  # no object to aim at
+            for method, operation in item.items():
+                label = f"{method.upper()} {path}"
+                if method == "get":
+                    for query in HOSTILE_QUERIES:
+                        self._send(session, "get", f"{url}{concrete}?{query}", None, editor, label, tally)
+                    continue
+                if method == "delete":
+                    continue  # nothing to send, and it would remove the objects the other cases aim at
+                content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                fields = list(_properties(content.get("schema", {}), schemas)) or ["value"]
+                bodies = [f'{{"{name}": {value}}}' for name in fields for value in HOSTILE_VALUES]
+                bodies += list(HOSTILE_BODIES)
+                for body in bodies:
+                    self._send(session, method, f"{url}{concrete}", body, editor, label, tally)
+                for body in HOSTILE_BODIES[:3]:
+                    self._send(session, method, f"{url}{concrete}", body, {}, label, tally)
+
+    @staticmethod
+    def _send(session, method: str, target: str, body: str | None, headers, label: str, tally: Tally) -> None:
+        headers = {**headers, "Content-Type": "application/json"}
+        data = None if body is None else body.encode("utf-8", "surrogatepass")
+        response = session.request(method, target, data=data, headers=headers, timeout=60)
+        tally.requests += 1
+        tally.hostile += 1
+        tally.statuses[response.status_code] += 1
+        problem = None
+        if response.status_code >= 500:
+            tally.server_errors += 1
+            problem = "server error"
+        elif response.status_code >= 400:
+            try:
+                shape = response.json()
+            except ValueError:
+                shape = None
+            if not (isinstance(shape, dict) and {"code", "message", "detail"} <= set(shape)):
+                problem = "not the error shape"
+        if problem:
+            tally.check_failures += response.status_code < 500
+            key = (label, f"hostile: {problem}")
+            if key not in tally.distinct:
+                sample = (body or "")[:120]
+                answer = f"{response.status_code} {response.text[:300]}"
+                tally.distinct[key] = ("editor", "hostile", answer, sample)
 
     @staticmethod
     def _known_path_parameters(session, url, headers, path: str, actors: Actors) -> dict[str, Any] | None:
@@ -219,3 +328,15 @@ class Command(BaseCommand):
             self.stdout.write(f"FAIL {operation} [{caller}, {mode}] {title}\n  {message[:600]}\n  {curl}")
         for where, error in tally.generation_errors.items():
             self.stdout.write(f"(no generation for {where}: {error})")
+
+
+def _properties(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> list[str]:
+    """Top-level property names of a request-body schema (following $ref and allOf)."""
+    if depth > 8:
+        return []
+    if "$ref" in schema:
+        return _properties(schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}), schemas, depth + 1)
+    names = list(schema.get("properties", {}))
+    for part in schema.get("allOf", []) + schema.get("oneOf", []):
+        names += [n for n in _properties(part, schemas, depth + 1) if n not in names]
+    return names

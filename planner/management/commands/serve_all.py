@@ -33,7 +33,8 @@ class Command(BaseCommand):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         if gunicorn:
-            web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", addr, "--workers", "2"]
+            web = [python, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]
+            web += ["--bind", addr, "--workers", "2"]
         else:
             web = [python, manage, "runserver", "--noreload", addr]
         worker = [
