@@ -34,7 +34,7 @@ def test_web_migrates_then_runs_gunicorn(compose):
     command = _command(compose["services"]["web"])
 
     assert "manage.py migrate" in command
-    assert "gunicorn config.wsgi" in command
+    assert "gunicorn -c config/gunicorn.py config.wsgi" in command  # its request-line limits
     assert command.index("migrate") < command.index("gunicorn")
     assert "/healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
 
