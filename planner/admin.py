@@ -46,7 +46,7 @@ def duplicate_rows(modeladmin, request, queryset):
 class PricePointInline(admin.TabularInline):
     model = PricePoint
     extra = 0
-    fields = ("provider", "region", "kind", "usd_per_gpu_hour", "as_of", "team", "source")
+    fields = ("provider", "region", "kind", "usd_per_gpu_hour", "as_of", "catalog_default", "team", "source")
 
 
 @admin.register(Hardware)
@@ -129,8 +129,17 @@ class LLMModelAdmin(admin.ModelAdmin):
 
 @admin.register(PricePoint)
 class PricePointAdmin(admin.ModelAdmin):
-    list_display = ("hardware", "provider", "region", "kind", "usd_per_gpu_hour", "as_of", "team")
-    list_filter = ("kind", "provider", "team")
+    list_display = (
+        "hardware",
+        "provider",
+        "region",
+        "kind",
+        "usd_per_gpu_hour",
+        "as_of",
+        "catalog_default",
+        "team",
+    )
+    list_filter = ("kind", "catalog_default", "provider", "team")
     search_fields = ("hardware__key", "provider", "region", "source")
     list_select_related = ("hardware", "team")
     autocomplete_fields = ("hardware",)

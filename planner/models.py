@@ -273,6 +273,11 @@ class PricePoint(models.Model):
     usd_per_gpu_hour = models.FloatField(validators=[MinValueValidator(0.0)])
     as_of = models.DateField()
     source = models.TextField()
+    catalog_default = models.BooleanField(
+        default=True,
+        help_text="Estimates bill the latest public on-demand point marked so; unmarked public points (the "
+        "other providers of calculator/data/gpu_prices.csv) are there to compare.",
+    )
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.CASCADE, related_name="price_points",
         help_text="Set for a team's own negotiated price; empty for a public price.",

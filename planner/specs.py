@@ -4,7 +4,8 @@ Hardware and LLMModel columns carry the same names and SI units as HardwareSpec 
 conversion is a field-by-field copy; nothing else in the service should know both shapes.
 
 Prices: the cloud price the engine sees is, in order, the team's latest on-demand PricePoint (when a team
-is given), the latest public on-demand PricePoint, then Hardware.cloud_usd_per_hour.
+is given), the latest public on-demand PricePoint marked `catalog_default` (the catalog's choice among the
+public prices of several providers and dates, calculator/prices.py), then Hardware.cloud_usd_per_hour.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def prices(team: Team | int | None = None) -> dict[int, Price]:
     """Effective on-demand price per hardware id from price points (one query); absent where none."""
     team_id = team.pk if isinstance(team, Team) else team
     scope = Q(team__isnull=True) if team_id is None else Q(team__isnull=True) | Q(team_id=team_id)
+    # Public points count only where marked as the catalog's default: the others are there to compare.
+    scope &= Q(team__isnull=False) | Q(catalog_default=True)
     points = PricePoint.objects.filter(scope, kind=PricePoint.Kind.ON_DEMAND)
     chosen: dict[int, tuple[tuple, Price]] = {}
     for point in points.only(

@@ -140,8 +140,8 @@ class PricePointSerializer(serializers.ModelSerializer):
     class Meta:
         model = PricePoint
         fields = (
-            "id", "hardware", "provider", "region", "kind", "usd_per_gpu_hour", "as_of", "source", "team",
-            "created_at",
+            "id", "hardware", "provider", "region", "kind", "usd_per_gpu_hour", "as_of", "source",
+            "catalog_default", "team", "created_at",
         )  # fmt: skip
         read_only_fields = ("id", "created_at")
 

@@ -150,7 +150,7 @@ class PricePointFilter(django_filters.FilterSet):
 
     class Meta:
         model = PricePoint
-        fields = ("hardware", "provider", "region", "kind", "team")
+        fields = ("hardware", "provider", "region", "kind", "team", "catalog_default")
 
 
 class PricePointViewSet(viewsets.ModelViewSet):

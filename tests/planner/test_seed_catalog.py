@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 
 from calculator.catalog import load_catalog
+from calculator.prices import load_price_points
 from planner.models import Hardware, LLMModel, PricePoint
 from planner.specs import catalog_from_db
 
@@ -24,7 +27,19 @@ def test_seed_is_idempotent_and_round_trips_the_engine_catalog():
     assert _counts() == first
     assert first[:2] == (len(engine.models), len(engine.hardware))
     priced = [h for h in engine.hardware.values() if h.cloud_usd_per_hour > 0]
-    assert first[2] == len(priced)
+    points = load_price_points()
+    assert len(priced) <= first[2] <= len(priced) + len(points)
+    for point in points:  # every sourced public price is stored with its provenance
+        stored = PricePoint.objects.get(
+            hardware__key=point.hardware,
+            provider=point.provider,
+            region=point.region,
+            kind=point.kind,
+            as_of=point.as_of,
+            team=None,
+        )
+        assert stored.usd_per_gpu_hour == point.usd_per_gpu_hour
+        assert point.quote in stored.source
     db = catalog_from_db()
     assert db.catalog.models == engine.models
     assert db.catalog.hardware == engine.hardware
@@ -35,12 +50,13 @@ def test_admin_edit_survives_a_reseed_and_overwrite_restores_it():
     call_command("seed_catalog")
     Hardware.objects.filter(key="h100-sxm-80gb").update(memory_bandwidth_bytes_per_s=1.0)
     LLMModel.objects.filter(key="llama-3.1-8b").update(notes="curated")
-    PricePoint.objects.filter(hardware__key="h100-sxm-80gb").update(usd_per_gpu_hour=99.0)
+    default = {"hardware__key": "h100-sxm-80gb", "provider": "Lambda", "as_of": dt.date(2026, 9, 9)}
+    PricePoint.objects.filter(**default).update(usd_per_gpu_hour=99.0)
 
     call_command("seed_catalog")
     assert Hardware.objects.get(key="h100-sxm-80gb").memory_bandwidth_bytes_per_s == 1.0
     assert LLMModel.objects.get(key="llama-3.1-8b").notes == "curated"
-    assert PricePoint.objects.get(hardware__key="h100-sxm-80gb").usd_per_gpu_hour == 99.0
+    assert PricePoint.objects.get(**default).usd_per_gpu_hour == 99.0
 
     counts = _counts()
     call_command("seed_catalog", "--overwrite")
@@ -50,13 +66,15 @@ def test_admin_edit_survives_a_reseed_and_overwrite_restores_it():
         engine.hardware["h100-sxm-80gb"].memory_bandwidth_bytes_per_s
     )
     assert LLMModel.objects.get(key="llama-3.1-8b").notes == engine.models["llama-3.1-8b"].notes
-    assert PricePoint.objects.get(hardware__key="h100-sxm-80gb").usd_per_gpu_hour == 4.29
+    assert PricePoint.objects.get(**default).usd_per_gpu_hour == 4.29
 
 
 @pytest.mark.django_db
 def test_seeded_price_points_name_provider_and_date():
     call_command("seed_catalog")
-    point = PricePoint.objects.get(hardware__key="h100-sxm-80gb")
+    point = PricePoint.objects.get(
+        hardware__key="h100-sxm-80gb", provider="Lambda", as_of=dt.date(2026, 9, 9)
+    )
 
     assert point.provider == "Lambda"
     assert point.as_of.isoformat() == "2026-09-09"
@@ -64,3 +82,6 @@ def test_seeded_price_points_name_provider_and_date():
     assert point.team is None
     assert "Lambda" in point.source
     assert PricePoint.objects.get(hardware__key="a10g-24gb").region == "us-east-1"
+    h200 = PricePoint.objects.filter(hardware__key="h200-sxm-141gb", kind="on_demand")
+    assert {p.provider for p in h200} >= {"Nebius", "CoreWeave", "Hyperstack"}
+    assert all(p.as_of.year == 2026 and "2026" in p.source for p in h200)

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from calculator.catalog import HARDWARE_CSV, load_catalog
+from calculator.prices import load_price_points
 from planner import specs
 from planner.models import Hardware, LLMModel, PricePoint
 
@@ -69,11 +70,46 @@ class Command(BaseCommand):
                         counts["kept"] += 1
             hardware_ids = dict(Hardware.objects.values_list("key", "id"))
             today = dt.date.today()
+            # Every sourced public price (calculator/data/gpu_prices.csv), then the engine's defaults.
+            sourced = set()
+            defaults_by_key = {
+                key: (spec.cloud_usd_per_hour, _price_origin(price_sources.get(key) or spec.source, today))
+                for key, spec in catalog.hardware.items()
+                if spec.cloud_usd_per_hour > 0
+            }
+            for point in load_price_points():
+                sourced.add((point.hardware, point.provider, point.region, point.kind, point.as_of))
+                usd, (provider, _region, as_of) = defaults_by_key.get(point.hardware, (0.0, ("", "", None)))
+                is_default = (
+                    point.kind == PricePoint.Kind.ON_DEMAND
+                    and (point.provider, point.as_of) == (provider, as_of)
+                    and abs(point.usd_per_gpu_hour - usd) < 1e-9
+                )
+                lookup = {
+                    "hardware_id": hardware_ids[point.hardware],
+                    "provider": point.provider,
+                    "region": point.region,
+                    "kind": point.kind,
+                    "as_of": point.as_of,
+                    "team": None,
+                }
+                defaults = {
+                    "usd_per_gpu_hour": point.usd_per_gpu_hour,
+                    "source": f'{point.source}: "{point.quote}"',
+                    "catalog_default": is_default,
+                }
+                upsert = (
+                    PricePoint.objects.update_or_create if overwrite else PricePoint.objects.get_or_create
+                )
+                _point, created = upsert(**lookup, defaults=defaults)
+                counts["prices"] += created
             for key, spec in catalog.hardware.items():
                 if spec.cloud_usd_per_hour <= 0:
                     continue
                 source = price_sources.get(key) or spec.source
                 provider, region, as_of = _price_origin(source, today)
+                if (key, provider, region, PricePoint.Kind.ON_DEMAND, as_of) in sourced:
+                    continue  # the default is one of the sourced points, stored above with its quote
                 lookup = {
                     "hardware_id": hardware_ids[key],
                     "provider": provider,
@@ -82,7 +118,11 @@ class Command(BaseCommand):
                     "as_of": as_of,
                     "team": None,
                 }
-                defaults = {"usd_per_gpu_hour": spec.cloud_usd_per_hour, "source": source}
+                defaults = {
+                    "usd_per_gpu_hour": spec.cloud_usd_per_hour,
+                    "source": source,
+                    "catalog_default": True,
+                }
                 upsert = (
                     PricePoint.objects.update_or_create if overwrite else PricePoint.objects.get_or_create
                 )
