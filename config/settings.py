@@ -365,6 +365,10 @@ COMPARISON_TEAM_MAX_ACTIVE_CONFIGURATIONS = env_int(
 # peak per worker process); smaller chunks spread small jobs over more workers but add overhead
 # (benchmark_comparisons, README "Comparisons").
 COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIONS", 500_000, minimum=1)
+# Each job has at most this many chunk messages in the queue at once; a finished chunk sends the job's next
+# one. The broker is first in, first out: a team's big grid no longer puts all its chunks ahead of another
+# team's one-chunk job, which waits behind at most this many chunks per running job.
+COMPARISON_CHUNK_WINDOW = env_int("PLANNER_COMPARISON_CHUNK_WINDOW", 4, minimum=1)
 # A chunk whose worker died is retried; the job fails once a chunk has been claimed this many times.
 COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=1)
 # Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).

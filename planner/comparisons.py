@@ -6,11 +6,13 @@ workers) without changing the outcome:
 
   submit    validate against the database catalog (calculator.planning.resolve_spec), snapshot the rows
             used, plan the chunks; the job (queued) and its chunks (pending) in one transaction; one
-            `planner.comparison_chunk` message per chunk is sent after commit.
+            `planner.comparison_chunk` message per chunk of the first COMPARISON_CHUNK_WINDOW is sent after
+            commit (the rest wait, enqueued_at empty).
   chunk     claim pending -> running (attempts + 1, claimed_by = the worker node); evaluate; write the
             partial result with not-done -> done, so exactly one writer counts the chunk's configurations
-            into the job's progress; the writer that brings chunks_done to chunks_total sends
-            `planner.comparison_finalise`.
+            into the job's progress and sends the job's next waiting chunk (the window moves on: jobs
+            share the first-in-first-out queue chunk by chunk); the writer that brings chunks_done to
+            chunks_total sends `planner.comparison_finalise`.
   finalise  merge every partial (merge_partials is order-independent and counts a chunk once), upsert the
             result rows on (job, key) and mark the job succeeded with its summary, in one transaction.
   database  a dropped connection or a locked SQLite file in the middle of a step: the step runs again on a
@@ -19,8 +21,9 @@ workers) without changing the outcome:
             `manage.py reap_comparisons` and by the `planner.reap_comparisons` task: a running chunk whose
             worker stopped beating (or that outlived the task time limit) goes back to pending with a new
             message, or fails the job once it has been claimed COMPARISON_MAX_ATTEMPTS times; a pending
-            chunk whose message is older than COMPARISON_PENDING_RESEND_S gets another message; a running
-            job whose chunks are all done gets another finalise message.
+            chunk whose message is older than COMPARISON_PENDING_RESEND_S gets another message; a job with
+            fewer than its window of chunks in flight (a release lost between commit and send) gets the
+            next ones; a running job whose chunks are all done gets another finalise message.
 """
 
 from __future__ import annotations
@@ -208,19 +211,37 @@ def comparison_submit(
             configurations_total=spec.size,
             chunks_total=len(chunks),
         )
+        window = settings.COMPARISON_CHUNK_WINDOW
         ComparisonChunk.objects.bulk_create(
             ComparisonChunk(
                 job=job,
                 chunk_index=chunk.chunk_index,
                 bounds=chunk.to_dict(),
                 configurations=chunk.size(spec),
-                enqueued_at=now,
+                enqueued_at=now if position < window else None,
             )
-            for chunk in chunks
+            for position, chunk in enumerate(chunks)
         )
-        for chunk in chunks:
+        for chunk in chunks[:window]:
             _send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
     return job
+
+
+def _release_chunks(job_id: int, count: int, now) -> int:
+    """Send up to `count` more of a job's waiting chunks (pending, never sent), lowest index first; each
+    is taken by a conditional update, so two writers releasing at once never send one chunk twice.
+    Call inside a transaction: the messages go after commit."""
+    sent = 0
+    waiting = ComparisonChunk.objects.filter(
+        job_id=job_id, status=ChunkStatus.PENDING, enqueued_at__isnull=True
+    ).order_by("chunk_index")
+    for pk, index in waiting.values_list("pk", "chunk_index")[: count + 2]:
+        if sent >= count:
+            break
+        if ComparisonChunk.objects.filter(pk=pk, enqueued_at__isnull=True).update(enqueued_at=now):
+            _send_after_commit(_send_chunk, job_id, index)
+            sent += 1
+    return sent
 
 
 class ComparisonQuotaExceeded(Exception):
@@ -415,6 +436,7 @@ def chunk_write(job_id: int, chunk_index: int, partial: PartialResult) -> str:
             chunks_done=F("chunks_done") + 1,
             heartbeat_at=now,
         )
+        _release_chunks(job_id, 1, now)
         state = (
             ComparisonJob.objects.filter(pk=job_id).values("status", "chunks_done", "chunks_total").first()
         )
@@ -585,7 +607,7 @@ def result_summary(result: ComparisonResult) -> dict[str, Any]:
 def comparison_reap(now=None) -> dict[str, int]:
     """Return stale work to the queue or fail it; safe to run anywhere, any number of times at once."""
     now = now or timezone.now()
-    counts = {"requeued": 0, "failed": 0, "resent": 0, "finalise_resent": 0}
+    counts = {"requeued": 0, "failed": 0, "resent": 0, "released": 0, "finalise_resent": 0}
     stale_s = settings.WORKER_HEARTBEAT_STALE_S
     claimed_before = now - timedelta(seconds=stale_s)
     overdue_before = now - timedelta(seconds=settings.TASK_TIME_LIMIT_S + stale_s)
@@ -633,6 +655,21 @@ def comparison_reap(now=None) -> dict[str, int]:
             ).update(enqueued_at=now):
                 _send_after_commit(_send_chunk, job_id, index)
                 counts["resent"] += 1
+
+    window = settings.COMPARISON_CHUNK_WINDOW
+    waiting_jobs = (
+        ComparisonChunk.objects.filter(
+            status=ChunkStatus.PENDING, enqueued_at__isnull=True, job__status__in=ComparisonJob.ACTIVE
+        )
+        .values_list("job_id", flat=True)
+        .distinct()
+    )
+    for job_id in waiting_jobs:
+        in_flight = ComparisonChunk.objects.filter(job_id=job_id, enqueued_at__isnull=False).exclude(
+            status=ChunkStatus.DONE
+        )
+        with transaction.atomic():
+            counts["released"] += _release_chunks(job_id, max(window - in_flight.count(), 0), now)
 
     finished = ComparisonJob.objects.filter(
         status=Status.RUNNING, chunks_done__gte=F("chunks_total"), heartbeat_at__lt=claimed_before

@@ -72,8 +72,8 @@ def row_values(job_id: int) -> list[tuple]:
 
 
 @pytest.mark.django_db
-def test_submit_answers_202_with_location_and_queues_every_chunk_after_commit(
-    api, team, catalog, sent, django_capture_on_commit_callbacks
+def test_submit_answers_202_with_location_and_queues_the_first_chunks_after_commit(
+    api, team, catalog, sent, settings, django_capture_on_commit_callbacks
 ):
     response = submit(api, team, django_capture_on_commit_callbacks)
 
@@ -89,7 +89,10 @@ def test_submit_answers_202_with_location_and_queues_every_chunk_after_commit(
     assert job.configurations_total == SIZE
     assert job.chunks_total == job.chunks.count() > 1
     assert sum(job.chunks.values_list("configurations", flat=True)) == SIZE
-    assert sorted(sent) == sorted(("chunk", job.pk, i) for i in range(job.chunks_total))
+    # The first COMPARISON_CHUNK_WINDOW chunks are queued; the rest wait for a finished chunk's turn.
+    window = min(settings.COMPARISON_CHUNK_WINDOW, job.chunks_total)
+    assert sorted(sent) == sorted(("chunk", job.pk, i) for i in range(window))
+    assert job.chunks.filter(enqueued_at__isnull=True).count() == job.chunks_total - window
     assert job.spec["models"] == GRID["models"]
     assert set(job.spec["hardware"]) == {h.key for h in catalog["hardware"]}
     assert len(job.inputs_hash) == 64
@@ -97,14 +100,15 @@ def test_submit_answers_202_with_location_and_queues_every_chunk_after_commit(
 
 @pytest.mark.django_db
 def test_nothing_is_sent_before_the_transaction_commits(
-    api, team, catalog, sent, django_capture_on_commit_callbacks
+    api, team, catalog, sent, settings, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = api.post("/api/v1/comparisons/", {**BODY, "team": team.pk}, format="json")
 
     assert response.status_code == 202
     assert sent == []
-    assert len(callbacks) == ComparisonJob.objects.get().chunks_total
+    job = ComparisonJob.objects.get()
+    assert len(callbacks) == min(job.chunks_total, settings.COMPARISON_CHUNK_WINDOW)
 
 
 @pytest.mark.django_db
@@ -407,7 +411,10 @@ def test_the_last_chunk_sends_exactly_one_finalise(job, sent, django_capture_on_
             comparisons.comparison_chunk_run(job.pk, index, worker="inline@test")
             comparisons.comparison_chunk_run(job.pk, index, worker="inline@test")  # duplicate message
 
-    assert sent == [("finalise", job.pk)]
+    assert [m for m in sent if m[0] == "finalise"] == [("finalise", job.pk)]
+    # Each chunk written once released the next waiting one, once (the duplicate runs release nothing).
+    released = [m[2] for m in sent if m[0] == "chunk"]
+    assert sorted(released) == sorted(set(released))
 
 
 # --- Cancel, delete -----------------------------------------------------------------------------------------
@@ -531,7 +538,7 @@ def test_reaper_leaves_the_chunks_of_live_workers_alone(job, sent, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         counts = comparisons.comparison_reap()
 
-    assert counts == {"requeued": 0, "failed": 0, "resent": 0, "finalise_resent": 0}
+    assert counts == {"requeued": 0, "failed": 0, "resent": 0, "released": 0, "finalise_resent": 0}
     assert sent == []
 
 
@@ -673,3 +680,59 @@ def test_the_configurations_a_team_has_queued_are_bounded(
     refused = submit(api, team, django_capture_on_commit_callbacks)
     assert refused.status_code == 429
     assert f"{2 * size:,} queued or running" in refused.json()["message"]
+
+
+def _drain(sent: list[tuple], capture) -> list[int]:
+    """Play the broker: take messages first in, first out, run each as a worker would (its commit sends
+    the next ones) and return the job id of each chunk in the order the chunks finished."""
+    order = []
+    while sent:
+        kind, job_id, *rest = sent.pop(0)
+        with capture(execute=True):
+            if kind == "chunk":
+                assert comparisons.comparison_chunk_run(job_id, rest[0], worker="inline@test") == "done"
+                order.append(job_id)
+            else:
+                assert comparisons.comparison_finalise(job_id) == "succeeded"
+    return order
+
+
+@pytest.mark.django_db
+def test_a_small_job_is_not_stuck_behind_a_big_one(
+    api, team, client_for, outsider, other_team, catalog, sent, settings, django_capture_on_commit_callbacks
+):
+    """Reliability issue: three 3.9M-configuration jobs of one team delayed another team's one-chunk job
+    by 7 s, because every chunk of the big jobs was queued first. With a window of 2 chunks per job, the
+    small job's chunk is third in the queue, and both jobs still finish."""
+    settings.COMPARISON_CHUNK_WINDOW = 2
+    big = ComparisonJob.objects.get(pk=submit(api, team, django_capture_on_commit_callbacks).json()["id"])
+    small_grid = {**GRID, "models": ["llama-3.1-8b"], "hardware": ["h100-sxm-80gb"], "precisions": ["fp16"]}
+    body = {**BODY, "team": other_team.pk, "grid": {**small_grid, "frameworks": ["vllm"]}}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(outsider).post("/api/v1/comparisons/", body, format="json")
+    small = ComparisonJob.objects.get(pk=response.json()["id"])
+    assert big.chunks_total > 4 and small.chunks_total == 1
+
+    order = _drain(sent, django_capture_on_commit_callbacks)
+
+    assert order.index(small.pk) == 2, order
+    assert order.count(big.pk) == big.chunks_total
+    for job in (big, small):
+        job.refresh_from_db()
+        assert job.status == "succeeded"
+
+
+@pytest.mark.django_db
+def test_the_reaper_releases_chunks_a_lost_release_left_waiting(
+    job, settings, sent, django_capture_on_commit_callbacks
+):
+    """A chunk written, its commit done, the process gone before it sent the next message: the job would wait
+    forever; the reaper sends the next chunks up to the window."""
+    settings.COMPARISON_CHUNK_WINDOW = 2
+    ComparisonChunk.objects.filter(job=job).update(enqueued_at=None)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert comparisons.comparison_reap()["released"] == 2
+    assert sent == [("chunk", job.pk, 0), ("chunk", job.pk, 1)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert comparisons.comparison_reap()["released"] == 0  # the window is full
