@@ -21,6 +21,7 @@ from calculator.calibration import Calibration, load_calibration
 from calculator.catalog import default_catalog
 from calculator.cli_breakeven import add_parser as breakeven_parser
 from calculator.cli_breakeven import cmd_breakeven
+from calculator.cli_tables import print_table
 from calculator.deployment import Deployment, InputError, resolve_deployment
 from calculator.estimate import Estimate
 from calculator.planning import OBJECTIVE_TABLE, ResultRow, resolve_spec, run_comparison
@@ -87,7 +88,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
         ),
         f"{m.utilization:.0%}",
     )
-    console.print(mem)
+    print_table(console, mem)
     b = est.error_bands
     perf = Table(title="Performance (error band: cross-validated median error)")
     for col in ("metric", "value", "band"):
@@ -114,7 +115,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
         _fmt_band(b.get("output_tokens_per_s_total")),
     )
     perf.add_row("end-to-end latency", f"{p.e2e_latency_s:.2f} s", "")
-    console.print(perf)
+    print_table(console, perf)
     if est.online:
         o = est.online
         # A saturated burst only queues for a while; a saturated rate grows its queue without bound.
@@ -396,7 +397,7 @@ def render_plan(plan: CapacityPlan, console: Console) -> None:
             f"{o.utilization:.0%}",
             o.binding_constraint,
         )
-    console.print(table)
+    print_table(console, table)
     if plan.options:
         console.print(f"1: {plan.options[0].binding_message}")
     for note in plan.notes:
@@ -490,7 +491,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
             table.add_column(col)
         for r in rows:
             table.add_row(*(str(r.get(k, "")) for k in COMPARE_COLUMNS))
-        console.print(table)
+        print_table(console, table)
     return 0
 
 
@@ -510,7 +511,7 @@ def _listing(
         table.add_column(col)
     for _, cells in records:
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     return 0
 
 
@@ -611,7 +612,7 @@ def cmd_refit(args: argparse.Namespace, console: Console) -> int:
             f"{report['leave_one_source_out'].get(metric, float('nan')):.1%}",
             f"{report['leave_one_hardware_out'].get(metric, float('nan')):.1%}",
         )
-    console.print(table)
+    print_table(console, table)
     console.print(f"entries: {json.dumps(report['entries'])}")
     return 0
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from calculator.calibration import load_calibration
+from calculator.cli_tables import print_table
 from calculator.planning.breakeven import (
     DEFAULT_LEVELS,
     BreakevenResult,
@@ -114,7 +115,7 @@ def render_breakeven(result: BreakevenResult, console: Console) -> None:
                 f"({d.utilization:.0%})",
             ]
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     for c in result.crossovers:
         if c.requests_per_day is None or c.at is None:
             console.print(

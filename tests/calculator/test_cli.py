@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "calibration"
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "calculator", *args],
         check=False,
@@ -20,7 +20,7 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
         text=True,
         input=stdin,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": str(columns), "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -158,3 +158,25 @@ def test_breakeven_prints_the_costs_and_where_self_hosting_wins():
     assert "https://fireworks.ai/pricing" in text.replace(" ", "")
     bad = run("breakeven", "-m", "llama-3.1-70b", "--provider", "nobody")
     assert bad.returncode == 2 and "providers" in bad.stdout
+
+
+PLAN_8 = ("plan", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-p", "fp8", "-f", "vllm", "--gpus", "8")
+COMPARE_4 = ("compare", "-m", "llama-3.1-8b", "-H", "h100-sxm-80gb,a100-sxm-80gb", "-p", "fp16,fp8")
+
+
+@pytest.mark.parametrize(
+    ("args", "whole"),
+    [
+        (PLAN_8, "h100-sxm-80gb"),
+        (COMPARE_4, "a100-sxm-80gb"),
+        (("estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm-80gb", "-p", "fp8"), "decode tokens/s per user"),
+    ],
+)
+def test_tables_at_80_columns_and_piped_cut_no_cell(args, whole):
+    """Piped output (rich assumes 80 columns) and narrow terminals: a table too wide for the width is printed
+    one block per row, "column: value", never with cells cut to a letter and an ellipsis."""
+    out = run(*args, columns=80)
+    assert out.returncode == 0, out.stderr
+    assert "\u2026" not in out.stdout, out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80
+    assert whole in out.stdout
