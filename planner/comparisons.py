@@ -62,7 +62,7 @@ from calculator.planning import (
     resolve_spec,
 )
 from calculator.specs import Catalog
-from planner import specs
+from planner import access, specs
 from planner.heartbeat import live_workers
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Plan, Team
 
@@ -186,7 +186,9 @@ def comparison_submit(
     """Validate the request against the team's database catalog and queue the job.
 
     Raises calculator.planning.ComparisonError (unknown names, bad values, a grid over
-    COMPARISON_MAX_CONFIGURATIONS) before anything is written."""
+    COMPARISON_MAX_CONFIGURATIONS) or PermissionDenied (the user may not submit in the team,
+    planner.access) before anything is written."""
+    access.require(user, "submit", team, kind="comparison")
     db = specs.catalog_from_db(team)
     spec = resolve_spec(
         engine_request(request), db.catalog, max_configurations=settings.COMPARISON_MAX_CONFIGURATIONS
@@ -307,7 +309,10 @@ def plan_compare_request(plan: Plan, overrides: dict[str, Any] | None = None) ->
 
 def comparison_cancel(job: ComparisonJob, *, user=None) -> bool:
     """queued/running -> cancelled; False when the job had already ended. Chunk tasks still in the queue
-    find the job ended and do nothing; a chunk being evaluated finishes but never finalises."""
+    find the job ended and do nothing; a chunk being evaluated finishes but never finalises. Refused unless
+    the user may cancel it (planner.access); `user=None` is the system (a cancelled plan, the admin)."""
+    if user is not None:
+        access.require(user, "cancel", job)
     now = timezone.now()
     who = getattr(user, "username", "") or "unknown"
     return bool(
@@ -320,8 +325,9 @@ def comparison_cancel(job: ComparisonJob, *, user=None) -> bool:
     )
 
 
-def comparison_delete(job: ComparisonJob) -> None:
+def comparison_delete(job: ComparisonJob, *, user) -> None:
     """The job with its chunks and result rows (cascade); tasks still running for it write nothing."""
+    access.require(user, "delete", job)
     job.delete()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
+from planner import access
 from planner.models import (
-    ROLE_RANK,
     ComparisonJob,
     ComparisonResultRow,
     Hardware,
@@ -14,21 +14,12 @@ from planner.models import (
     Plan,
     PlanVersion,
     PricePoint,
-    Role,
     Team,
 )
 
-
-def role_of(user, team: Team | int | None) -> str | None:
-    """The user's role in the team, or None (anonymous users and non-members)."""
-    if team is None or not user.is_authenticated:
-        return None
-    team_id = team.pk if isinstance(team, Team) else team
-    return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
-
-
-def role_at_least(role: str | None, needed: str) -> bool:
-    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]
+# Role checks live in planner.access (the one table of who may do what); re-exported for readers.
+role_of = access.role_of
+role_at_least = access.role_at_least
 
 
 def teams_for(user) -> QuerySet[Team]:

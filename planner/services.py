@@ -25,7 +25,7 @@ from calculator.planning.breakeven import BreakevenResult, compute_breakeven, re
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
-from planner import specs
+from planner import access, specs
 from planner.models import Hardware, Invitation, LLMModel, Membership, Plan, PlanVersion, Role, Team
 
 # Inputs the engine's resolve_deployment takes besides model and hardware, with the API's defaults.
@@ -215,7 +215,9 @@ def _version_add(plan: Plan, run: EstimateRun, user) -> PlanVersion:
 def plan_create(
     *, user, team: Team, name: str, inputs: dict[str, Any], description: str = "", visibility: str = "team"
 ) -> Plan:
-    """Estimate first (bad input writes nothing), then the plan and its version 1 in one transaction."""
+    """Estimate first (bad input writes nothing), then the plan and its version 1 in one transaction.
+    Refused (PermissionDenied) unless the user may create plans in the team (planner.access)."""
+    access.require(user, "create", team, kind="plan")
     run = estimate_run(inputs, team=team)
     with transaction.atomic():
         plan = Plan.objects.create(
@@ -232,6 +234,7 @@ def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fie
     of different fields both land and a stale copy never moves `current_version` back); only the plan's owner
     changes its visibility (a private plan is visible to its owner alone, so anyone else making it private
     would hide it from everyone but the owner)."""
+    access.require(user, "change", plan)
     if "visibility" in fields and fields["visibility"] != plan.visibility and plan.owner_id != user.pk:
         raise PermissionDenied("Only the plan's owner may change its visibility.")
     run = None
@@ -252,9 +255,10 @@ def plan_update(plan: Plan, *, user, inputs: dict[str, Any] | None = None, **fie
     return locked
 
 
-def plan_delete(plan: Plan) -> None:
+def plan_delete(plan: Plan, *, user) -> None:
     """Delete the plan and its versions under the plan's row lock, so a version being added (recompute, an
     edit) either lands first and is deleted with it, or finds the plan gone."""
+    access.require(user, "delete", plan)
     with transaction.atomic():
         locked = Plan.objects.select_for_update().filter(pk=plan.pk).first()
         if locked is not None:
@@ -263,6 +267,7 @@ def plan_delete(plan: Plan) -> None:
 
 def plan_recompute(plan: Plan, *, user) -> PlanVersion:
     """A new version from the current inputs and today's catalog (prices included)."""
+    access.require(user, "recompute", plan)
     if plan.current_version is None:
         raise ValidationError({"plan": "has no version to recompute."})
     run = estimate_run(plan.current_version.inputs, team=plan.team_id)

@@ -100,7 +100,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # 404 like one that never existed, never a 500.
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's 500 handler answers (config.urls.handler500)

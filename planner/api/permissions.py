@@ -1,12 +1,13 @@
-"""Object permissions by team role. Reads are already scoped by selectors (another team's object is a 404),
-so these classes only decide writes: 403 for a member whose role is too weak."""
+"""Object permissions by team role, from planner.access (the one table of rules). Reads are already scoped by
+selectors (another team's object is a 404), so these classes only decide writes: 403 for a member whose role
+is too weak."""
 
 from __future__ import annotations
 
 from rest_framework import permissions
 
-from planner.models import ComparisonJob, Membership, Plan, Role, Team
-from planner.selectors import role_at_least, role_of
+from planner import access
+from planner.models import ComparisonJob, Plan, Team
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -28,11 +29,9 @@ class PlanPermission(permissions.BasePermission):
     def has_object_permission(self, request, view, plan: Plan) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        role = role_of(request.user, plan.team_id)
         if request.method == "DELETE":
-            own_private = plan.visibility == Plan.Visibility.PRIVATE and plan.owner_id == request.user.pk
-            return role_at_least(role, Role.ADMIN) or (own_private and role_at_least(role, Role.EDITOR))
-        return role_at_least(role, Role.EDITOR)
+            return access.allowed(request.user, "delete", plan)
+        return access.allowed(request.user, "recompute" if view.action == "recompute" else "change", plan)
 
 
 class TeamPermission(permissions.BasePermission):
@@ -48,11 +47,7 @@ class TeamPermission(permissions.BasePermission):
         leaving = view.action == "member" and request.method == "DELETE"
         if leaving and str(request.user.pk) == str(view.kwargs.get("user_id")):
             return True
-        return role_at_least(role_of(request.user, team), Role.ADMIN)
-
-
-def can_create_plan_in(user, team: Team) -> bool:
-    return Membership.objects.filter(user=user, team=team, role__in=[Role.EDITOR, Role.ADMIN]).exists()
+        return access.allowed(request.user, "change", team)
 
 
 class ComparisonPermission(permissions.BasePermission):
@@ -65,5 +60,4 @@ class ComparisonPermission(permissions.BasePermission):
     def has_object_permission(self, request, view, job: ComparisonJob) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        needed = Role.ADMIN if request.method == "DELETE" else Role.EDITOR
-        return role_at_least(role_of(request.user, job.team_id), needed)
+        return access.allowed(request.user, "delete" if request.method == "DELETE" else "cancel", job)

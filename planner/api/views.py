@@ -9,7 +9,6 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -26,7 +25,6 @@ from planner.api.permissions import (
     IsStaffOrReadOnly,
     PlanPermission,
     TeamPermission,
-    can_create_plan_in,
 )
 from planner.api.renderers import CSVRenderer
 from planner.models import (
@@ -305,8 +303,6 @@ class PlanViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        if not can_create_plan_in(request.user, form.validated_data["team"]):
-            raise PermissionDenied("Creating plans needs the editor or admin role in the team.")
         plan = services.plan_create(user=request.user, **form.validated_data)
         plan = self.get_queryset().get(pk=plan.pk)
         return Response(s.PlanDetailSerializer(plan).data, status=status.HTTP_201_CREATED)
@@ -329,7 +325,7 @@ class PlanViewSet(viewsets.ModelViewSet):
         return self.update(request, *args, partial=True, **kwargs)
 
     def perform_destroy(self, instance):
-        services.plan_delete(instance)
+        services.plan_delete(instance, user=self.request.user)
 
     @extend_schema(responses=s.PlanVersionSummarySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=())
@@ -439,13 +435,11 @@ class ComparisonViewSet(
         form.is_valid(raise_exception=True)
         options = dict(form.validated_data)
         team, name = options.pop("team"), options.pop("name")
-        if not can_create_plan_in(request.user, team):
-            raise PermissionDenied("Submitting comparisons needs the editor or admin role in the team.")
         job = comparisons.comparison_submit(user=request.user, team=team, name=name, request=options)
         return _accepted(request, job)
 
     def perform_destroy(self, instance):
-        comparisons.comparison_delete(instance)
+        comparisons.comparison_delete(instance, user=self.request.user)
 
     @extend_schema(request=None, responses={200: s.ComparisonDetailSerializer})
     @action(detail=True, methods=["post"], filter_backends=())

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from calculator import InputError
 from calculator.planning import ComparisonError
-from planner import comparisons, selectors, services
-from planner.models import ComparisonJob, Membership, Plan, Role, Team
+from planner import access, comparisons, selectors, services
+from planner.models import ComparisonJob, Membership, Plan
 from planner.web import calculator as calc
 from planner.web import comparisons as cmp
 from planner.web.forms import (
@@ -42,15 +42,12 @@ SIZING_FIELDS = ("request_rate", "peak_to_mean", *SLO_FIELDS)
 
 
 def _editor_teams(user):
-    if not user.is_authenticated:
-        return Team.objects.none()
-    return Team.objects.filter(
-        memberships__user=user, memberships__role__in=[Role.EDITOR, Role.ADMIN]
-    ).order_by("name")
+    """Teams the user may create plans and submit comparisons in."""
+    return access.teams_where(user, "plan", "create").order_by("name")
 
 
 def _can_edit(user, plan: Plan) -> bool:
-    return selectors.role_at_least(selectors.role_of(user, plan.team_id), Role.EDITOR)
+    return access.allowed(user, "change", plan)
 
 
 def _bound_calculator(query: QueryDict, db_catalog) -> CalculatorForm:
@@ -504,7 +501,7 @@ def comparison_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "job": job,
         "percent": cmp.progress(job) * 100,
         "active": job.status in ComparisonJob.ACTIVE,
-        "can_edit": selectors.role_at_least(selectors.role_of(request.user, job.team_id), Role.EDITOR),
+        "can_edit": access.allowed(request.user, "cancel", job),
         "status_url": reverse("comparison-detail", args=[job.pk]),
         "results_url": reverse("comparison-results", args=[job.pk]),
     }
@@ -533,7 +530,7 @@ def comparison_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def comparison_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
-    if not selectors.role_at_least(selectors.role_of(request.user, job.team_id), Role.EDITOR):
+    if not access.allowed(request.user, "cancel", job):
         messages.error(request, "Cancelling needs the editor or admin role in the comparison's team.")
     elif comparisons.comparison_cancel(job, user=request.user):
         messages.success(request, "Cancelled.")

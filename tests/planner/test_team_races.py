@@ -123,3 +123,36 @@ def test_two_teams_created_with_one_slug_at_once_give_one_team_and_a_400():
         )
         assert sorted(statuses) == [201, 400], statuses
         assert Team.objects.filter(slug=f"same-{round_}").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_beside_delete_of_a_comparison_is_never_a_500(transactional_catalog, monkeypatch):
+    """The reliability issue's race (3 of 25 were 500s): one admin cancels a queued comparison while another
+    deletes it. Either order answers 200/204/404/409, and the job is gone."""
+    from planner import comparisons
+    from planner.models import ComparisonJob
+
+    monkeypatch.setattr(comparisons, "_send_chunk", lambda *args: None)  # no worker: the job stays queued
+    team = Team.objects.create(name="Race jobs", slug="race-jobs")
+    ada, bob = _user("ada-jobs"), _user("bob-jobs")
+    Membership.objects.create(team=team, user=ada, role=Role.ADMIN)
+    Membership.objects.create(team=team, user=bob, role=Role.ADMIN)
+    request = {
+        "grid": {
+            "models": ["llama-3.1-8b"],
+            "hardware": ["h100-sxm-80gb"],
+            "precisions": ["fp16"],
+            "frameworks": ["vllm"],
+        },
+        "workload": {"prompt_tokens": 512, "output_tokens": 128},
+    }
+    seen: set[int] = set()
+    for round_ in range(ROUNDS):
+        job = comparisons.comparison_submit(user=ada, team=team, name=f"j{round_}", request=request)
+        url = f"/api/v1/comparisons/{job.pk}/"
+        statuses = _requests_at_once(("post", f"{url}cancel/", ada, {}), ("delete", url, bob, None))
+        seen.update(statuses)
+        assert 500 not in statuses, statuses
+        assert statuses[1] == 204
+        assert not ComparisonJob.objects.filter(pk=job.pk).exists()
+    print(f"RACE comparison cancel vs delete: {ROUNDS} rounds, statuses {sorted(seen)}, 0 server errors")
