@@ -101,6 +101,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "planner.security.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
+# API tokens: an address that sends this many wrong tokens within the window gets 429 until it ends
+# (planner/api/authentication.py).
+TOKEN_FAILURE_LIMIT = env_int("PLANNER_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+TOKEN_FAILURE_WINDOW_S = env_float("PLANNER_TOKEN_FAILURE_WINDOW_S", 600.0, minimum=1.0)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -236,7 +240,7 @@ else:
 REST_FRAMEWORK = {
     # Token first: unauthenticated requests get 401 with "WWW-Authenticate: Token" rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "planner.api.authentication.LockingTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

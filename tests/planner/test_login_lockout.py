@@ -48,3 +48,27 @@ def test_a_right_password_resets_the_count():
     assert _attempt("/accounts/login/", "pw-ada", ATTACKER) == "in"
     # The count started again: one more wrong password is not the limit.
     assert _attempt("/accounts/login/", "wrong-again", ATTACKER) == "wrong"
+
+
+@pytest.mark.django_db
+def test_guessing_api_tokens_is_locked_out_per_address(settings):
+    """Reliability issue: bad API tokens had no limit. After the limit of wrong tokens from one address, that
+    address gets 429 (a right token included) for the window; another address is unaffected, and a rotated
+    X-Forwarded-For is no other address."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    settings.TOKEN_FAILURE_LIMIT = 5
+    token = Token.objects.create(user=_user("tokenholder")).key
+    guesser = APIClient(REMOTE_ADDR=ATTACKER)
+
+    answers = [
+        guesser.get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {'0' * 39}{i}").status_code for i in range(5)
+    ]
+    assert answers == [401] * 5
+    rotated = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert guesser.get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {token}", **rotated).status_code == 429
+    body = guesser.get("/api/v1/teams/", HTTP_AUTHORIZATION="Token x").json()
+    assert body["code"] == "throttled"
+    elsewhere = APIClient(REMOTE_ADDR="192.0.2.44")
+    assert elsewhere.get("/api/v1/teams/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
