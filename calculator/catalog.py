@@ -342,11 +342,19 @@ def _resolve(name: str, catalog: Catalog | None, kind: str) -> Any:
     key = exact.get(norm) or loose.get(squashed)
     if key is not None:
         return entries[key]
-    names = sorted({*exact.keys(), *(n for spec in entries.values() for n in (spec.key, *spec.aliases))})
-    close = difflib.get_close_matches(norm, names, n=5, cutoff=0.5)
-    if not close:
-        close = difflib.get_close_matches(norm, names, n=5, cutoff=0.0)
-    raise UnknownNameError(f"unknown {kind} {name!r}; closest matches: {', '.join(close) or 'none'}")
+    # Every spelling a catalog entry answers to, matched against the name; each entry listed once, by key
+    # (five spellings of one A100 are one suggestion, not five).
+    spelling = dict(exact)
+    spelling.update({alias: spec.key for spec in entries.values() for alias in (spec.key, *spec.aliases)})
+    close: list[str] = []
+    for cutoff in (0.5, 0.0):
+        for match in difflib.get_close_matches(norm, sorted(spelling), n=50, cutoff=cutoff):
+            if spelling[match] not in close:
+                close.append(spelling[match])
+        if close:
+            break
+    shown = ", ".join(close[:5]) or "none"
+    raise UnknownNameError(f"unknown {kind} {name!r}; closest matches: {shown}")
 
 
 def resolve_model(name: str, catalog: Catalog | None = None) -> ModelSpec:

@@ -27,6 +27,27 @@ class InputError(ValueError):
         self.field = field
         self.message = message
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """Every invalid field and why (one here; `InputErrors` holds several)."""
+        return {self.field: self.message}
+
+
+class InputErrors(InputError):
+    """Several independent inputs are invalid at once; `field` / `message` are the first of `errors`."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(field, message)
+        self._errors = dict(errors)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{field}: {message}" for field, message in self._errors.items())
+
 
 @dataclass(frozen=True, kw_only=True)
 class Deployment:

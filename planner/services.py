@@ -20,6 +20,7 @@ from django.db.models import Max
 from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advice, resolve_deployment
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.cost import CostAssumptions
+from calculator.deployment import InputErrors
 from calculator.hf_config import ConfigImportError, model_from_hf_config
 from calculator.planning.breakeven import BreakevenResult, compute_breakeven, resolve_breakeven_request
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
@@ -100,6 +101,49 @@ def canonical_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _resolve_all(inputs: dict[str, Any], catalog) -> tuple[Any, Any, Any, tuple[Any, Any]]:
+    """Model, hardware, deployment and sizing inputs, with every independent error at once
+    (InputErrors): an invalid field is reported and replaced by a valid stand-in (the catalog's first
+    entry, the field's default) so the fields after it are still checked."""
+    errors: dict[str, str] = {}
+
+    def named(field: str, resolve, table: dict) -> Any:
+        try:
+            return resolve(str(inputs[field]), catalog)
+        except UnknownNameError as error:
+            errors[field] = str(error)
+            return next(iter(table.values()))
+
+    model = named("model", resolve_model, catalog.models)
+    hardware = named("hardware", resolve_hardware, catalog.hardware)
+    kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
+    for name in ("replicas", "framework_version"):
+        if name in inputs:
+            kwargs[name] = inputs[name]
+    deployment = None
+    for _ in range(len(kwargs) + 1):
+        try:
+            deployment = resolve_deployment(model, hardware, catalog=catalog, **kwargs)
+            break
+        except InputError as error:
+            if error.field in errors or error.field not in kwargs:
+                errors.setdefault(error.field, error.message)
+                break
+            errors[error.field] = error.message
+            if error.field in ENGINE_INPUT_DEFAULTS:
+                kwargs[error.field] = ENGINE_INPUT_DEFAULTS[error.field]
+            else:
+                kwargs.pop(error.field)
+    try:
+        sizing = sizing_inputs(inputs)
+    except InputError as error:
+        errors.update(error.errors)
+        sizing = (None, None)
+    if errors:
+        raise InputErrors(errors) if len(errors) > 1 else InputError(*next(iter(errors.items())))
+    return model, hardware, deployment, sizing
+
+
 def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> EstimateRun:
     """Run the engine on inputs against the catalog as it is in the database now (team prices applied).
 
@@ -108,21 +152,8 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
     """
     inputs = canonical_inputs(inputs)
     db = specs.catalog_from_db(team)
-    try:
-        model = resolve_model(str(inputs["model"]), db.catalog)
-    except UnknownNameError as error:
-        raise InputError("model", str(error)) from None
-    try:
-        hardware = resolve_hardware(str(inputs["hardware"]), db.catalog)
-    except UnknownNameError as error:
-        raise InputError("hardware", str(error)) from None
+    model, hardware, deployment, (slo, traffic) = _resolve_all(inputs, db.catalog)
     inputs["model"], inputs["hardware"] = model.key, hardware.key
-    engine_kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
-    for name in ("replicas", "framework_version"):
-        if name in inputs:
-            engine_kwargs[name] = inputs[name]
-    deployment = resolve_deployment(model, hardware, catalog=db.catalog, **engine_kwargs)
-    slo, traffic = sizing_inputs(inputs)
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
     result = estimate_with_advice(deployment, assumptions=assumptions, catalog=db.catalog)
     sizing = None

@@ -84,7 +84,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ComparisonQuotaExceeded):
         return Response(error_body("quota_exceeded", str(exc)), status=429)
     if isinstance(exc, InputError):
-        return Response(error_body("invalid", detail={exc.field: [exc.message]}), status=400)
+        # Every invalid field at once (calculator.deployment.InputErrors), each with its reason.
+        detail = {field: [message] for field, message in exc.errors.items()}
+        return Response(error_body("invalid", detail=detail), status=400)
     if isinstance(exc, DjangoValidationError):
         return Response(error_body("invalid", detail=_django_validation_detail(exc)), status=400)
     if isinstance(exc, OperationalError | InterfaceError):

@@ -231,3 +231,25 @@ def test_malformed_json_is_a_400_in_the_error_shape(client_for, catalog):
 
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.django_db
+def test_every_invalid_field_is_reported_at_once(client_for, catalog):
+    """A newcomer's first request names every field that is wrong, not the first one only."""
+    body = {"model": "llama-3.1-8b", "hardware": "warp-drive", "prompt_tokens": -1, "batch_size": -3}
+    response = client_for(None).post(URL, body, format="json")
+
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert set(detail) == {"hardware", "prompt_tokens", "batch_size"}
+    assert "must be at least 0, got -1" in detail["prompt_tokens"][0]
+
+
+@pytest.mark.django_db
+def test_an_unknown_name_suggests_catalog_entries_once_each(client_for, catalog):
+    response = client_for(None).post(URL, {"model": "llama-3.1-8b", "hardware": "h100 sxm 8"}, format="json")
+
+    message = response.json()["detail"]["hardware"][0]
+    suggested = message.split("closest matches: ")[1].split(", ")
+    assert suggested[0] == "h100-sxm-80gb"
+    assert len(suggested) == len(set(suggested))
