@@ -105,10 +105,8 @@ def teams_where(user, kind: str, action: str) -> QuerySet[Team]:
 def restrict(queryset: QuerySet, user, action: str) -> QuerySet:
     """The objects of `queryset` (plans, comparisons or teams) that `user` may `action`."""
     kind = _kind(queryset.model)
-    if not getattr(user, "is_authenticated", False):
-        return queryset.none()
+    visible = queryset.visible_to(user)  # members' teams; private plans (and their comparisons) owner-only
+    if action == "view":
+        return visible
     teams = teams_where(user, kind, action).values("pk")
-    if kind == "team":
-        return queryset.filter(pk__in=teams)
-    visible = (Plan if kind == "plan" else ComparisonJob).objects.visible_to(user).values("pk")
-    return queryset.filter(team_id__in=teams, pk__in=visible)
+    return visible.filter(pk__in=teams) if kind == "team" else visible.filter(team_id__in=teams)

@@ -1,4 +1,5 @@
-"""Selectors: reads scoped to a user (services write). Tenant data is read through visible_to(user)."""
+"""Selectors: reads scoped to a user (services write). Tenant data is read through access.restrict(queryset,
+user, "view") (the models' visible_to rules)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,6 @@ from planner.models import (
     Team,
 )
 
-# Role checks live in planner.access (the one table of who may do what); re-exported for readers.
-role_of = access.role_of
-role_at_least = access.role_at_least
-
 
 def teams_for(user) -> QuerySet[Team]:
     """The user's teams, each with `my_role` and `member_count` annotated (one query for a page)."""
@@ -28,7 +25,7 @@ def teams_for(user) -> QuerySet[Team]:
         return Team.objects.none()
     my_role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
     return (
-        Team.objects.visible_to(user)
+        access.restrict(Team.objects.all(), user, "view")
         .annotate(my_role=Subquery(my_role), member_count=Count("memberships", distinct=True))
         .order_by("name", "id")
     )
@@ -39,7 +36,9 @@ def team_members(team: Team) -> QuerySet[Membership]:
 
 
 def plans_for(user) -> QuerySet[Plan]:
-    return Plan.objects.visible_to(user).select_related("team", "owner", "current_version")
+    return access.restrict(Plan.objects.all(), user, "view").select_related(
+        "team", "owner", "current_version"
+    )
 
 
 def plan_versions(plan: Plan) -> QuerySet[PlanVersion]:
@@ -61,7 +60,9 @@ def prices_for(user) -> QuerySet[PricePoint]:
 def comparisons_for(user) -> QuerySet[ComparisonJob]:
     """Comparison jobs of the user's teams, without the bulky inputs (loaded on demand)."""
     return (
-        ComparisonJob.objects.visible_to(user).select_related("team", "created_by").defer("catalog_snapshot")
+        access.restrict(ComparisonJob.objects.all(), user, "view")
+        .select_related("team", "created_by")
+        .defer("catalog_snapshot")
     )
 
 
