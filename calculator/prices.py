@@ -24,7 +24,6 @@ NO_PUBLIC_PRICE: dict[str, str] = {
     "gaudi2-96gb": "only on Intel's developer cloud, no hourly list price found",
     "gaudi3-128gb": "announced for IBM Cloud and Intel's AI cloud, no hourly list price found",
     "mi250x-128gb": "one undated aggregator listing ($1.35/h) beside an obviously wrong $0.00 one: not used",
-    "t4-16gb": "only serverless per-second rates found in this round (Modal), no GPU-hour rental with a date",
     "v100-pcie-16gb": "V100 rentals found are SXM2 (AWS p3) or do not state the form factor",
     "v100-pcie-32gb": "V100 rentals found are SXM2 (AWS p3dn) or do not state the form factor",
 }
