@@ -233,17 +233,30 @@ class PhaseLines:
         if not np.any(self.experts_s):  # dense batches skip the power
             return memory
         shape = np.shape(memory)
-        moe = np.flatnonzero(np.broadcast_to(self.experts_s > 0, shape))
-        if moe.size == memory.size:
+        moe = self._moe_rows(shape)
+        if moe is None:
             return memory - self.experts_s * self.expert_miss ** np.maximum(n * self.tokens, 1.0)
-
-        def at(value: Array) -> Array:
-            return np.broadcast_to(value, shape).reshape(-1)[moe]
-
-        memory = np.array(memory, dtype=np.float64, copy=True)
+        rows, experts_s, miss, tokens = moe
         flat = memory.reshape(-1)
-        flat[moe] -= at(self.experts_s) * at(self.expert_miss) ** np.maximum(at(n) * at(self.tokens), 1.0)
+        at_rows = np.broadcast_to(n, shape).reshape(-1)[rows]
+        flat[rows] -= experts_s * miss ** np.maximum(at_rows * tokens, 1.0)
         return memory
+
+    def _moe_rows(self, shape: tuple[int, ...]) -> tuple[Array, Array, Array, Array] | None:
+        """(flat rows that read routed experts, their experts_s, expert_miss, tokens) at `shape`, found once
+        per shape (a search evaluates the memory line many times); None where every row reads them."""
+        cache = self.__dict__.setdefault("_moe_cache", {})
+        if shape not in cache:
+            rows = np.flatnonzero(np.broadcast_to(self.experts_s > 0, shape))
+            if rows.size == int(np.prod(shape, dtype=np.int64)):
+                cache[shape] = None
+            else:
+
+                def at(value: Array) -> Array:
+                    return np.broadcast_to(value, shape).reshape(-1)[rows]
+
+                cache[shape] = (rows, at(self.experts_s), at(self.expert_miss), at(self.tokens))
+        return cache[shape]
 
     def lines(self) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
         """((a, b) compute, (a, b) memory): t(n) = max of the two lines where `dense`."""

@@ -20,10 +20,15 @@ Little's law b = rate x e2e gives the rate a replica sustains at in-flight count
 s = output - 1):
     rate(b) = 2 b / (B + sqrt(B^2 - 4 P1 Pb b)),   B = P1 + s D + b Pb   (so rate Pb < 1 always),
 and the smallest over the pairs (TPOT is their largest).
-The replica's capacity is the largest sustainable rate over the admissible batches (`replica_capacity`); an
-offered rate is served at the in-flight count whose rate(b) equals it (`online_operating_point`), so served
-rate, batch, TPOT and every latency grow with the offered rate; above capacity the replica is saturated: it
-serves its capacity and the queue in front of it grows without bound (infinite TTFT, None in JSON).
+rate(b) grows with b: by the implicit function theorem on b = r e2e(b, r), dr/db > 0 iff
+r s D'(b) / (1 - r Pb) < 1, and every phase line (affine with a non-negative intercept, or the routed-expert
+memory line, concave with D(0) >= 0) has D(b) >= b D'(b), so
+r s D'(b) / (1 - r Pb) <= r s D(b) / (b (1 - r Pb)) < r e2e / b = 1 (Pb = a / b + c only falls with b).
+The replica's capacity, the largest sustainable rate over the admissible batches (`replica_capacity`), is
+therefore rate(admissible batch) (a property test checks it on 400 in-flight counts); an offered rate is
+served at the in-flight count whose rate(b) equals it (`online_operating_point`), so served rate, batch, TPOT
+and every latency grow with the offered rate; above capacity the replica is saturated: it serves its capacity
+and the queue in front of it grows without bound (infinite TTFT, None in JSON).
 
 TTFT waits in two queues (each an upper-bound quantile, summed):
 - prefill: M/D/1 in front of the prefill work (Kleinrock, Queueing Systems vol. 1, §5.6), rho = rate x P1:
@@ -51,8 +56,6 @@ from calculator.columns import Array
 from calculator.engine import ConfigBatch
 from calculator.performance import decode_step_terms, decode_step_time_s, prefill_terms, prefill_time_s
 
-CAPACITY_GRID_POINTS = 12
-"""In-flight counts tried for the capacity (geometric from 1 to the admissible batch)."""
 ROOT_ITERATIONS = 30
 """Steps of every search along the load curve (`bracket_root`: regula falsi, Anderson-Bjorck variant)."""
 CLOSED_LOOP_PROMPTS_PER_CLIENT = 10.0
@@ -101,7 +104,6 @@ class ReplicaModel:
         batch: ConfigBatch,
         max_batch: Array,
         *,
-        grid_points: int = CAPACITY_GRID_POINTS,
         root_iterations: int = ROOT_ITERATIONS,
         rows: np.ndarray | None = None,
         shape: tuple[int, ...] = (),
@@ -146,16 +148,9 @@ class ReplicaModel:
         """A lone prompt's compute line (what it adds to a mixed step)."""
         self.steps = np.maximum(output - 1.0, 0.0) * np.ones_like(self.cap)
         self.output_tokens = output * np.ones_like(self.cap)
-        best_rate = np.zeros_like(self.cap)
-        best_b = np.ones_like(self.cap)
-        for k in range(grid_points):
-            b = self.cap ** (k / max(grid_points - 1, 1))
-            rate = self.rate_at(b)
-            better = rate > best_rate * (1.0 + 1e-12)
-            best_rate = np.where(better, rate, best_rate)
-            best_b = np.where(better, b, best_b)
-        self.capacity = best_rate
-        self.best_batch = best_b
+        # rate(b) grows with b (module docstring), so the admissible batch carries the most.
+        self.capacity = self.rate_at(self.cap)
+        self.best_batch = self.cap
 
     def subset(self, index: np.ndarray) -> ReplicaModel:
         """The same replicas restricted to the rows at flat `index` (a search narrows to the rows it has not
@@ -272,43 +267,29 @@ class ReplicaModel:
             x = hi - f_hi * (hi - lo) / (f_hi - f_lo)
         return np.exp(np.where(np.isfinite(x) & (x >= lo) & (x <= hi), x, hi))
 
-    def _line_pairs(self) -> list[tuple[Array, Array, Array, Array, Callable[[Array, Array], Array]]]:
-        """(a_P, b_P, a_D, b_D, exact) for each pair of roofline lines of the prefill P(n) = a_P + b_P n and
-        the decode step D(n) = a_D + b_D n (`_pairs_at`): on a pair both are affine, and a root b found on it
-        at `rate` is the real one where the pair counts, it gives the largest TPOT of the counted pairs at
-        (b, rate) and the phases read no routed experts. `exact(b, rate)`."""
+    def _line_pairs(self) -> list[tuple[Array, Array, Array, Array, Array]]:
+        """(a_P, b_P, a_D, b_D, counted) for each pair of roofline lines of the prefill P(n) = a_P + b_P n and
+        the decode step D(n) = a_D + b_D n (`_pairs_at`): on a pair both are affine. `counted`: the rows where
+        the pair is one of those `_pairs_at` counts and the phases read no routed experts (whose reads are not
+        a line), so a root found on the pair is a candidate for the real one."""
         (apc, bpc), (apm, bpm) = self.prefill_terms.lines()
         (adc, bdc), (adm, bdm) = self.decode_terms.lines()
         apm = np.where(self.mixing, self.prefill_terms.compute_fixed_s, apm)
         dense = self.prefill_terms.dense & self.decode_terms.dense
+        pairs = [(apc, bpc, adc, bdc, dense), (apm, bpm, adm, bdm, dense)]
         separate = ~self.mixing
-        pairs = [(apc, bpc, adc, bdc, np.True_), (apm, bpm, adm, bdm, np.True_)]
         if np.any(separate):  # the cross pairings count only where prompts are prefilled on their own
-            pairs += [(apc, bpc, adm, bdm, separate), (apm, bpm, adc, bdc, separate)]
+            pairs += [(apc, bpc, adm, bdm, dense & separate), (apm, bpm, adc, bdc, dense & separate)]
+        return pairs
 
-        def tpot(pair: tuple, b: Array, rate: Array) -> Array:
-            ap, bp, ad, bd, counted = pair
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = (ad + bd * b) / (1.0 - np.clip(rate * (ap + bp * b) / b, 0.0, 0.999))
-            return np.where(counted, t, 0.0)
-
-        out = []
-        for k, pair in enumerate(pairs):
-
-            def exact(b: Array, rate: Array, k: int = k, pair: tuple = pair) -> Array:
-                own = tpot(pair, b, rate)
-                others = [tpot(other, b, rate) for j, other in enumerate(pairs) if j != k]
-                return dense & pair[4] & (own >= np.maximum.reduce(others) * (1.0 - 1e-12))
-
-            out.append((*pair[:4], exact))
-        return out
-
-    def _smallest_valid(self, candidates: list[tuple[Array, Array]]) -> Array:
-        """The smallest candidate in-flight count in [1, best batch] whose mask holds (NaN if none)."""
+    def _pick(self, candidates: list[tuple[Array, Array]], *, largest: bool) -> Array:
+        """The smallest (or `largest`) candidate in-flight count in [1, best batch] whose mask holds (NaN if
+        none)."""
         best = np.full(np.shape(self.capacity), np.nan)
         for b, ok in candidates:
             with np.errstate(invalid="ignore"):
-                good = ok & (b >= 1.0 - 1e-9) & (b <= self.best_batch * (1.0 + 1e-9)) & ~(b >= best)
+                beaten = (b <= best) if largest else (b >= best)
+                good = ok & (b >= 1.0 - 1e-9) & (b <= self.best_batch * (1.0 + 1e-9)) & ~beaten
             best = np.where(good, np.clip(b, 1.0, self.best_batch), best)
         return best
 
@@ -316,17 +297,19 @@ class ReplicaModel:
         """In-flight count b with rate(b) = `rate`, in closed form: Little's law on the curve (the module
         docstring's quadratic in r, times b), b^2 - r b P(b) - r P1 b - r s b D(b) + r^2 P1 P(b) = 0,
         is a quadratic in b on each pair of roofline lines (`_line_pairs`); the physical root has
-        r P(b) / b < 1. NaN where no pair gives one (routed experts: searched instead)."""
+        r P(b) / b < 1. rate(b) is the smallest of the counted pairs' rates, each growing with b (module
+        docstring), so it reaches `rate` where the last of them does: the largest pair root. NaN where no
+        pair gives one (routed experts: searched instead)."""
         r, p1, steps = rate, self.lone_prefill, self.steps
         candidates = []
-        for ap, bp, ad, bd, exact in self._line_pairs():
+        for ap, bp, ad, bd, counted in self._line_pairs():
             qa = 1.0 - r * bp - r * steps * bd
             qb = -r * ap - r * p1 + r * r * p1 * bp - r * steps * ad
             qc = r * r * p1 * ap
             for root in _quadratic_roots(qa, qb, qc):
-                at = np.where(np.isfinite(root), root, 1.0)
-                candidates.append((root, exact(at, r) & (r * (ap + bp * at) < at)))
-        return self._smallest_valid(candidates)
+                with np.errstate(invalid="ignore"):
+                    candidates.append((root, counted & (r * (ap + bp * root) < root)))
+        return self._pick(candidates, largest=True)
 
     def batch_for_tpot(self, bound_s: Array) -> Array:
         """The in-flight count on the sustainable curve where the mean TPOT reaches `bound_s` (NaN where it
@@ -337,13 +320,14 @@ class ReplicaModel:
         bound = np.broadcast_to(np.asarray(bound_s, dtype=np.float64), shape).reshape(-1)
         k = self.lone_prefill + self.steps * bound
 
+        # Along Little's law at TPOT = bound each pair's TPOT grows with b, and the mean TPOT is their
+        # largest: it reaches the bound where the first pair does, the smallest root with rate P(b) / b < 1.
         candidates = []
-        for ap, bp, ad, bd, exact in self._line_pairs():
+        for ap, bp, ad, bd, counted in self._line_pairs():
             with np.errstate(divide="ignore", invalid="ignore"):
                 root = (bound * (1.0 - ap / k) - ad) / (bd + bound * bp / k)
-            at = np.where(np.isfinite(root), root, 1.0)
-            candidates.append((root, exact(at, at / k)))
-        b = self._smallest_valid(candidates).reshape(-1)
+                candidates.append((root, counted & (ap / k + root * bp / k < 1.0)))
+        b = self._pick(candidates, largest=False).reshape(-1)
 
         def excess(model: ReplicaModel, x: Array, limit: Array) -> Array:
             return np.log(model.curve_latencies(np.exp(x), ("tpot_s",))[1]["tpot_s"] / limit)
@@ -608,15 +592,15 @@ def _admission_chance(rate: Array, capacity: Array, slots: Array) -> tuple[Array
     """(P(wait), 1 / (capacity - rate)) for one of `slots` in-flight places (Halfin-Whitt, module
     docstring)."""
     headroom = np.maximum(capacity - rate, 0.0)
-    u = np.where(capacity > 0, rate / np.maximum(capacity, 1e-30), 1.0)
-    beta = np.broadcast_to(np.maximum(1.0 - u, 0.0) * np.sqrt(slots), np.shape(headroom))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 1 - u = headroom / capacity (u = 1 where the capacity is 0)
+        beta = np.broadcast_to(np.nan_to_num(headroom / capacity) * np.sqrt(slots), np.shape(headroom))
+        inv = 1.0 / headroom  # inf where no headroom is left
     # Beyond beta = 6 the chance of waiting is below 1e-9: left at 0 (computed only where it counts).
     p_wait = np.zeros(np.shape(beta))
-    near = beta < 6.0
-    b = beta[near]
-    p_wait[near] = 1.0 / (1.0 + b * ndtr(b) * np.sqrt(2.0 * np.pi) * np.exp(b * b / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(headroom > 0, 1.0 / headroom, np.inf)
+    near = np.flatnonzero(beta < 6.0)
+    b = beta.reshape(-1)[near]
+    p_wait.reshape(-1)[near] = 1.0 / (1.0 + b * ndtr(b) * np.sqrt(2.0 * np.pi) * np.exp(b * b / 2.0))
     return p_wait, inv
 
 

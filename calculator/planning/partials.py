@@ -130,11 +130,6 @@ def _entity_tables(spec: ComparisonSpec, catalog: Catalog) -> EntityTables:
     return tables
 
 
-COMPARISON_GRID_POINTS = 6
-"""In-flight counts tried per configuration for its capacity in bulk comparisons (the admissible batch is
-always one of them; estimates and capacity plans try serving.CAPACITY_GRID_POINTS)."""
-
-
 def _admissible_batch(results: Any) -> Any:
     """The admissible batch of the auto operating point: the largest over the batch-size axis (axis 5), so
     the serving model runs once per configuration, not once per requested batch size."""
@@ -160,7 +155,6 @@ def spec_load(
     replica = ReplicaModel(
         batch,
         flat(results.max_batch_size),
-        grid_points=COMPARISON_GRID_POINTS,
         root_iterations=COMPARISON_ROOT_ITERATIONS,
         rows=runnable,
         shape=shape,
@@ -214,7 +208,7 @@ def traffic_replicas(batch: Any, results: Any, requests_per_hour: float) -> Any:
     all; the other figures stay one replica's."""
     if requests_per_hour <= 0:
         return 1.0
-    replica = ReplicaModel(batch, _admissible_batch(results), grid_points=COMPARISON_GRID_POINTS)
+    replica = ReplicaModel(batch, _admissible_batch(results))
     ceiling = replica.capacity * DEFAULT_MAX_UTILIZATION
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ceiling > 0, np.maximum(np.ceil(requests_per_hour / 3600.0 / ceiling), 1.0), np.inf)
