@@ -218,6 +218,10 @@ if PRODUCTION:
 # Bodies above this are refused with 413 by planner.middleware.BodySizeLimitMiddleware (the API's largest
 # legitimate body, a pasted config.json, is a few kB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PLANNER_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+# A team's benchmark file (planner.measurements) may be larger: the upload paths take this much, plus the
+# multipart form's own bytes; a larger file is refused with the same 413.
+MEASUREMENT_UPLOAD_MAX_BYTES = env_int("PLANNER_MAX_UPLOAD_BYTES", 20 * 1_048_576, minimum=1024)
+UPLOAD_PATH_PREFIXES = ("/api/v1/measurement-sets/", "/measurements/")
 
 # --- Cache (DRF throttling counters) --------------------------------------------------------------------
 # Per-process memory by default; set CACHE_URL (redis://...) so every web process shares the counters.

@@ -13,6 +13,9 @@ and the services that write (which refuse a write the caller may not make, whoev
     comparison   delete     admin
     team         view       viewer
     team         change     admin        rename, delete, manage members (a member may leave)
+    measurements view       viewer       a team's uploaded benchmark files and their rows
+    measurements upload     editor       (in the chosen team)
+    measurements delete     admin
 
 `restrict(queryset, user, action)` narrows a plan, comparison or team queryset to the objects the user may
 act on (NetBox's RestrictedQuerySet.restrict(user, action) is the model); `allowed(user, action, obj)` and
@@ -24,7 +27,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from planner.models import ROLE_RANK, ComparisonJob, Membership, Plan, Role, Team
+from planner.models import ROLE_RANK, ComparisonJob, MeasurementSet, Membership, Plan, Role, Team
 
 RULES: dict[tuple[str, str], Role] = {
     ("plan", "view"): Role.VIEWER,
@@ -38,10 +41,14 @@ RULES: dict[tuple[str, str], Role] = {
     ("comparison", "delete"): Role.ADMIN,
     ("team", "view"): Role.VIEWER,
     ("team", "change"): Role.ADMIN,
+    ("measurements", "view"): Role.VIEWER,
+    ("measurements", "upload"): Role.EDITOR,
+    ("measurements", "delete"): Role.ADMIN,
 }
 """(object kind, action) -> the least team role that may do it."""
 
-_KIND = {Plan: "plan", ComparisonJob: "comparison", Team: "team"}
+_KIND = {Plan: "plan", ComparisonJob: "comparison", Team: "team", MeasurementSet: "measurements"}
+NOUNS = {"measurements": "measurement sets"}
 WORDS = {Role.VIEWER: "a member", Role.EDITOR: "the editor or admin role", Role.ADMIN: "the admin role"}
 
 
@@ -71,7 +78,9 @@ def needed_role(kind: str, action: str) -> Role:
         raise ValueError(f"no rule for {action!r} on a {kind}") from None
 
 
-def allowed(user, action: str, obj: Plan | ComparisonJob | Team, *, kind: str | None = None) -> bool:
+def allowed(
+    user, action: str, obj: Plan | ComparisonJob | Team | MeasurementSet, *, kind: str | None = None
+) -> bool:
     """Whether `user` may do `action` on `obj`; for "create" and "submit", `obj` is the team and `kind`
     names what is made ("plan" or "comparison")."""
     kind = kind or _kind(obj)
@@ -85,12 +94,15 @@ def allowed(user, action: str, obj: Plan | ComparisonJob | Team, *, kind: str | 
     return role_at_least(role, needed)
 
 
-def require(user, action: str, obj: Plan | ComparisonJob | Team, *, kind: str | None = None) -> None:
+def require(
+    user, action: str, obj: Plan | ComparisonJob | Team | MeasurementSet, *, kind: str | None = None
+) -> None:
     """`allowed` or PermissionDenied naming the role the action needs (403 in the API, a message on the
     web)."""
     if not allowed(user, action, obj, kind=kind):
         what = kind or _kind(obj)
-        raise PermissionDenied(f"Needs {WORDS[needed_role(what, action)]} in the team to {action} a {what}.")
+        noun = NOUNS.get(what, f"a {what}")
+        raise PermissionDenied(f"Needs {WORDS[needed_role(what, action)]} in the team to {action} {noun}.")
 
 
 def teams_where(user, kind: str, action: str) -> QuerySet[Team]:

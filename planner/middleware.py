@@ -14,6 +14,9 @@ from django.http import HttpRequest, HttpResponse
 
 from planner.api.errors import error_response
 
+UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
+"""Multipart boundaries and the form's other fields around an uploaded file."""
+
 
 class BodySizeLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -21,6 +24,8 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.method == "POST" and request.path.startswith(settings.UPLOAD_PATH_PREFIXES):
+            limit = settings.MEASUREMENT_UPLOAD_MAX_BYTES + UPLOAD_FORM_OVERHEAD_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -512,3 +512,8 @@ class ComparisonResultRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} (job {self.job_id})"
+
+
+# --- Measurements (a team's own benchmarks) ---------------------------------------------------------------
+
+from planner.measurement_models import Measurement, MeasurementSet  # noqa: E402, F401  (registers them)

@@ -19,8 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from calculator import InputError
+from calculator.measurements import MeasurementFileError
 from calculator.planning import ComparisonError
 from planner.comparisons import ComparisonQuotaExceeded
+from planner.measurements import PartialFile
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,13 @@ _MESSAGES = {
     "request_too_large": "Request body too large.",
     "server_error": "Internal server error.",
     "not_ready": "The comparison has not succeeded (yet).",
+    "invalid_file": "The file cannot be read.",
+    "partial_file": "Some rows of the file are invalid; nothing was stored.",
     "conflict": "The request conflicts with the object's state.",
     "database_unavailable": "The database is unavailable; nothing was saved. Try again shortly.",
 }
+MAX_LISTED_ROWS = 500
+"""Invalid rows listed in a partial_file answer (the count says how many there are)."""
 # Seconds a client is told to wait after a 503 database_unavailable.
 DATABASE_RETRY_AFTER_S = 5
 
@@ -83,6 +89,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body("invalid", str(exc), exc.detail), status=400)
     if isinstance(exc, ComparisonQuotaExceeded):
         return Response(error_body("quota_exceeded", str(exc)), status=429)
+    if isinstance(exc, MeasurementFileError):
+        where = f"line {exc.line}: " if exc.line else ""
+        return Response(
+            error_body("invalid_file", str(exc), {exc.field or "file": [where + exc.message]}), status=400
+        )
+    if isinstance(exc, PartialFile):
+        message = (
+            f"{len(exc.errors)} rows are invalid (listed in detail.rows); send confirm_partial=true to store "
+            f"the {exc.good} valid rows without them."
+        )
+        detail = {
+            "rows": [e.as_dict() for e in exc.errors[:MAX_LISTED_ROWS]],
+            "invalid_rows": len(exc.errors),
+            "valid_rows": exc.good,
+        }
+        return Response(error_body("partial_file", message, detail), status=400)
     if isinstance(exc, InputError):
         # Every invalid field at once (calculator.deployment.InputErrors), each with its reason.
         detail = {field: [message] for field, message in exc.errors.items()}

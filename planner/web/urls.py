@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from planner.web import breakeven, views
+from planner.web import breakeven, measurements, views
 
 app_name = "web"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("comparisons/new/", views.comparison_new, name="comparison_new"),
     path("comparisons/<int:job_id>/", views.comparison_detail, name="comparison_detail"),
     path("comparisons/<int:job_id>/cancel/", views.comparison_cancel, name="comparison_cancel"),
+    path("measurements/", measurements.measurement_list, name="measurement_list"),
+    path("measurements/<int:set_id>/", measurements.measurement_detail, name="measurement_detail"),
     path("teams/new/", views.team_create, name="team_create"),
     path(
         "accounts/login/",

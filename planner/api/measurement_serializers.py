@@ -1,0 +1,71 @@
+"""Measurement sets in the API: the upload form (multipart: the file, a name, the team, and what the file
+does not state) and the read shapes."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from calculator.measurements import CONTEXT_FIELDS, FORMATS
+from planner.models import Measurement, MeasurementSet, Team
+
+
+class MeasurementSetUploadSerializer(serializers.Serializer):
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    name = serializers.CharField(max_length=120)
+    file = serializers.FileField(allow_empty_file=True)
+    format = serializers.ChoiceField(
+        choices=sorted(FORMATS), required=False, help_text="Sniffed if left out."
+    )
+    confirm_partial = serializers.BooleanField(
+        default=False, help_text="Store the valid rows of a partly invalid file (the others are listed)."
+    )
+    # What the file does not state (never guessed): each optional, each used only where the file is silent.
+    model = serializers.CharField(max_length=120, required=False)
+    hardware = serializers.CharField(max_length=120, required=False)
+    num_gpus = serializers.IntegerField(min_value=1, max_value=4096, required=False)
+    precision = serializers.CharField(max_length=32, required=False)
+    framework = serializers.CharField(max_length=64, required=False)
+    framework_version = serializers.CharField(max_length=64, required=False)
+    tp = serializers.IntegerField(min_value=1, max_value=1024, required=False)
+    pp = serializers.IntegerField(min_value=1, max_value=1024, required=False)
+    scenario = serializers.CharField(max_length=32, required=False)
+    kv_cache_precision = serializers.CharField(max_length=32, required=False)
+    max_model_len = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
+    gpu_memory_utilization = serializers.FloatField(min_value=0.01, max_value=1.0, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+
+    def context_fields(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.validated_data.items() if k in CONTEXT_FIELDS}
+
+
+assert set(CONTEXT_FIELDS) <= set(MeasurementSetUploadSerializer._declared_fields), (
+    "a context field has no input"
+)
+
+
+class MeasurementSetSerializer(serializers.ModelSerializer):
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True, default=None)
+    url = serializers.HyperlinkedIdentityField(view_name="measurement-set-detail")
+    rows_url = serializers.HyperlinkedIdentityField(view_name="measurement-set-rows")
+
+    class Meta:
+        model = MeasurementSet
+        fields = (
+            "id", "url", "rows_url", "team", "team_name", "name", "version", "kind", "file_name",
+            "file_format", "file_sha256", "file_bytes", "context", "row_count", "rejected", "uploaded_by",
+            "uploaded_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class MeasurementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Measurement
+        fields = ("id", "line", "model", "hardware", "metric", "value", "fields")
+        read_only_fields = fields
