@@ -111,12 +111,14 @@ def fit_group(
     sweeps: int = 2,
     names: tuple[str, ...] | None = None,
     parent: dict[str, float] | None = None,
+    prior_rows: float = PRIOR_ROWS,
 ) -> dict[str, float]:
     """Fit the parameters `names` (default: all) of entry `key` over `prep`'s rows, shrunk towards `parent`
-    (see PRIOR_ROWS) when given; `sweeps` bounds the Powell iterations."""
+    (as if it were backed by `prior_rows` rows, see PRIOR_ROWS) when given; `sweeps` bounds the Powell
+    iterations."""
     measured = prep.measured
     params = dict(start)
-    weight = PRIOR_ROWS / max(len(measured), 1)
+    weight = prior_rows / max(len(measured), 1)
 
     def penalty(candidate: dict[str, float]) -> float:
         if parent is None:

@@ -162,10 +162,20 @@ class Calibration:
         return out
 
     def efficiency_columns(self, family_index: np.ndarray, class_index: np.ndarray) -> EfficiencyColumns:
-        table = self.table()
-        fi = family_index.astype(np.intp)
-        ci = class_index.astype(np.intp)
-        return EfficiencyColumns(**{name: table[name][fi, ci] for name in EFFICIENCY_PARAMS})
+        """Each parameter per row, looked up once per (family, class) pair the rows hold (a fit evaluates
+        a new calibration hundreds of times on the same rows)."""
+        fi = np.asarray(family_index).astype(np.intp)
+        ci = np.asarray(class_index).astype(np.intp)
+        fb, cb = np.broadcast_arrays(fi, ci)
+        if fb.size > 4 * len(FAMILIES) * len(HARDWARE_CLASSES):  # a grid: index the whole table
+            table = self.table()
+            return EfficiencyColumns(**{name: table[name][fi, ci] for name in EFFICIENCY_PARAMS})
+        pairs, inverse = np.unique(np.stack([fb.reshape(-1), cb.reshape(-1)]), axis=1, return_inverse=True)
+        columns = {}
+        for name in EFFICIENCY_PARAMS:
+            values = np.array([self.param(FAMILIES[f], HARDWARE_CLASSES[c], name) for f, c in pairs.T])
+            columns[name] = values[inverse.reshape(-1)].reshape(fb.shape)
+        return EfficiencyColumns(**columns)
 
     def to_json(self) -> str:
         payload = {

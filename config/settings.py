@@ -379,6 +379,10 @@ COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIO
 COMPARISON_CHUNK_WINDOW = env_int("PLANNER_COMPARISON_CHUNK_WINDOW", 4, minimum=1)
 # A chunk whose worker died is retried; the job fails once a chunk has been claimed this many times.
 COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=1)
+# Team calibration fits (planner.calibrations): claims of one fit before it fails with the reason, and the
+# most measurement rows one fit takes (a 500-row fit runs in seconds; README "Your own benchmarks").
+CALIBRATION_MAX_ATTEMPTS = env_int("PLANNER_CALIBRATION_MAX_ATTEMPTS", 3, minimum=1)
+CALIBRATION_MAX_ROWS = env_int("PLANNER_CALIBRATION_MAX_ROWS", 5000, minimum=10)
 # Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).
 COMPARISON_REAP_INTERVAL_S = env_float("PLANNER_COMPARISON_REAP_S", 10.0, minimum=0.1)
 # A chunk still pending this long after its message was sent gets another message (a broker may lose the

@@ -16,6 +16,10 @@ and the services that write (which refuse a write the caller may not make, whoev
     measurements view       viewer       a team's uploaded benchmark files and their rows
     measurements upload     editor       (in the chosen team)
     measurements delete     admin
+    calibration  view       viewer       fits of the team's measurement sets
+    calibration  fit        editor       (in the chosen team)
+    calibration  cancel     editor
+    calibration  delete     admin        (choosing the team's default is a team change: admin)
 
 `restrict(queryset, user, action)` narrows a plan, comparison or team queryset to the objects the user may
 act on (NetBox's RestrictedQuerySet.restrict(user, action) is the model); `allowed(user, action, obj)` and
@@ -27,7 +31,16 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from planner.models import ROLE_RANK, ComparisonJob, MeasurementSet, Membership, Plan, Role, Team
+from planner.models import (
+    ROLE_RANK,
+    ComparisonJob,
+    MeasurementSet,
+    Membership,
+    Plan,
+    Role,
+    Team,
+    TeamCalibration,
+)
 
 RULES: dict[tuple[str, str], Role] = {
     ("plan", "view"): Role.VIEWER,
@@ -44,10 +57,20 @@ RULES: dict[tuple[str, str], Role] = {
     ("measurements", "view"): Role.VIEWER,
     ("measurements", "upload"): Role.EDITOR,
     ("measurements", "delete"): Role.ADMIN,
+    ("calibration", "view"): Role.VIEWER,
+    ("calibration", "fit"): Role.EDITOR,
+    ("calibration", "cancel"): Role.EDITOR,
+    ("calibration", "delete"): Role.ADMIN,
 }
 """(object kind, action) -> the least team role that may do it."""
 
-_KIND = {Plan: "plan", ComparisonJob: "comparison", Team: "team", MeasurementSet: "measurements"}
+_KIND = {
+    Plan: "plan",
+    ComparisonJob: "comparison",
+    Team: "team",
+    MeasurementSet: "measurements",
+    TeamCalibration: "calibration",
+}
 NOUNS = {"measurements": "measurement sets"}
 WORDS = {Role.VIEWER: "a member", Role.EDITOR: "the editor or admin role", Role.ADMIN: "the admin role"}
 
@@ -79,7 +102,11 @@ def needed_role(kind: str, action: str) -> Role:
 
 
 def allowed(
-    user, action: str, obj: Plan | ComparisonJob | Team | MeasurementSet, *, kind: str | None = None
+    user,
+    action: str,
+    obj: Plan | ComparisonJob | Team | MeasurementSet | TeamCalibration,
+    *,
+    kind: str | None = None,
 ) -> bool:
     """Whether `user` may do `action` on `obj`; for "create" and "submit", `obj` is the team and `kind`
     names what is made ("plan" or "comparison")."""
@@ -95,7 +122,11 @@ def allowed(
 
 
 def require(
-    user, action: str, obj: Plan | ComparisonJob | Team | MeasurementSet, *, kind: str | None = None
+    user,
+    action: str,
+    obj: Plan | ComparisonJob | Team | MeasurementSet | TeamCalibration,
+    *,
+    kind: str | None = None,
 ) -> None:
     """`allowed` or PermissionDenied naming the role the action needs (403 in the API, a message on the
     web)."""

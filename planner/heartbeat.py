@@ -51,13 +51,18 @@ def live_workers():
 
 
 def _reap() -> None:
-    """Periodic housekeeping that must run even while every pool process is busy: the comparison reaper
-    (planner.comparisons.comparison_reap). Every worker runs it; its updates are conditional."""
+    """Periodic housekeeping that must run even while every pool process is busy: the comparison and
+    calibration reapers (planner.comparisons.comparison_reap, planner.calibrations.calibration_reap). Every
+    worker runs them; their updates are conditional."""
+    from planner.calibrations import calibration_reap
     from planner.comparisons import comparison_reap
 
     counts = comparison_reap()
     if any(counts.values()):
         logger.info("comparison reaper: %s", counts)
+    counts = calibration_reap()
+    if any(counts.values()):
+        logger.info("calibration reaper: %s", counts)
 
 
 def _run(hostname: str) -> None:

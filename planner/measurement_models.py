@@ -11,9 +11,9 @@ from django.db.models import Q
 from planner.models import Membership, Team
 
 
-class MeasurementSetQuerySet(models.QuerySet):
-    def visible_to(self, user) -> MeasurementSetQuerySet:
-        """Sets of the user's teams (another team's set reads as a 404)."""
+class TeamScopedQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TeamScopedQuerySet:
+        """Rows of the user's teams (another team's reads as a 404)."""
         if not user.is_authenticated:
             return self.none()
         return self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
@@ -42,7 +42,7 @@ class MeasurementSet(models.Model):
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
-    objects = MeasurementSetQuerySet.as_manager()
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -73,3 +73,50 @@ class Measurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value:g} ({self.model} on {self.hardware}, line {self.line})"
+
+
+class TeamCalibration(models.Model):
+    """A calibration fitted on a team's measurement sets by a worker (`calculator.team_fit`), like a
+    comparison job: this row is the truth about it. The rows it is fitted on are frozen at submission
+    (`rows`), so deleting or re-uploading a set later does not change what this calibration was fitted on."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+    ACTIVE = frozenset({Status.QUEUED, Status.RUNNING})
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="calibrations")
+    name = models.CharField(max_length=120)
+    measurement_sets = models.ManyToManyField(MeasurementSet, related_name="calibrations", blank=True)
+    rows = models.JSONField(help_text="The rows fitted on, each with _set (set id) and _line, as submitted.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=255, blank=True)
+    engine_version = models.CharField(max_length=32)
+    base = models.CharField(max_length=200, help_text="The shipped calibration it started from (its source).")
+    calibration = models.JSONField(null=True, blank=True, help_text="calculator Calibration, as to_json()")
+    report = models.JSONField(null=True, blank=True, help_text="calculator.team_fit report")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="calibration_team_created")]
+
+    def __str__(self) -> str:
+        return f"calibration {self.pk} {self.name!r} ({self.status})"

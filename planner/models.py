@@ -64,6 +64,10 @@ class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    default_calibration = models.ForeignKey(
+        "TeamCalibration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Used by the team's estimates when they name none (empty: the shipped one).",
+    )  # fmt: skip
 
     objects = TeamQuerySet.as_manager()
 
@@ -516,4 +520,8 @@ class ComparisonResultRow(models.Model):
 
 # --- Measurements (a team's own benchmarks) ---------------------------------------------------------------
 
-from planner.measurement_models import Measurement, MeasurementSet  # noqa: E402, F401  (registers them)
+from planner.measurement_models import (  # noqa: E402, F401  (registers them)
+    Measurement,
+    MeasurementSet,
+    TeamCalibration,
+)

@@ -26,7 +26,7 @@ from calculator.planning.breakeven import BreakevenResult, compute_breakeven, re
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
-from planner import access, specs
+from planner import access, calibrations, specs
 from planner.models import Hardware, Invitation, LLMModel, Membership, Plan, PlanVersion, Role, Team
 
 # Inputs the engine's resolve_deployment takes besides model and hardware, with the API's defaults.
@@ -51,6 +51,7 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
 # canonical form): the replica count, the framework release, and what sizing needs (SLO, peak traffic,
 # utilisation cap).
 OPTIONAL_INPUTS = (
+    "calibration",
     "replicas",
     "framework_version",
     "slo",
@@ -154,14 +155,23 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
     db = specs.catalog_from_db(team)
     model, hardware, deployment, (slo, traffic) = _resolve_all(inputs, db.catalog)
     inputs["model"], inputs["hardware"] = model.key, hardware.key
+    # The calibration named, else the team's default (recorded in the inputs, so a recompute keeps it),
+    # else the shipped one.
+    team_row = team if isinstance(team, Team) or team is None else Team.objects.filter(pk=team).first()
+    calibration, calibration_row = calibrations.calibration_for(team_row, inputs.get("calibration"))
+    if calibration_row is not None:
+        inputs["calibration"] = calibration_row.pk
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
-    result = estimate_with_advice(deployment, assumptions=assumptions, catalog=db.catalog)
+    result = estimate_with_advice(
+        deployment, calibration=calibration, assumptions=assumptions, catalog=db.catalog
+    )
     sizing = None
     if traffic is not None:
         sizing = size_deployment(
             deployment,
             slo,
             traffic,
+            calibration=calibration,
             assumptions=assumptions,
             max_utilization=inputs.get("max_utilization", DEFAULT_MAX_UTILIZATION),
         )
@@ -172,8 +182,22 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
         "assumptions": dataclasses.asdict(assumptions),
         "team_id": team.pk if isinstance(team, Team) else team,
         "engine_version": ENGINE_VERSION,
+        "calibration": {
+            "id": calibration_row.pk if calibration_row else None,
+            "name": calibration_row.name if calibration_row else "shipped",
+            "source": calibration.meta.get("source", "priors"),
+            # The team's own cells (what differs from the shipped calibration), as they were fitted.
+            "entries": _team_cells(calibration_row),
+        },
     }
     return EstimateRun(inputs=inputs, estimate=result, catalog_snapshot=snapshot, sizing=sizing)
+
+
+def _team_cells(row) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    entries = (row.calibration or {}).get("entries", {})
+    return {key: entries[key] for key in (row.report or {}).get("moved", {}) if key in entries}
 
 
 def sizing_inputs(inputs: dict[str, Any]) -> tuple[SLO, Traffic | None]:

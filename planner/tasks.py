@@ -6,7 +6,7 @@ import os
 from celery import shared_task
 from django.utils import timezone
 
-from planner import comparisons
+from planner import calibrations, comparisons
 from planner.models import TaskProbe
 
 logger = logging.getLogger(__name__)
@@ -61,3 +61,11 @@ def comparison_finalise(self, job_id: int) -> str:
 def reap_comparisons() -> dict:
     """Requeue or fail stale comparison work (also run by every worker's heartbeat thread)."""
     return comparisons.comparison_reap()
+
+
+@shared_task(name="planner.calibration_fit", bind=True, acks_late=True, reject_on_worker_lost=True)
+def calibration_fit(self, job_id: int) -> str:
+    """Fit one team calibration (planner.calibrations.calibration_run: claim, fit, write; safe twice)."""
+    outcome = calibrations.calibration_run(job_id, worker=self.request.hostname or "")
+    logger.info("calibration %s: %s", job_id, outcome)
+    return outcome

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from calculator.measurements import CONTEXT_FIELDS, FORMATS
-from planner.models import Measurement, MeasurementSet, Team
+from planner.models import Measurement, MeasurementSet, Team, TeamCalibration
 
 
 class MeasurementSetUploadSerializer(serializers.Serializer):
@@ -69,3 +69,63 @@ class MeasurementSerializer(serializers.ModelSerializer):
         model = Measurement
         fields = ("id", "line", "model", "hardware", "metric", "value", "fields")
         read_only_fields = fields
+
+
+class CalibrationCreateSerializer(serializers.Serializer):
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    name = serializers.CharField(max_length=120)
+    measurement_sets = serializers.PrimaryKeyRelatedField(
+        queryset=MeasurementSet.objects.none(), many=True, help_text="Ids of the team's measurement sets."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+            self.fields["measurement_sets"].child_relation.queryset = MeasurementSet.objects.visible_to(
+                request.user
+            )
+
+
+class CalibrationSerializer(serializers.ModelSerializer):
+    """List output: identity, status and progress."""
+
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    url = serializers.HyperlinkedIdentityField(view_name="calibration-detail")
+    is_team_default = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TeamCalibration
+        fields = (
+            "id", "url", "team", "team_name", "name", "status", "progress", "attempts", "engine_version",
+            "base", "created_by", "created_at", "started_at", "finished_at", "error_code", "error_message",
+            "is_team_default",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_is_team_default(self, job: TeamCalibration) -> bool:
+        return job.team.default_calibration_id == job.pk
+
+
+class CalibrationDetailSerializer(CalibrationSerializer):
+    """One calibration: the report (errors per metric before and after, the parameters that moved, the
+    rows that disagree most, every point of the scatter) and the sets it was fitted on."""
+
+    measurement_sets = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    rows_used = serializers.SerializerMethodField()
+    download_url = serializers.HyperlinkedIdentityField(view_name="calibration-download")
+
+    class Meta(CalibrationSerializer.Meta):
+        fields = (
+            *CalibrationSerializer.Meta.fields,
+            "measurement_sets",
+            "rows_used",
+            "report",
+            "download_url",
+        )
+        read_only_fields = fields
+
+    def get_rows_used(self, job: TeamCalibration) -> int:
+        return len(job.rows or [])

@@ -230,6 +230,13 @@ class EstimateInputSerializer(_StrictSerializer):
         help_text="The framework release, e.g. '0.5.4': picks its engine era (vLLM before 0.8 runs the V0 "
         "engine's calibration); default the newest era. The result names the era in inputs.framework_era.",
     )
+    calibration = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        help_text="A team calibration's id (fitted on the team's own measurements: /api/v1/calibrations/) or "
+        "'shipped'; default the team's default calibration, else the shipped one.",
+    )
     num_gpus = serializers.IntegerField(
         required=False,
         allow_null=True,

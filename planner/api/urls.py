@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from planner.api import measurement_views, views
+from planner.api import calibration_views, measurement_views, views
 
 router = DefaultRouter()
 router.register("hardware", views.HardwareViewSet, basename="hardware")
@@ -12,6 +12,7 @@ router.register("teams", views.TeamViewSet, basename="team")
 router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("plans", views.PlanViewSet, basename="plan")
 router.register("comparisons", views.ComparisonViewSet, basename="comparison")
+router.register("calibrations", calibration_views.CalibrationViewSet, basename="calibration")
 router.register("measurement-sets", measurement_views.MeasurementSetViewSet, basename="measurement-set")
 
 urlpatterns = [

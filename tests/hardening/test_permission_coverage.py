@@ -25,6 +25,8 @@ DUPLICATE = "tests/hardening/test_security.py::test_catalog_duplicate_is_staff_o
 PLAN_ROUTES = f"{PERMISSIONS}::test_another_teams_plan_is_404_on_every_route"
 COMPARISONS = "tests/planner/test_api_comparisons.py"
 COMPARISON_MATRIX = f"{COMPARISONS}::test_permission_matrix"
+MEASUREMENTS = "tests/planner/test_api_measurements.py::test_permissions_follow_the_team_roles"
+CALIBRATIONS = "tests/planner/test_api_calibrations.py::test_calibration_permissions"
 MEMBERS = (
     "tests/planner/test_api_teams.py::test_members_listed_for_any_member",
     "tests/planner/test_api_teams.py::test_outsiders_see_no_member_list",
@@ -109,6 +111,29 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/comparisons/{id}/cancel/": (COMPARISON_MATRIX,),
     "DELETE /api/v1/comparisons/{id}/": (COMPARISON_MATRIX,),
     "POST /api/v1/plans/{id}/compare/": (f"{COMPARISONS}::test_plan_compare_needs_the_editor_role",),
+    **{
+        f"{method} /api/v1/measurement-sets/{path}": (MEASUREMENTS,)
+        for method, path in (
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "{id}/"),
+            ("DELETE", "{id}/"),
+            ("GET", "{id}/rows/"),
+        )
+    },
+    **{
+        f"{method} /api/v1/calibrations/{path}": (CALIBRATIONS,)
+        for method, path in (
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "{id}/"),
+            ("DELETE", "{id}/"),
+            ("POST", "{id}/cancel/"),
+            ("POST", "{id}/default/"),
+            ("DELETE", "{id}/default/"),
+            ("GET", "{id}/download/"),
+        )
+    },
 }
 
 # Operations an anonymous caller may use.

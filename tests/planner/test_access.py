@@ -23,7 +23,7 @@ REQUEST = {
 
 def test_every_rule_names_a_role_and_every_kind_has_view():
     kinds = {kind for kind, _ in access.RULES}
-    assert kinds == {"plan", "comparison", "team", "measurements"}
+    assert kinds == {"plan", "comparison", "team", "measurements", "calibration"}
     assert all((kind, "view") in access.RULES for kind in kinds)
 
 

@@ -1,0 +1,270 @@
+"""Team calibrations: a fit queued through the API, run the way a worker runs it, used by estimates and
+plans; who may do what; a worker lost mid-fit; a fit cancelled while it runs."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calculator.calibration import default_calibration, load_calibration
+from calculator.team_fit import fit_team
+from planner import calibrations, services
+from planner.measurements import Upload, measurement_set_upload
+from planner.models import TeamCalibration
+from tests.planner.test_api_measurements import HEADER
+
+URL = "/api/v1/calibrations/"
+# A team whose H100 serves Llama 3.1 8B fp8 twice as slowly per token as the shipped calibration says
+# (4.7 ms at 4 req/s): three runs, TPOT and TTFT each.
+TEAM_ROWS = [
+    f"llama-3.1-8b,h100-sxm-80gb,1,fp8,vllm,1,1,1000,200,,,{rate},online_rate,{metric},mean,{value},ms,,0.11.0,,stated"
+    for rate, tpot, ttft in ((2, 9.0, 55.0), (4, 9.4, 58.0), (8, 10.2, 63.0))
+    for metric, value in (("tpot_ms", tpot), ("ttft_ms", ttft))
+]
+ESTIMATE = {
+    "model": "llama-3.1-8b",
+    "hardware": "h100-sxm-80gb",
+    "precision": "fp8",
+    "framework": "vllm",
+    "framework_version": "0.11.0",
+    "prompt_tokens": 1000,
+    "output_tokens": 200,
+    "request_rate": 4,
+}
+
+
+@pytest.fixture
+def measurement_set(catalog, team, editor):
+    data = ("\n".join([HEADER, *TEAM_ROWS]) + "\n").encode()
+    return measurement_set_upload(
+        user=editor, team=team, upload=Upload(name="lab", file_name="lab.csv", data=data)
+    )
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[int]:
+    """Fits the services would send to the broker (captured)."""
+    messages: list[int] = []
+    monkeypatch.setattr(calibrations, "_send", messages.append)
+    return messages
+
+
+@functools.cache
+def _lab_fit(rows_json: str) -> tuple[dict, dict]:
+    """The fit of the team rows, once per test run (the worker path itself is tested once, below)."""
+    fit = fit_team(json.loads(rows_json), default_calibration(), name="lab fit", group_of=lambda r: r["_set"])
+    return json.loads(fit.calibration.to_json()), fit.report
+
+
+@pytest.fixture
+def fitted(measurement_set, team, editor, sent) -> TeamCalibration:
+    """A succeeded fit of the team's set, as the worker writes it."""
+    job = calibrations.calibration_submit(
+        user=editor, team=team, name="lab fit", measurement_sets=[measurement_set]
+    )
+    rows = [{**row, "_set": "lab"} for row in job.rows]
+    calibration, report = _lab_fit(json.dumps(rows, sort_keys=True))
+    TeamCalibration.objects.filter(pk=job.pk).update(
+        status="succeeded", progress=1.0, calibration=calibration, report=report, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def test_a_fit_is_queued_through_the_api_and_run_by_a_worker(
+    measurement_set, team, api, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            URL, {"team": team.pk, "name": "lab fit", "measurement_sets": [measurement_set.pk]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    job_id = response.json()["id"]
+    assert sent == [job_id] and response["Location"].endswith(f"{URL}{job_id}/")
+    assert api.get(f"{URL}{job_id}/").json()["status"] == "queued"
+    assert calibrations.calibration_run(job_id, worker="w1") == "done"
+    assert calibrations.calibration_run(job_id, worker="w2") == "skipped"  # a redelivered message
+    body = api.get(f"{URL}{job_id}/").json()
+    assert body["status"] == "succeeded" and body["progress"] == 1.0 and body["rows_used"] == 6
+    report = body["report"]
+    assert report["rows_used"] == 6 and set(report["metrics"]) == {"tpot_ms", "ttft_ms"}
+    tpot = report["metrics"]["tpot_ms"]
+    assert tpot["team"] < tpot["shipped"]  # the fit moved towards the team's measurements
+    assert "vllm/datacenter_gpu" in report["moved"] and len(report["points"]) == 6
+    assert report["cross_validation"] == "5-fold"  # one file: k-fold, k = min(5, rows)
+
+
+def test_estimates_and_plans_use_the_team_calibration(fitted, team, team_admin, editor, api):
+    shipped = api.post("/api/v1/estimate/", {**ESTIMATE, "team": team.pk}, format="json").json()["result"]
+    mine = api.post(
+        "/api/v1/estimate/", {**ESTIMATE, "team": team.pk, "calibration": fitted.pk}, format="json"
+    )
+    assert mine.status_code == 200, mine.json()
+    assert mine.json()["inputs"]["calibration"] == fitted.pk
+    assert mine.json()["catalog"]["calibration"]["id"] == fitted.pk
+    mine = mine.json()["result"]
+    before, after = shipped["online"]["tpot_s"] * 1e3, mine["online"]["tpot_s"] * 1e3
+    assert abs(after - 9.4) < abs(before - 9.4)  # towards the measured 9.4 ms
+    assert mine["assumptions"]["calibration"] == "team:lab fit"
+    # Another team's calibration, or one that has not succeeded, is a 400 naming the field.
+    wrong = api.post("/api/v1/estimate/", {**ESTIMATE, "team": team.pk, "calibration": 999999}, format="json")
+    assert wrong.status_code == 400 and "calibration" in wrong.json()["detail"]
+    # The team's default applies where an estimate names none, and a plan version records it.
+    client = api.__class__()
+    client.force_authenticate(team_admin)
+    assert client.post(f"{URL}{fitted.pk}/default/").status_code == 200
+    plan = services.plan_create(user=editor, team=team, name="lab plan", inputs=ESTIMATE)
+    version = plan.current_version
+    assert version.inputs["calibration"] == fitted.pk
+    assert version.catalog_snapshot["calibration"]["name"] == "lab fit"
+    assert "vllm/datacenter_gpu" in version.catalog_snapshot["calibration"]["entries"]
+    assert abs(version.result["online"]["tpot_s"] * 1e3 - after) < 1e-6
+    # Back to the shipped one: new estimates use it, the saved version keeps its calibration.
+    assert client.delete(f"{URL}{fitted.pk}/default/").status_code == 200
+    again = api.post("/api/v1/estimate/", {**ESTIMATE, "team": team.pk}, format="json").json()
+    assert abs(again["result"]["online"]["tpot_s"] * 1e3 - before) < 1e-6
+    assert "calibration" not in again["inputs"]
+
+
+def test_the_download_is_a_calibration_file_the_cli_reads(fitted, api, tmp_path):
+    response = api.get(f"{URL}{fitted.pk}/download/")
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    path = tmp_path / "mine.json"
+    path.write_bytes(response.content)
+    loaded = load_calibration(path)
+    assert loaded.meta["source"] == "team:lab fit" and "vllm/datacenter_gpu" in loaded.entries
+
+
+@pytest.mark.parametrize(
+    ("actor", "read", "submit", "cancel", "default", "download", "delete"),
+    [
+        ("anonymous", 401, 401, 401, 401, 401, 401),
+        ("outsider", 404, 400, 404, 404, 404, 404),
+        ("staff", 404, 400, 404, 404, 404, 404),
+        ("viewer", 200, 403, 403, 403, 200, 403),
+        ("editor", 200, 202, 409, 403, 200, 403),
+        ("team_admin", 200, 202, 409, 200, 200, 204),
+    ],
+)
+def test_calibration_permissions(
+    fitted,
+    measurement_set,
+    team,
+    client_for,
+    users,
+    sent,
+    actor,
+    read,
+    submit,
+    cancel,
+    default,
+    download,
+    delete,
+):
+    client = client_for(users[actor])
+    url = f"{URL}{fitted.pk}/"
+    assert client.get(url).status_code == read
+    listed = client.get(URL)
+    assert listed.status_code == (401 if actor == "anonymous" else 200)
+    if listed.status_code == 200:
+        assert [c["id"] for c in listed.json()["results"]] == ([fitted.pk] if read == 200 else [])
+    body = {"team": team.pk, "name": "again", "measurement_sets": [measurement_set.pk]}
+    assert client.post(URL, body, format="json").status_code == submit
+    assert client.post(url + "cancel/").status_code == cancel  # 409: it has already succeeded
+    assert client.post(url + "default/").status_code == default
+    assert client.delete(url + "default/").status_code == default
+    assert client.get(url + "download/").status_code == download
+    assert client.delete(url).status_code == delete
+    assert TeamCalibration.objects.filter(pk=fitted.pk).exists() == (delete != 204)
+
+
+def test_a_fit_needs_the_teams_own_sets_and_enough_rows(
+    measurement_set, other_team, outsider, team, editor, sent
+):
+    from calculator import InputError
+
+    data = ("\n".join([HEADER, *TEAM_ROWS]) + "\n").encode()
+    theirs = measurement_set_upload(
+        user=outsider, team=other_team, upload=Upload(name="t", file_name="t.csv", data=data)
+    )
+    with pytest.raises(InputError, match="not the team's"):
+        calibrations.calibration_submit(
+            user=editor, team=team, name="x", measurement_sets=[measurement_set, theirs]
+        )
+    small = measurement_set_upload(
+        user=editor,
+        team=team,
+        upload=Upload(
+            name="two", file_name="two.csv", data=("\n".join([HEADER, *TEAM_ROWS[:2]]) + "\n").encode()
+        ),
+    )
+    with pytest.raises(InputError, match="at least 3"):
+        calibrations.calibration_submit(user=editor, team=team, name="x", measurement_sets=[small])
+
+
+def test_a_worker_lost_mid_fit_is_requeued_then_failed_with_its_reason(
+    measurement_set, team, editor, sent, settings
+):
+    settings.CALIBRATION_MAX_ATTEMPTS = 2
+    job = calibrations.calibration_submit(
+        user=editor, team=team, name="lost", measurement_sets=[measurement_set]
+    )
+    long_ago = timezone.now() - timedelta(minutes=10)
+    for attempt in (1, 2):
+        # A worker claimed it and died (killed mid-fit: no result, no more heartbeats).
+        TeamCalibration.objects.filter(pk=job.pk).update(
+            status="running",
+            attempts=attempt,
+            claimed_by=f"dead-{attempt}",
+            heartbeat_at=long_ago,
+            started_at=long_ago,
+        )
+        counts = calibrations.calibration_reap()
+        job.refresh_from_db()
+        if attempt == 1:
+            assert (
+                counts["requeued"] == 1 and job.status == "queued" and "stopped beating" in job.error_message
+            )
+        else:
+            assert counts["failed"] == 1 and job.status == "failed" and job.error_code == "worker_lost"
+            assert "gave up after 2 attempts" in job.error_message
+    assert calibrations.calibration_reap() == {"requeued": 0, "failed": 0, "resent": 0}
+
+
+def test_a_fit_cancelled_while_it_runs_writes_nothing(measurement_set, team, editor, sent, monkeypatch):
+    job = calibrations.calibration_submit(
+        user=editor, team=team, name="stop", measurement_sets=[measurement_set]
+    )
+    real_fit = calibrations.fit_team
+
+    def fit_cancelled_midway(rows, base, *, progress, **kwargs):
+        calibrations.calibration_cancel(TeamCalibration.objects.get(pk=job.pk), user=editor)
+        progress(1, 4)  # the next progress write finds the job cancelled
+        return real_fit(rows, base, progress=progress, **kwargs)
+
+    monkeypatch.setattr(calibrations, "fit_team", fit_cancelled_midway)
+    assert calibrations.calibration_run(job.pk, worker="w1") == "cancelled"
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.calibration is None and job.report is None
+
+
+def test_a_fit_that_raises_fails_with_its_reason(measurement_set, team, editor, sent, monkeypatch):
+    job = calibrations.calibration_submit(
+        user=editor, team=team, name="boom", measurement_sets=[measurement_set]
+    )
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("overflow in the fit")
+
+    monkeypatch.setattr(calibrations, "fit_team", broken)
+    assert calibrations.calibration_run(job.pk, worker="w1") == "failed"
+    job.refresh_from_db()
+    assert (
+        job.status == "failed"
+        and job.error_code == "fit_error"
+        and "overflow in the fit" in job.error_message
+    )
