@@ -118,3 +118,35 @@ def run_planning_benchmark(*, repeats: int = 3, console: Console | None = None) 
         f"best of {repeats}"
     )
     return figures
+
+
+TEAM_FIT_SOURCES = "gpustack-perflab"
+"""The lab whose serving.csv rows stand in for a team's own (12 files: vLLM, SGLang and TensorRT-LLM on
+A100, H100 and H200, dense and MoE models, concurrency sweeps)."""
+
+
+def run_team_fit_benchmark(path: str, *, rows: int = 500, console: Console | None = None) -> dict[str, Any]:
+    """Time `team_fit.fit_team` as a calibration job runs it (one process, its cross-validation included) on
+    the first `rows` performance rows of TEAM_FIT_SOURCES in `path`; print the time and the errors."""
+    import csv
+
+    from calculator.calibration import default_calibration
+    from calculator.team_fit import fit_team
+
+    console = console or Console()
+    with open(path, newline="") as handle:
+        picked = [r for r in csv.DictReader(handle) if r["source"].startswith(TEAM_FIT_SOURCES)][:rows]
+    start = time.perf_counter()
+    fit = fit_team(picked, default_calibration(), name="benchmark")
+    seconds = time.perf_counter() - start
+    report = fit.report
+    console.print(
+        f"team fit: {report['rows_used']} rows ({len(picked)} read, {TEAM_FIT_SOURCES}*) in {seconds:.1f} s, "
+        f"cells {', '.join(report['cells'])}, error band by {report['cross_validation']}"
+    )
+    for metric, v in report["metrics"].items():
+        console.print(
+            f"  {metric:28s} n={v['n']:4d}  shipped {v['shipped']:.1%}  team {v['team']:.1%}  "
+            f"cross-validated {v['cross_validated']:.1%}"
+        )
+    return {"seconds": seconds, **report}

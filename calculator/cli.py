@@ -618,9 +618,11 @@ def cmd_refit(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
-    from calculator.benchmark import run_benchmark, run_planning_benchmark
+    from calculator.benchmark import run_benchmark, run_planning_benchmark, run_team_fit_benchmark
 
-    if args.planning:
+    if args.team_fit:
+        run_team_fit_benchmark(args.team_fit, rows=args.rows, console=console)
+    elif args.planning:
         run_planning_benchmark(repeats=args.repeats, console=console)
     else:
         run_benchmark(configurations=args.configurations, repeats=args.repeats, console=console)
@@ -763,6 +765,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--planning", action="store_true", help="time the capacity plan and a comparison with traffic sizing"
     )
+    p.add_argument(
+        "--team-fit",
+        metavar="SERVING_CSV",
+        default=None,
+        help="time a team calibration fit (the service's worker path) on the first --rows rows of one lab's "
+        "sources in this file (serving.csv), with its cross-validation",
+    )
+    p.add_argument("--rows", type=int, default=500)
     return parser
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from calculator import calibrate
 from calculator.calibrate import FITTED, MIN_ROWS, fit_group
 from calculator.calibration import Calibration
 from calculator.columns import hardware_class
@@ -37,10 +38,10 @@ from calculator.validate import (
 
 FIT_SWEEPS = 2
 """Powell iterations per cell (as the shipped refits)."""
-TEAM_PRIOR_ROWS = 20.0
-"""The shipped values count as this many rows against the team's (calibrate.PRIOR_ROWS is 5 for cells of
-the shipped fit, whose parents are themselves fitted on thousands): a team's few dozen rows of one setup
-move the parameters they measure, not every parameter they touch."""
+TEAM_PRIOR_ROWS = calibrate.PRIOR_ROWS
+"""The shipped values count as this many rows against the team's, as a cell of the shipped fit counts its
+parent's (calibrate.PRIOR_ROWS): a parameter moves a factor of ten (an overhead) or 1.5 (an efficiency) only
+when that many rows' worth of error says so."""
 PREFILL_METRICS = frozenset({"ttft_ms", "ttft_p90_ms", "ttft_p99_ms", "prefill_tokens_per_s"})
 DECODE_PARAMS = (
     "bandwidth_efficiency",
@@ -130,9 +131,22 @@ def predict_items(items: list[Item], calibration: Calibration) -> np.ndarray:
 
 
 def _folds(items: list[Item], group_of: Callable[[dict[str, str]], str]) -> tuple[list[np.ndarray], str]:
+    """Held-out masks: one per group (file) where there are 2 to MAX_FOLDS groups; more groups are dealt
+    into MAX_FOLDS folds, largest first, each fold holding whole groups (a fit per fold bounds the time);
+    one group is split into k row folds."""
     groups = [group_of(row) for row, _ in items]
-    if len(set(groups)) >= 2:
-        return [np.array([g == name for g in groups]) for name in sorted(set(groups))], "leave-one-group-out"
+    names = sorted(set(groups))
+    if 2 <= len(names) <= MAX_FOLDS:
+        return [np.array([g == name for g in groups]) for name in names], "leave-one-group-out"
+    if len(names) > MAX_FOLDS:
+        sizes = {name: groups.count(name) for name in names}
+        fold_of: dict[str, int] = {}
+        load = [0] * MAX_FOLDS
+        for name in sorted(names, key=lambda n: (-sizes[n], n)):
+            fold_of[name] = load.index(min(load))
+            load[fold_of[name]] += sizes[name]
+        masks = [np.array([fold_of[g] == j for g in groups]) for j in range(MAX_FOLDS)]
+        return masks, f"{MAX_FOLDS} folds of whole groups ({len(names)} groups)"
     k = min(MAX_FOLDS, len(items))
     order = np.random.default_rng(0).permutation(len(items))
     return [np.isin(np.arange(len(items)), order[j::k]) for j in range(k)], f"{k}-fold"

@@ -36,6 +36,7 @@ CALCULATOR_DEFAULTS: dict[str, Any] = {
     "slo_tpot_p50_ms": "",
     "slo_tpot_p99_ms": "",
     "slo_e2e_p99_s": "",
+    "calibration": "",
 }
 CALCULATOR_FIELDS = tuple(CALCULATOR_DEFAULTS)
 # Form field -> key of the engine's SLO (calculator.planning.slo); the API's inputs carry them as slo.{key}.
@@ -59,6 +60,13 @@ class CalculatorForm(forms.Form):
 
     model = forms.ChoiceField(label="Model")
     hardware = forms.ChoiceField(label="Hardware")
+    calibration = forms.ChoiceField(
+        label="Calibration",
+        required=False,
+        choices=[("", "shipped (public benchmarks)")],
+        help_text="One fitted on your team's own benchmarks (Calibrations page); blank: the shipped one "
+        "here, and a saved plan takes its team's default.",
+    )
     prompt_tokens = forms.IntegerField(label="Prompt tokens", min_value=0, max_value=10_000_000)
     output_tokens = forms.IntegerField(label="Output tokens", min_value=0, max_value=10_000_000)
     batch_size = forms.IntegerField(
@@ -127,6 +135,10 @@ class CalculatorForm(forms.Form):
         self.fields["model"].choices = list(model_choices)
         self.fields["hardware"].choices = list(hardware_choices)
 
+    def set_calibrations(self, choices: list[tuple[str, str]]) -> None:
+        """The calibrations the user may pick (their teams' succeeded ones) after the shipped one."""
+        self.fields["calibration"].choices = [("", "shipped (public benchmarks)"), *choices]
+
     @classmethod
     def from_query(cls, query: QueryDict, **kwargs: Any) -> CalculatorForm:
         """Bind the query string over the defaults, so a partial or empty URL still gives a result."""
@@ -153,6 +165,7 @@ class CalculatorForm(forms.Form):
         """The inputs services.estimate_run takes (the API's shape)."""
         c = self.cleaned_data
         return {
+            "calibration": c.get("calibration") or None,
             "model": c["model"],
             "hardware": c["hardware"],
             "prompt_tokens": c["prompt_tokens"],
@@ -189,6 +202,8 @@ def query_from_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         peak_to_mean=plain_number(inputs["peak_to_mean"]) if inputs.get("peak_to_mean") else "",
         **{name: plain_number(slo[key]) if slo.get(key) else "" for name, key in SLO_FIELDS.items()},
     )
+    calibration = inputs.get("calibration")
+    query["calibration"] = "" if calibration in (None, "shipped") else str(calibration)
     return query
 
 

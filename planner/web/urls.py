@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from planner.web import breakeven, measurements, views
+from planner.web import breakeven, calibrations, measurements, views
 
 app_name = "web"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("comparisons/<int:job_id>/cancel/", views.comparison_cancel, name="comparison_cancel"),
     path("measurements/", measurements.measurement_list, name="measurement_list"),
     path("measurements/<int:set_id>/", measurements.measurement_detail, name="measurement_detail"),
+    path("calibrations/", calibrations.calibration_list, name="calibration_list"),
+    path("calibrations/<int:job_id>/", calibrations.calibration_detail, name="calibration_detail"),
     path("teams/new/", views.team_create, name="team_create"),
     path(
         "accounts/login/",

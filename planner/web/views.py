@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from calculator import InputError
 from calculator.planning import ComparisonError
 from planner import access, comparisons, selectors, services
-from planner.models import ComparisonJob, Membership, Plan
+from planner.models import ComparisonJob, Membership, Plan, TeamCalibration
 from planner.web import calculator as calc
 from planner.web import comparisons as cmp
 from planner.web.forms import (
@@ -50,17 +50,29 @@ def _can_edit(user, plan: Plan) -> bool:
     return access.allowed(user, "change", plan)
 
 
-def _bound_calculator(query: QueryDict, db_catalog) -> CalculatorForm:
+def _bound_calculator(query: QueryDict, db_catalog, user=None) -> CalculatorForm:
     models, hardware = calc.catalog_choices(db_catalog)
-    return CalculatorForm.from_query(query, model_choices=models, hardware_choices=hardware)
+    form = CalculatorForm.from_query(query, model_choices=models, hardware_choices=hardware)
+    if user is not None and user.is_authenticated:
+        jobs = access.restrict(TeamCalibration.objects.select_related("team"), user, "view")
+        jobs = jobs.filter(status=TeamCalibration.Status.SUCCEEDED).only("pk", "name", "team__name")
+        form.set_calibrations([(str(j.pk), f"{j.team.name}: {j.name}") for j in jobs[:100]])
+    return form
 
 
 def _run(form: CalculatorForm) -> services.EstimateRun | None:
-    """Estimate a valid form; an engine input error is attached to the field that caused it."""
+    """Estimate a valid form; an engine input error is attached to the field that caused it. A team
+    calibration runs with its team (the choices hold the user's teams' only)."""
     if not form.is_valid():
         return None
+    chosen = form.cleaned_data.get("calibration")
+    team = (
+        TeamCalibration.objects.filter(pk=chosen).values_list("team_id", flat=True).first()
+        if chosen
+        else None
+    )
     try:
-        return services.estimate_run(form.engine_inputs())
+        return services.estimate_run(form.engine_inputs(), team=team)
     except InputError as error:
         field = FIELD_OF_INPUT.get(error.field, error.field)
         if field.startswith("slo."):
@@ -82,7 +94,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
     db_catalog = calc.load_catalog()
     if not db_catalog.models or not db_catalog.hardware:
         return render(request, "web/empty_catalog.html", status=503)
-    form = _bound_calculator(request.GET, db_catalog)
+    form = _bound_calculator(request.GET, db_catalog, request.user)
     run = _run(form)
     values = {name: form.data.get(name) for name in CALCULATOR_FIELDS}
     reasons = calc.disabled_reasons(values, db_catalog)
@@ -224,7 +236,7 @@ def _save_context(request: HttpRequest, form: CalculatorForm, run) -> dict[str, 
 
 def _calculator_from_post(request: HttpRequest):
     db_catalog = calc.load_catalog()
-    form = _bound_calculator(request.POST, db_catalog)
+    form = _bound_calculator(request.POST, db_catalog, request.user)
     return form, form.engine_inputs() if form.is_valid() else None
 
 

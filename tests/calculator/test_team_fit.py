@@ -39,8 +39,16 @@ def test_rows_from_several_files_are_held_out_file_by_file_one_file_in_k_folds()
     folds, scheme = _folds(items, lambda row: row["source"])
     assert scheme == "5-fold" and len(folds) == 5
     assert np.array_equal(np.sum(folds, axis=0), np.ones(len(items)))  # each row held out exactly once
-    folds, scheme = _folds(items, lambda row: row["metric"])
-    assert scheme == "leave-one-group-out" and len(folds) == len({r["metric"] for r, _ in items})
+    folds, scheme = _folds(items, lambda row: str(row["metric"].startswith("tt")))  # two groups
+    assert scheme == "leave-one-group-out" and len(folds) == 2
+    # More groups than folds: whole groups dealt into 5 folds (a fit per fold bounds the time).
+    folds, scheme = _folds(items, lambda row: row["metric"] + row["concurrency"])
+    assert scheme.startswith("5 folds of whole groups") and len(folds) == 5
+    assert np.array_equal(np.sum(folds, axis=0), np.ones(len(items)))
+    for fold in folds:
+        held = {items[i][0]["metric"] + items[i][0]["concurrency"] for i in np.flatnonzero(fold)}
+        kept = {items[i][0]["metric"] + items[i][0]["concurrency"] for i in np.flatnonzero(~fold)}
+        assert not held & kept  # a group is never split across folds
 
 
 def test_a_fold_without_enough_rows_to_fit_predicts_as_the_base_with_the_runs_rows_together():

@@ -11,13 +11,10 @@ from rest_framework.test import APIClient
 
 from planner.measurements import Upload, measurement_set_upload
 from planner.models import Measurement, MeasurementSet
+from tests.planner.conftest import HEADER
 from tests.planner.test_team_races import _race
 
 URL = "/api/v1/measurement-sets/"
-HEADER = (
-    "model,hardware,num_gpus,precision,framework,tp,pp,input_tokens,output_tokens,batch_size,concurrency,"
-    "request_rate,scenario,metric,statistic,value,unit,source,framework_version,notes,lengths"
-)
 ROWS = [
     "llama-3.1-8b,h100-sxm-80gb,1,fp8,vllm,1,1,1000,200,,,4,online_rate,ttft_ms,mean,31.5,ms,,0.11.0,,stated",
     "llama-3.1-8b,h100-sxm-80gb,1,fp8,vllm,1,1,1000,200,,,4,online_rate,tpot_ms,mean,7.9,ms,,0.11.0,,stated",

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from planner.models import Measurement, MeasurementSet
-from tests.planner.test_api_measurements import HEADER, ROWS
+from tests.planner.conftest import HEADER
+from tests.planner.test_api_measurements import ROWS
 
 
 def _client(user) -> Client:
