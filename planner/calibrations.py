@@ -132,7 +132,11 @@ def engine_calibration(job: TeamCalibration | None) -> Calibration:
         return default_calibration()
     if job.status != Status.SUCCEEDED or not job.calibration:
         raise InputError("calibration", f"calibration {job.pk} has not succeeded (it is {job.status})")
-    data = job.calibration
+    return calibration_from_json(job.calibration)
+
+
+def calibration_from_json(data: dict[str, Any]) -> Calibration:
+    """A Calibration from its to_json() form (as stored on a job or frozen in a comparison's snapshot)."""
     base = default_calibration()
     return Calibration(
         entries=data.get("entries", {}),

@@ -45,6 +45,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from calculator import ENGINE_VERSION
+from calculator.calibration import Calibration, default_calibration
 from calculator.planning import (
     CONSTRAINT_REASONS,
     CONSTRAINTS,
@@ -62,7 +63,7 @@ from calculator.planning import (
     resolve_spec,
 )
 from calculator.specs import Catalog
-from planner import access, specs
+from planner import access, calibrations, specs
 from planner.heartbeat import live_workers
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Plan, Team
 
@@ -114,6 +115,8 @@ def _canonical_hash(spec: ComparisonSpec, snapshot: dict[str, Any]) -> str:
         "hardware": strip(snapshot["hardware"]),
         "engine_version": ENGINE_VERSION,
     }
+    if snapshot.get("calibration"):
+        canonical["calibration"] = snapshot["calibration"]["calibration"]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -196,6 +199,14 @@ def comparison_submit(
     chunks = plan_chunks(spec, settings.COMPARISON_CHUNK_CONFIGURATIONS)
     snapshot = specs.catalog_snapshot(db, models=spec.models, hardware=spec.hardware)
     snapshot["team_id"] = team.pk
+    # The calibration named (else the team's default), frozen with the job like the catalog rows.
+    _, calibration_row = calibrations.calibration_for(team, request.get("calibration"))
+    if calibration_row is not None:
+        snapshot["calibration"] = {
+            "id": calibration_row.pk,
+            "name": calibration_row.name,
+            "calibration": calibration_row.calibration,
+        }
     now = timezone.now()
     with transaction.atomic():
         _check_team_quota(team, spec.size)
@@ -299,9 +310,11 @@ def plan_compare_request(plan: Plan, overrides: dict[str, Any] | None = None) ->
         "objective": "cost",
         "top_k": 100,
     }
+    if inputs.get("calibration") is not None:
+        request["calibration"] = inputs["calibration"]  # the plan's calibration, as its estimates use
     for group in ("grid", "workload", "constraints"):
         request[group].update(overrides.get(group) or {})
-    for name in ("objective", "top_k"):
+    for name in ("objective", "top_k", "calibration"):
         if overrides.get(name) is not None:
             request[name] = overrides[name]
     return request
@@ -345,22 +358,25 @@ def comparison_fail(job_id: int, code: str, message: str) -> bool:
 _INPUTS: dict[tuple[int, str], tuple[ComparisonSpec, Catalog]] = {}
 
 
-def _engine_inputs(job: ComparisonJob) -> tuple[ComparisonSpec, Catalog]:
-    """The job's spec and the catalog rebuilt from its snapshot (never the live catalog), built once per
-    process and job: the engine also caches its entity tables per Catalog object."""
+def _engine_inputs(job: ComparisonJob) -> tuple[ComparisonSpec, Catalog, Calibration]:
+    """The job's spec, the catalog rebuilt from its snapshot (never the live catalog) and the calibration
+    frozen with it (the shipped one when none was), built once per process and job: the engine also caches
+    its entity tables per Catalog object."""
     key = (job.pk, job.inputs_hash)
     cached = _INPUTS.get(key)
     if cached is not None:
         return cached
     snapshot = ComparisonJob.objects.values_list("catalog_snapshot", flat=True).get(pk=job.pk)
     catalog = specs.catalog_from_snapshot(snapshot)
+    frozen = (snapshot.get("calibration") or {}).get("calibration")
+    calibration = calibrations.calibration_from_json(frozen) if frozen else default_calibration()
     spec = resolve_spec(job.spec, catalog, max_configurations=max(job.configurations_total, 1))
     if spec.digest != job.spec_digest:
         raise RuntimeError(f"job {job.pk}: the stored spec no longer resolves to digest {job.spec_digest}")
     if len(_INPUTS) >= 8:
         _INPUTS.clear()
-    _INPUTS[key] = (spec, catalog)
-    return spec, catalog
+    _INPUTS[key] = (spec, catalog, calibration)
+    return spec, catalog, calibration
 
 
 def _job_for_work(job_id: int) -> ComparisonJob | None:
@@ -384,8 +400,10 @@ def comparison_chunk_run(job_id: int, chunk_index: int, *, worker: str) -> str:
     try:
         if settings.COMPARISON_CHUNK_DELAY_S:
             time.sleep(settings.COMPARISON_CHUNK_DELAY_S)
-        spec, catalog = database_retry(_engine_inputs, job, what=f"{what} inputs")
-        partial = evaluate_chunk(spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog)
+        spec, catalog, calibration = database_retry(_engine_inputs, job, what=f"{what} inputs")
+        partial = evaluate_chunk(
+            spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog, calibration=calibration
+        )
     except Exception as error:  # SoftTimeLimitExceeded included: the chunk goes back or the job fails
         logger.exception("comparison %s chunk %s failed on %s", job_id, chunk_index, worker)
         message = f"{type(error).__name__}: {error}"
@@ -490,7 +508,7 @@ def _finalise(job_id: int) -> str:
     )
     if len(stored) < job.chunks_total:
         return "skipped"
-    spec, _catalog = _engine_inputs(job)
+    spec, _catalog, _calibration = _engine_inputs(job)
     partials = [PartialResult.from_dict(p) for p in stored]
     result = merge_partials(spec, partials)
     if not result.complete:

@@ -226,6 +226,9 @@ def sizing_inputs(inputs: dict[str, Any]) -> tuple[SLO, Traffic | None]:
 def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> CapacityPlan:
     """Rank every configuration of the request (calculator.planning.capacity) on the catalog as it is in the
     database now, with the prices an estimate gets (team overrides, public price points, the row's own)."""
+    raw = dict(raw)
+    team_row = team if isinstance(team, Team) or team is None else Team.objects.filter(pk=team).first()
+    calibration, _ = calibrations.calibration_for(team_row, raw.pop("calibration", None))
     db = specs.catalog_from_db(team)
     request = resolve_capacity_request(raw, db.catalog)
     if request.size > CAPACITY_MAX_CONFIGURATIONS:
@@ -234,7 +237,7 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
             f"{request.size:,} configurations; at most {CAPACITY_MAX_CONFIGURATIONS:,} are planned at once "
             "(name fewer models, hardware, precisions or frameworks)",
         )
-    return plan_capacity(request, catalog=db.catalog)
+    return plan_capacity(request, catalog=db.catalog, calibration=calibration)
 
 
 def breakeven(raw: dict[str, Any], *, team: Team | int | None = None) -> BreakevenResult:

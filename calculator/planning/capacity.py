@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from calculator.calibration import Calibration
+from calculator.calibration import Calibration, default_calibration
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES, HOURS_PER_MONTH, CostAssumptions
 from calculator.deployment import InputError
@@ -282,9 +282,12 @@ class CapacityPlan:
     closest: dict[str, Any] | None
     """When nothing meets the SLO: the configuration closest to it, its first failing bound and how far."""
     notes: tuple[str, ...]
+    calibration: str = "shipped"
+    """The calibration the figures come from (its meta source: the shipped file, or "team:<name>")."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "calibration": self.calibration,
             "request": self.request.to_dict(),
             "evaluated": self.evaluated,
             "feasible": self.feasible,
@@ -479,6 +482,7 @@ def plan_capacity(
         options=tuple(options),
         closest=closest,
         notes=tuple(notes),
+        calibration=str((calibration or default_calibration()).meta.get("source", "priors")),
     )
 
 
@@ -491,6 +495,7 @@ def replace_plan(plan: CapacityPlan, rejected: dict[str, int], *, notes: tuple[s
         options=(),
         closest=None,
         notes=notes,
+        calibration=plan.calibration,
     )
 
 

@@ -468,6 +468,12 @@ class ComparisonOptionsSerializer(_StrictSerializer):
     )
     objective = serializers.ChoiceField(choices=OBJECTIVES, default="cost")
     top_k = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    calibration = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        help_text="A team calibration's id or 'shipped'; default the team's default, else the shipped one.",
+    )
 
     def validate_grid(self, value):
         return _only_fields(value, comparisons.GRID_FIELDS)
@@ -618,6 +624,12 @@ class CapacityRequestSerializer(_StrictSerializer):
 
     model = serializers.CharField(max_length=200, required=False, help_text="One model (or use models)")
     models = _OneOrMany(child=serializers.CharField(max_length=200), required=False, max_length=20)
+    calibration = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        help_text="A team calibration's id or 'shipped'; default the team's default, else the shipped one.",
+    )
     hardware = _OneOrMany(
         child=serializers.CharField(max_length=200),
         required=False,
@@ -790,6 +802,9 @@ class BreakevenSerializer(serializers.Serializer):
 
 
 class CapacityPlanSerializer(serializers.Serializer):
+    calibration = serializers.CharField(
+        help_text="the calibration the figures come from: shipped or team:<name>"
+    )
     request = serializers.DictField(help_text="the request as the engine resolved it (names to keys)")
     evaluated = serializers.IntegerField(help_text="configurations considered")
     feasible = serializers.IntegerField(help_text="configurations meeting every requirement")

@@ -46,7 +46,7 @@ def test_a_submitted_comparison_runs_on_the_worker_to_ranked_results(
     assert body["timings"]["seconds"] > 0
 
     # The same spec and catalog evaluated in this process, in one go, gives the same ranking and front.
-    spec, engine_catalog = comparisons._engine_inputs(job)
+    spec, engine_catalog, _calibration = comparisons._engine_inputs(job)
     expected = run_comparison(spec, catalog=engine_catalog)
     top = list(ComparisonResultRow.objects.filter(job=job, is_top=True).order_by("rank"))
     assert [r.key for r in top] == [r.key for r in expected.top]

@@ -220,3 +220,59 @@ def test_a_fit_that_raises_fails_with_its_reason(measurement_set, team, editor, 
         and job.error_code == "fit_error"
         and "overflow in the fit" in job.error_message
     )
+
+
+def test_comparisons_and_capacity_plans_run_on_the_team_calibration(fitted, team, api, monkeypatch):
+    """A comparison freezes the calibration with its catalog rows and its workers evaluate on it; a capacity
+    plan takes it like an estimate. The team's faster prefill shows in the ranked rows' TTFT."""
+    from planner import comparisons
+    from planner.models import ComparisonJob, ComparisonResultRow
+    from tests.planner.test_api_comparisons import run_inline
+
+    monkeypatch.setattr(comparisons, "_send_chunk", lambda *args: None)
+    body = {
+        "name": "x",
+        "team": team.pk,
+        "grid": {
+            "models": ["llama-3.1-8b"],
+            "hardware": ["h100-sxm-80gb"],
+            "precisions": ["fp8"],
+            "frameworks": ["vllm"],
+            "tensor_parallel": [1],
+            "batch_sizes": [4],
+        },
+        "workload": {"prompt_tokens": 1000, "output_tokens": 200},
+    }
+    ttft = {}
+    for which in ("shipped", fitted.pk):
+        response = api.post(
+            "/api/v1/comparisons/", {**body, "name": str(which), "calibration": which}, format="json"
+        )
+        assert response.status_code == 202, response.json()
+        job = ComparisonJob.objects.get(pk=response.json()["id"])
+        run_inline(job.pk)
+        ttft[which] = ComparisonResultRow.objects.get(job=job).ttft_ms
+    job = ComparisonJob.objects.get(name=str(fitted.pk))
+    assert job.catalog_snapshot["calibration"]["id"] == fitted.pk
+    assert ttft[fitted.pk] < 0.95 * ttft["shipped"], ttft
+    capacity = {
+        "team": team.pk,
+        "model": "llama-3.1-8b",
+        "hardware": ["h100-sxm-80gb"],
+        "precisions": ["fp8"],
+        "frameworks": ["vllm"],
+        "tensor_parallel": [1],
+        "prompt_tokens": 1000,
+        "output_tokens": 200,
+        "requests_per_s": 2,
+        "slo": {"ttft_p99_ms": 2000},
+    }
+    p99 = {}
+    for which in ("shipped", fitted.pk):
+        response = api.post("/api/v1/capacity/", {**capacity, "calibration": which}, format="json")
+        assert response.status_code == 200, response.json()
+        p99[which] = response.json()["options"][0]["ttft_p99_ms"]
+    assert p99[fitted.pk] < p99["shipped"], p99
+    assert response.json()["calibration"] == "team:lab fit"
+    bad = api.post("/api/v1/capacity/", {**capacity, "calibration": 987654}, format="json")
+    assert bad.status_code == 400 and "calibration" in bad.json()["detail"]

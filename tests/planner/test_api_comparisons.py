@@ -128,7 +128,7 @@ def test_submit_snapshots_the_database_catalog_with_prices(
     assert set(snapshot["models"]) == set(GRID["models"])
     # A later catalog edit does not change what the job computes.
     Hardware.objects.filter(key="h100-sxm-80gb").update(cloud_usd_per_hour=1.0)
-    _spec, catalog_used = comparisons._engine_inputs(job)
+    _spec, catalog_used, _calibration = comparisons._engine_inputs(job)
     assert catalog_used.hardware["h100-sxm-80gb"].cloud_usd_per_hour == 9.5
 
 
@@ -288,7 +288,7 @@ def test_results_match_the_engine_run_in_one_process(api, job):
     assert job.status == "succeeded"
     assert job.configurations_evaluated == SIZE
     assert job.attempts == 1
-    spec, catalog = comparisons._engine_inputs(job)
+    spec, catalog, _calibration = comparisons._engine_inputs(job)
     expected = run_comparison(spec, catalog=catalog)
     rows = {r.key: r for r in ComparisonResultRow.objects.filter(job=job)}
     assert [r.key for r in expected.top] == [
@@ -383,7 +383,7 @@ def test_running_a_chunk_or_the_finaliser_twice_gives_the_same_rows(job, sent):
     # A redelivered chunk message finds the chunk done and writes nothing.
     assert comparisons.comparison_chunk_run(job.pk, 0, worker="again@test") == "skipped"
     # The same partial written again (a second evaluation that lost the race) is not counted twice.
-    spec, catalog = comparisons._engine_inputs(job)
+    spec, catalog, _calibration = comparisons._engine_inputs(job)
     from calculator.planning import ChunkSpec, evaluate_chunk
 
     chunk = job.chunks.get(chunk_index=0)
