@@ -383,6 +383,8 @@ COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=
 # most measurement rows one fit takes (a 500-row fit runs in seconds; README "Your own benchmarks").
 CALIBRATION_MAX_ATTEMPTS = env_int("PLANNER_CALIBRATION_MAX_ATTEMPTS", 3, minimum=1)
 CALIBRATION_MAX_ROWS = env_int("PLANNER_CALIBRATION_MAX_ROWS", 5000, minimum=10)
+# Seconds a fit sleeps at each progress step (tests slow a worker down to kill it mid-fit; 0 in service).
+CALIBRATION_FIT_DELAY_S = env_float("PLANNER_CALIBRATION_FIT_DELAY_S", 0.0, minimum=0.0)
 # Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).
 COMPARISON_REAP_INTERVAL_S = env_float("PLANNER_COMPARISON_REAP_S", 10.0, minimum=0.1)
 # A chunk still pending this long after its message was sent gets another message (a broker may lose the

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -198,6 +199,8 @@ def calibration_run(job_id: int, *, worker: str) -> str:
     last_write = [0.0]
 
     def progress(done: int, total: int) -> None:
+        if settings.CALIBRATION_FIT_DELAY_S:
+            time.sleep(settings.CALIBRATION_FIT_DELAY_S)
         now = timezone.now()
         if now.timestamp() - last_write[0] < PROGRESS_WRITE_S and done < total:
             return
