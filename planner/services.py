@@ -323,12 +323,16 @@ def plan_delete(plan: Plan, *, user) -> None:
             locked.delete()
 
 
-def plan_recompute(plan: Plan, *, user) -> PlanVersion:
-    """A new version from the current inputs and today's catalog (prices included)."""
+def plan_recompute(plan: Plan, *, user, calibration: Any = None) -> PlanVersion:
+    """A new version from the current inputs and today's catalog (prices included), on the version's
+    calibration or, given `calibration` (an id of the team's or "shipped"), on that one."""
     access.require(user, "recompute", plan)
     if plan.current_version is None:
         raise ValidationError({"plan": "has no version to recompute."})
-    run = estimate_run(plan.current_version.inputs, team=plan.team_id)
+    inputs = dict(plan.current_version.inputs)
+    if calibration is not None:
+        inputs["calibration"] = calibration
+    run = estimate_run(inputs, team=plan.team_id)
     with transaction.atomic():
         return _version_add(plan, run, user)
 

@@ -496,6 +496,14 @@ class ComparisonCreateSerializer(ComparisonOptionsSerializer):
             self.fields["team"].queryset = Team.objects.visible_to(request.user)
 
 
+class PlanRecomputeSerializer(_StrictSerializer):
+    calibration = serializers.CharField(
+        max_length=32,
+        required=False,
+        help_text="Switch the calibration: a team calibration's id or 'shipped' (default: keep it).",
+    )
+
+
 class PlanCompareSerializer(ComparisonOptionsSerializer):
     """Optional overrides of the grid built around the plan (every field may be left out)."""
 

@@ -361,11 +361,15 @@ class PlanViewSet(viewsets.ModelViewSet):
         b = get_object_or_404(versions, number=query.validated_data["b"])
         return Response(services.plan_versions_diff(a, b))
 
-    @extend_schema(request=None, responses={201: s.PlanVersionSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(request=s.PlanRecomputeSerializer, responses={201: s.PlanVersionSerializer})
+    @action(detail=True, methods=["post"], filter_backends=())
     def recompute(self, request, pk=None):
-        """A new version from the current inputs and today's catalog and prices."""
-        version = services.plan_recompute(self.get_object(), user=request.user)
+        """A new version from the current inputs and today's catalog and prices; `calibration` (a team
+        calibration's id or "shipped") switches the calibration, which the versions' diff then shows."""
+        form = s.PlanRecomputeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        calibration = form.validated_data.get("calibration")
+        version = services.plan_recompute(self.get_object(), user=request.user, calibration=calibration)
         return Response(s.PlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PlanCompareSerializer, responses={202: s.ComparisonAcceptedSerializer})

@@ -276,3 +276,20 @@ def test_comparisons_and_capacity_plans_run_on_the_team_calibration(fitted, team
     assert response.json()["calibration"] == "team:lab fit"
     bad = api.post("/api/v1/capacity/", {**capacity, "calibration": 987654}, format="json")
     assert bad.status_code == 400 and "calibration" in bad.json()["detail"]
+
+
+def test_a_recompute_can_switch_the_calibration_and_the_diff_shows_it(fitted, team, editor, api):
+    plan = services.plan_create(
+        user=editor, team=team, name="switch", inputs={**ESTIMATE, "calibration": "shipped"}
+    )
+    url = f"/api/v1/plans/{plan.pk}/"
+    response = api.post(url + "recompute/", {"calibration": fitted.pk}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["inputs"]["calibration"] == fitted.pk
+    diff = api.get(url + "diff/?a=1&b=2").json()
+    changed = {row["field"]: (row["a"], row["b"]) for row in diff["inputs"] if row["changed"]}
+    assert changed["calibration"] == ("shipped", fitted.pk)
+    # Without a switch a recompute keeps the version's calibration.
+    again = api.post(url + "recompute/", format="json").json()
+    assert again["inputs"]["calibration"] == fitted.pk
+    assert api.post(url + "recompute/", {"calibration": "nope"}, format="json").status_code == 400
