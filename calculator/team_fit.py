@@ -276,9 +276,57 @@ def fit_team(
         "points": points,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    memory, memory_report = fit_team_memory(rows, base, catalog)
+    if memory_report:
+        report["memory"] = memory_report
     meta = {**base.meta, "source": f"team:{name}", "team_rows": len(items), "base": base.meta.get("source")}
-    calibration = replace(fitted, error_bands={**base.error_bands, **bands}, meta=meta)
+    calibration = replace(fitted, memory=memory, error_bands={**base.error_bands, **bands}, meta=meta)
     return TeamFit(calibration=calibration, report=report)
+
+
+def fit_team_memory(
+    rows: Sequence[dict[str, str]], base: Calibration, catalog: Catalog | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The memory parameters (`calibrate.fit_memory`: vLLM's activation peak against the tokens a step
+    batches, a median line) refitted on the team's memory rows where at least 3 vLLM logs give the peak,
+    else the shipped ones; and per memory metric the shipped and the team's median error on the rows (in
+    sample: three parameters, no held-out band)."""
+    from calculator.catalog import default_catalog
+    from calculator.validate import MEMORY_METRICS, _memory_deployment, _predict_memory
+
+    catalog = catalog or default_catalog()
+    items = []
+    for row in rows:
+        if row.get("metric") not in MEMORY_METRICS:
+            continue
+        try:
+            items.append((row, _memory_deployment(row, catalog)))
+        except (InputError, KeyError, ValueError):
+            continue
+    peaks = [
+        row for row, _ in items if row["metric"] == "activation_peak_gib" and row.get("framework") == "vllm"
+    ]
+    memory = dict(base.memory)
+    if len(peaks) >= 3:
+        memory = {**memory, **calibrate.fit_memory(peaks)}
+    if not items:
+        return memory, {}
+    shipped = _predict_memory(items, base)
+    team = _predict_memory(items, replace(base, memory=memory))
+    report: dict[str, Any] = {
+        "rows_used": len(items),
+        "fitted": len(peaks) >= 3,
+        "parameters": memory,
+        "metrics": {},
+    }
+    for metric in sorted({row["metric"] for row, _ in items}):
+        pick = [i for i, (row, _) in enumerate(items) if row["metric"] == metric]
+        report["metrics"][metric] = {
+            "n": len(pick),
+            "shipped": _median(np.array([shipped[i].ape for i in pick])),
+            "team": _median(np.array([team[i].ape for i in pick])),
+        }
+    return memory, report
 
 
 def _finite(value: float) -> float | None:

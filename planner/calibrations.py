@@ -69,10 +69,13 @@ def calibration_submit(
         raise InputError("measurement_sets", f"sets {foreign} are not the team's")
     rows = []
     for measurement_set in measurement_sets:
-        for m in measurement_set.rows.filter(metric__in=PERFORMANCE_METRICS).order_by("line", "id"):
+        for m in measurement_set.rows.order_by("line", "id"):
             rows.append({**m.fields, "_set": str(measurement_set.pk), "_line": str(m.line)})
-    if len(rows) < MIN_ROWS:
-        raise InputError("measurement_sets", f"{len(rows)} performance rows; a fit needs at least {MIN_ROWS}")
+    performance = sum(row["metric"] in PERFORMANCE_METRICS for row in rows)
+    if performance < MIN_ROWS:
+        raise InputError(
+            "measurement_sets", f"{performance} performance rows; a fit needs at least {MIN_ROWS}"
+        )
     if len(rows) > _max_rows():
         raise InputError("measurement_sets", f"{len(rows)} rows; at most {_max_rows()} per fit")
     with transaction.atomic():

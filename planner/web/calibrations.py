@@ -29,7 +29,7 @@ class FitForm(forms.Form):
         self.fields["team"].queryset = access.teams_where(user, "calibration", "fit").order_by("name")
         self.fields["measurement_sets"].queryset = access.restrict(
             MeasurementSet.objects.select_related("team"), user, "view"
-        ).filter(kind=MeasurementSet.Kind.PERFORMANCE)
+        )
         self.fields["measurement_sets"].label_from_instance = lambda s: (
             f"{s.team.name}: {s.name} v{s.version} ({s.row_count} rows)"
         )
@@ -113,6 +113,10 @@ def calibration_detail(request: HttpRequest, job_id: int) -> HttpResponse:
             "metrics": metrics,
             "moved": moved,
             "points": report.get("points", []),
+            "memory_metrics": [
+                {"metric": name, **values}
+                for name, values in sorted(((report.get("memory") or {}).get("metrics") or {}).items())
+            ],
             "is_default": job.team.default_calibration_id == job.pk,
             "can_cancel": job.status in TeamCalibration.ACTIVE
             and access.allowed(request.user, "cancel", job),

@@ -60,3 +60,21 @@ def test_a_fold_without_enough_rows_to_fit_predicts_as_the_base_with_the_runs_ro
     held_out, scheme = cross_validate(items, base, lambda row: str(row["id"] in first_two))
     assert scheme == "leave-one-group-out"
     assert np.allclose(held_out, predict_items(items, base))
+
+
+def test_memory_rows_refit_the_activation_peak_where_three_vllm_logs_give_it():
+    from calculator.team_fit import fit_team_memory
+
+    with open(SHARED / "memory.csv", newline="") as f:
+        memory = list(csv.DictReader(f))
+    peaks = [r for r in memory if r["metric"] == "activation_peak_gib" and r["framework"] == "vllm"][:6]
+    weights = [r for r in memory if r["metric"] == "weights_gib"][:4]
+    base = default_calibration()
+    params, report = fit_team_memory(weights, base)
+    assert params == base.memory and report["fitted"] is False  # no peaks: the shipped parameters
+    assert report["metrics"]["weights_gib"]["shipped"] == report["metrics"]["weights_gib"]["team"]
+    params, report = fit_team_memory(peaks + weights, base)
+    assert report["fitted"] is True and report["rows_used"] == 10
+    assert params != base.memory
+    assert set(report["metrics"]) == {"activation_peak_gib", "weights_gib"}
+    assert params["logits_factor"] > 0 and report["parameters"] == params

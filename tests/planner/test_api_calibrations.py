@@ -293,3 +293,25 @@ def test_a_recompute_can_switch_the_calibration_and_the_diff_shows_it(fitted, te
     again = api.post(url + "recompute/", format="json").json()
     assert again["inputs"]["calibration"] == fitted.pk
     assert api.post(url + "recompute/", {"calibration": "nope"}, format="json").status_code == 400
+
+
+def test_a_vllm_log_in_the_fit_reports_memory(measurement_set, team, editor, api, sent):
+    from pathlib import Path
+
+    log = Path(__file__).parents[1] / "calculator/fixtures/measurements/vllm_log_v1_0.9.1_llama31_8b_h100.log"
+    memory_set = measurement_set_upload(
+        user=editor,
+        team=team,
+        upload=Upload(
+            name="boot log", file_name=log.name, data=log.read_bytes(), context={"hardware": "h100-sxm-80gb"}
+        ),
+    )
+    assert memory_set.kind == "memory" and memory_set.row_count >= 4
+    job = calibrations.calibration_submit(
+        user=editor, team=team, name="with memory", measurement_sets=[measurement_set, memory_set]
+    )
+    assert calibrations.calibration_run(job.pk, worker="w1") == "done"
+    job.refresh_from_db()
+    memory = job.report["memory"]
+    assert memory["fitted"] is False  # one log: the shipped memory parameters, its errors reported
+    assert memory["metrics"]["weights_gib"]["n"] == 1 and memory["metrics"]["weights_gib"]["team"] < 0.05
