@@ -554,13 +554,19 @@ class ComparisonDetailSerializer(ComparisonSerializer):
     chunks = serializers.SerializerMethodField()
     timings = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    calibration = serializers.SerializerMethodField()
 
     class Meta(ComparisonSerializer.Meta):
         fields = (
             *ComparisonSerializer.Meta.fields, "results_url", "request", "spec", "inputs_hash",
-            "engine_version", "chunks", "attempts", "timings", "error", "summary",
+            "engine_version", "calibration", "chunks", "attempts", "timings", "error", "summary",
         )  # fmt: skip
         read_only_fields = fields
+
+    def get_calibration(self, job: ComparisonJob) -> dict[str, Any]:
+        """The calibration the job was evaluated on, as frozen at submission."""
+        frozen = (job.catalog_snapshot or {}).get("calibration") or {}
+        return {"id": frozen.get("id"), "name": frozen.get("name", "shipped")}
 
     def get_results_url(self, job: ComparisonJob) -> str:
         request = self.context.get("request")

@@ -254,6 +254,8 @@ def test_comparisons_and_capacity_plans_run_on_the_team_calibration(fitted, team
         ttft[which] = ComparisonResultRow.objects.get(job=job).ttft_ms
     job = ComparisonJob.objects.get(name=str(fitted.pk))
     assert job.catalog_snapshot["calibration"]["id"] == fitted.pk
+    shown = api.get(f"/api/v1/comparisons/{job.pk}/").json()["calibration"]
+    assert shown == {"id": fitted.pk, "name": "lab fit"}
     assert ttft[fitted.pk] < 0.95 * ttft["shipped"], ttft
     capacity = {
         "team": team.pk,
