@@ -30,13 +30,13 @@ CALCULATOR_DEFAULTS: dict[str, Any] = {
     "framework": "vllm",
     "deployment_mode": "cloud",
     "requests_per_hour": 1000,
+    "calibration": "",  # before the sizing fields: the page's form order, which the shared URL follows
     "request_rate": "",
     "peak_to_mean": "",
     "slo_ttft_p99_ms": "",
     "slo_tpot_p50_ms": "",
     "slo_tpot_p99_ms": "",
     "slo_e2e_p99_s": "",
-    "calibration": "",
 }
 CALCULATOR_FIELDS = tuple(CALCULATOR_DEFAULTS)
 # Form field -> key of the engine's SLO (calculator.planning.slo); the API's inputs carry them as slo.{key}.
