@@ -16,6 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.text import slugify
 
 from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advice, resolve_deployment
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
@@ -374,15 +375,33 @@ def plan_versions_diff(a: PlanVersion, b: PlanVersion) -> dict[str, Any]:
 # --- Teams ------------------------------------------------------------------------------------------------
 
 
-def team_create(*, user, name: str, slug: str) -> Team:
-    """A new team with its creator as admin; a slug taken meanwhile (two creations at once) is a 400."""
-    try:
-        with transaction.atomic():
-            team = Team.objects.create(name=name, slug=slug)
-            Membership.objects.create(team=team, user=user, role=Role.ADMIN)
-    except IntegrityError:
-        raise ValidationError({"slug": "team with this slug already exists."}) from None
-    return team
+def team_create(*, user, name: str, slug: str | None = None) -> Team:
+    """A new team with its creator as admin. A slug given and taken (two creations at once included) is a
+    400; without one it is derived from the name ("GPU Team" -> "gpu-team", then "gpu-team-2", ...)."""
+    candidates = [slug] if slug else _derived_slugs(name)
+    for candidate in candidates:
+        try:
+            with transaction.atomic():
+                team = Team.objects.create(name=name, slug=candidate)
+                Membership.objects.create(team=team, user=user, role=Role.ADMIN)
+            return team
+        except IntegrityError:
+            continue
+    raise ValidationError({"slug": "team with this slug already exists."})
+
+
+def _derived_slugs(name: str, tries: int = 50):
+    """Slugs for a team named `name`: its slugified name, then with -2, -3, ... (the first free ones)."""
+    base = slugify(name)[:100] or "team"
+    taken = set(Team.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    count = 0
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        if candidate not in taken:
+            yield candidate
+            count += 1
+            if count >= tries:
+                return
 
 
 def _admins_left(team_id: int, without: Membership) -> bool:

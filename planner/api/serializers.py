@@ -157,6 +157,7 @@ class TeamSerializer(serializers.ModelSerializer):
         model = Team
         fields = ("id", "name", "slug", "my_role", "member_count", "created_at")
         read_only_fields = ("id", "created_at")
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
 
 
 class MembershipSerializer(serializers.ModelSerializer):

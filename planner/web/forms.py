@@ -226,11 +226,13 @@ class PlanSaveForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(label="Team name", max_length=120)
-    slug = forms.SlugField(label="Short name (slug)", max_length=120)
+    slug = forms.SlugField(
+        label="Short name (slug)", max_length=120, required=False, help_text="Derived from the name if empty."
+    )
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
-        if Team.objects.filter(slug=slug).exists():
+        if slug and Team.objects.filter(slug=slug).exists():
             raise forms.ValidationError("This short name is taken; pick another.")
         return slug
 

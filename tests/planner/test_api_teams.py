@@ -152,3 +152,15 @@ def test_duplicate_team_slug_is_a_field_error(client_for, editor, team):
 
     assert response.status_code == 400
     assert "slug" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_teams_slug_is_derived_from_its_name_when_left_out(client_for, editor):
+    api = client_for(editor)
+    first = api.post("/api/v1/teams/", {"name": "GPU Team!"}, format="json")
+    second = api.post("/api/v1/teams/", {"name": "GPU team"}, format="json")
+    assert first.status_code == second.status_code == 201
+    assert (first.json()["slug"], second.json()["slug"]) == ("gpu-team", "gpu-team-2")
+    assert api.post("/api/v1/teams/", {"name": "x", "slug": "gpu-team"}, format="json").status_code == 400
+    odd = api.post("/api/v1/teams/", {"name": "✓✓"}, format="json").json()
+    assert odd["slug"] == "team"  # nothing sluggable in the name
