@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculator import InputError
+from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.planning import ComparisonError
 from planner import access, comparisons, selectors, services
 from planner.models import ComparisonJob, Membership, Plan, TeamCalibration
@@ -51,8 +52,27 @@ def _can_edit(user, plan: Plan) -> bool:
 
 
 def _bound_calculator(query: QueryDict, db_catalog, user=None) -> CalculatorForm:
+    """The calculator form bound to a query. A model or hardware name in a link that is not a key is
+    resolved as the API resolves it (aliases, forgiving separators); one that matches nothing is an error
+    on its field naming the closest catalog entries, never another entry shown silently."""
     models, hardware = calc.catalog_choices(db_catalog)
+    query = query.copy()
+    unknown: dict[str, str] = {}
+    for field, resolve, table in (
+        ("model", resolve_model, db_catalog.models),
+        ("hardware", resolve_hardware, db_catalog.hardware),
+    ):
+        value = query.get(field)
+        if value and value not in table:
+            try:
+                query[field] = resolve(value, db_catalog).key
+            except UnknownNameError as error:
+                unknown[field] = str(error)
     form = CalculatorForm.from_query(query, model_choices=models, hardware_choices=hardware)
+    if unknown:
+        form.is_valid()
+        for field, message in unknown.items():
+            form.errors[field] = form.error_class([message])
     if user is not None and user.is_authenticated:
         jobs = access.restrict(TeamCalibration.objects.select_related("team"), user, "view")
         jobs = jobs.filter(status=TeamCalibration.Status.SUCCEEDED).only("pk", "name", "team__name")

@@ -93,3 +93,14 @@ def test_gpus_beyond_tp_x_pp_are_replicas(client, catalog):
 
     bad = client.get("/?num_gpus=6&tensor_parallel=2&pipeline_parallel=2").content.decode()
     assert "must be a multiple of TP x PP (4)" in bad
+
+
+@pytest.mark.django_db
+def test_a_link_with_a_near_miss_name_resolves_it_or_names_the_closest_entries(catalog, client):
+    """A model or hardware name in a link resolves as the API resolves it; one that matches nothing is an
+    error on its field with the closest catalog entries, not another entry shown silently."""
+    page = client.get("/?hardware=H100_SXM_80GB&model=Llama 3.1 8B").content.decode()
+    assert 'id="fig-ttft"' in page and 'class="field-error"' not in page
+    page = client.get("/?hardware=h100-sxm-80gb&model=llama-3.1-8").content.decode()
+    assert "unknown model &#x27;llama-3.1-8&#x27;; closest matches: llama-3.1-8b" in page
+    assert 'id="fig-ttft"' not in page
