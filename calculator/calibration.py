@@ -177,6 +177,19 @@ class Calibration:
             columns[name] = values[inverse.reshape(-1)].reshape(fb.shape)
         return EfficiencyColumns(**columns)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """A calibration from its to_json() form (a file, or one stored by the service)."""
+        unknown = {n for e in data.get("entries", {}).values() for n in e} - set(EFFICIENCY_PARAMS)
+        if unknown:
+            raise ValueError(f"unknown calibration parameters {sorted(unknown)}")
+        return cls(
+            entries=data.get("entries", {}),
+            memory={**MEMORY_PRIORS, **data.get("memory", {})},
+            error_bands=data.get("error_bands", {}),
+            meta=data.get("meta", {}),
+        )
+
     def to_json(self) -> str:
         payload = {
             "meta": self.meta,
@@ -194,16 +207,10 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
         if path is not None:
             raise FileNotFoundError(f"calibration file not found: {target}")
         return Calibration()
-    data = json.loads(target.read_text())
-    unknown = {n for e in data.get("entries", {}).values() for n in e} - set(EFFICIENCY_PARAMS)
-    if unknown:
-        raise ValueError(f"{target}: unknown calibration parameters {sorted(unknown)}")
-    return Calibration(
-        entries=data.get("entries", {}),
-        memory={**MEMORY_PRIORS, **data.get("memory", {})},
-        error_bands=data.get("error_bands", {}),
-        meta=data.get("meta", {}),
-    )
+    try:
+        return Calibration.from_dict(json.loads(target.read_text()))
+    except ValueError as error:
+        raise ValueError(f"{target}: {error}") from None
 
 
 @lru_cache(maxsize=1)

@@ -32,35 +32,15 @@ from calculator.calibration import FAMILY_KIN, SOFTWARE_PARAMS, Calibration, loa
 from calculator.catalog import default_catalog
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import InputError
-from calculator.validate import (
-    PERFORMANCE_METRICS,
-    _performance_deployment,
-    predict_performance,
-    prepare_performance,
-    read_rows,
-)
+from calculator.validate import predict_performance, prepare_performance, read_rows, resolve_rows
 
 Item = tuple[dict[str, str], Any]
 
 
 def family_items(files: list[str], family: str) -> list[Item]:
     """(row, Deployment) for every performance row of `family` in `files` the fit may use."""
-    catalog = default_catalog()
-    items = []
-    for path in files:
-        for row in read_rows(path):
-            if row.get("metric") not in PERFORMANCE_METRICS:
-                continue
-            try:
-                value = float(row.get("value") or "nan")
-                if not np.isfinite(value) or value == 0:
-                    continue
-                d = _performance_deployment(row, catalog)
-            except (InputError, KeyError, ValueError):
-                continue
-            if d.framework.family == family:
-                items.append((row, d))
-    return items
+    items = resolve_rows([row for path in files for row in read_rows(path)], default_catalog())[0]
+    return [(row, d) for row, d in items if d.framework.family == family]
 
 
 def _without(calibration: Calibration, families: set[str]) -> Calibration:

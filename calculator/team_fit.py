@@ -29,12 +29,7 @@ from calculator.calibration import Calibration
 from calculator.columns import hardware_class
 from calculator.deployment import InputError
 from calculator.specs import Catalog
-from calculator.validate import (
-    PERFORMANCE_METRICS,
-    _performance_deployment,
-    predict_performance,
-    prepare_performance,
-)
+from calculator.validate import predict_performance, prepare_performance, resolve_rows
 
 FIT_SWEEPS = 2
 """Powell iterations per cell (as the shipped refits)."""
@@ -68,20 +63,7 @@ class TeamFit:
 
 def usable_items(rows: Sequence[dict[str, str]], catalog: Catalog | None = None) -> tuple[list[Item], int]:
     """(row, Deployment) of each performance row the fit can use, and how many rows were left out."""
-    from calculator.catalog import default_catalog
-
-    catalog = catalog or default_catalog()
-    items: list[Item] = []
-    for row in rows:
-        if row.get("metric") not in PERFORMANCE_METRICS:
-            continue
-        try:
-            value = float(row.get("value") or "nan")
-            if not np.isfinite(value) or value <= 0:
-                continue
-            items.append((row, _performance_deployment(row, catalog)))
-        except (InputError, KeyError, ValueError):
-            continue
+    items = resolve_rows(rows, catalog)[0]
     return items, len(rows) - len(items)
 
 
@@ -291,18 +273,9 @@ def fit_team_memory(
     batches, a median line) refitted on the team's memory rows where at least 3 vLLM logs give the peak,
     else the shipped ones; and per memory metric the shipped and the team's median error on the rows (in
     sample: three parameters, no held-out band)."""
-    from calculator.catalog import default_catalog
-    from calculator.validate import MEMORY_METRICS, _memory_deployment, _predict_memory
+    from calculator.validate import _predict_memory
 
-    catalog = catalog or default_catalog()
-    items = []
-    for row in rows:
-        if row.get("metric") not in MEMORY_METRICS:
-            continue
-        try:
-            items.append((row, _memory_deployment(row, catalog)))
-        except (InputError, KeyError, ValueError):
-            continue
+    items = resolve_rows(rows, catalog)[1]
     peaks = [
         row for row, _ in items if row["metric"] == "activation_peak_gib" and row.get("framework") == "vllm"
     ]

@@ -241,18 +241,20 @@ def _memory_deployment(row: dict[str, str], catalog: Catalog) -> Deployment:
     )
 
 
-def predict_rows(
-    rows: list[dict[str, str]], *, calibration: Calibration | None = None, catalog: Catalog | None = None
-) -> ValidationReport:
-    """Predict each row's metric; rows that cannot be mapped are listed as unresolved with the reason."""
-    calibration = calibration or default_calibration()
+Item = tuple[dict[str, str], Deployment]
+
+
+def resolve_rows(
+    rows: Iterable[dict[str, str]], catalog: Catalog | None = None
+) -> tuple[list[Item], list[Item], list[tuple[str, str]]]:
+    """(performance rows, memory rows, unresolved (row id, why)): each row with a measured value mapped to
+    its deployment under its scenario (what `validate`, `refit` and team fits predict)."""
     catalog = catalog or default_catalog()
-    report = ValidationReport(rows=len(rows))
-    perf: list[tuple[dict[str, str], Deployment]] = []
-    mem: list[tuple[dict[str, str], Deployment]] = []
+    perf: list[Item] = []
+    mem: list[Item] = []
+    unresolved: list[tuple[str, str]] = []
     for row in rows:
         metric = row.get("metric", "")
-        row_id = row.get("id", "?")
         try:
             value = float(row.get("value") or "nan")
             if not np.isfinite(value) or value == 0:
@@ -264,7 +266,17 @@ def predict_rows(
             else:
                 raise InputError("metric", f"unknown metric {metric!r}")
         except (InputError, KeyError, ValueError) as error:
-            report.unresolved.append((row_id, str(error)))
+            unresolved.append((row.get("id", "?"), str(error)))
+    return perf, mem, unresolved
+
+
+def predict_rows(
+    rows: list[dict[str, str]], *, calibration: Calibration | None = None, catalog: Catalog | None = None
+) -> ValidationReport:
+    """Predict each row's metric; rows that cannot be mapped are listed as unresolved with the reason."""
+    calibration = calibration or default_calibration()
+    report = ValidationReport(rows=len(rows))
+    perf, mem, report.unresolved = resolve_rows(rows, catalog)
     if perf:
         report.predictions.extend(_predict_performance(perf, calibration))
     if mem:

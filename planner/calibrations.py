@@ -5,7 +5,6 @@ CALIBRATION_MAX_ATTEMPTS), and a cancelled job's result is never written."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from calculator.calibration import Calibration, default_calibration
 from calculator.team_fit import fit_team
 from calculator.validate import PERFORMANCE_METRICS
 from planner import access
+from planner.dispatch import send_after_commit
 from planner.heartbeat import live_workers
 from planner.models import MeasurementSet, Team, TeamCalibration
 
@@ -37,19 +37,10 @@ class Cancelled(Exception):
     """The job left `running` while the fit ran (cancelled, reaped): its result must not be written."""
 
 
-def _max_rows() -> int:
-    return int(getattr(settings, "CALIBRATION_MAX_ROWS", 5000))
-
-
 def _send(job_id: int) -> None:
     from planner.tasks import calibration_fit
 
     calibration_fit.apply_async(args=(job_id,))
-
-
-def _send_after_commit(job_id: int) -> None:
-    # robust: a broker that is down must not turn a committed submission into a 500; the reaper resends.
-    transaction.on_commit(functools.partial(_send, job_id), robust=True)
 
 
 # --- Submit, cancel, delete, default ---------------------------------------------------------------------
@@ -76,8 +67,10 @@ def calibration_submit(
         raise InputError(
             "measurement_sets", f"{performance} performance rows; a fit needs at least {MIN_ROWS}"
         )
-    if len(rows) > _max_rows():
-        raise InputError("measurement_sets", f"{len(rows)} rows; at most {_max_rows()} per fit")
+    if len(rows) > settings.CALIBRATION_MAX_ROWS:
+        raise InputError(
+            "measurement_sets", f"{len(rows)} rows; at most {settings.CALIBRATION_MAX_ROWS} per fit"
+        )
     with transaction.atomic():
         job = TeamCalibration.objects.create(
             team=team,
@@ -88,7 +81,7 @@ def calibration_submit(
             created_by=user,
         )
         job.measurement_sets.set(measurement_sets)
-        _send_after_commit(job.pk)
+        send_after_commit(_send, job.pk)
     return job
 
 
@@ -136,34 +129,27 @@ def engine_calibration(job: TeamCalibration | None) -> Calibration:
         return default_calibration()
     if job.status != Status.SUCCEEDED or not job.calibration:
         raise InputError("calibration", f"calibration {job.pk} has not succeeded (it is {job.status})")
-    return calibration_from_json(job.calibration)
+    return Calibration.from_dict(job.calibration)
 
 
-def calibration_from_json(data: dict[str, Any]) -> Calibration:
-    """A Calibration from its to_json() form (as stored on a job or frozen in a comparison's snapshot)."""
-    base = default_calibration()
-    return Calibration(
-        entries=data.get("entries", {}),
-        memory={**base.memory, **data.get("memory", {})},
-        error_bands=data.get("error_bands", {}),
-        meta=data.get("meta", {}),
-    )
-
-
-def calibration_for(team: Team | None, calibration_id: Any) -> tuple[Calibration, TeamCalibration | None]:
-    """What an estimate for `team` runs on: the named calibration (one of the team's, succeeded), else the
-    team's default, else the shipped one."""
+def calibration_for(
+    team: Team | int | None, calibration_id: Any
+) -> tuple[Calibration, TeamCalibration | None]:
+    """What an estimate for `team` (a row or an id) runs on: the named calibration (one of the team's,
+    succeeded), else the team's default (read now: another request may have changed it), else the shipped
+    one."""
+    team_id = team.pk if isinstance(team, Team) else team
     if calibration_id in (None, "", "shipped"):
         job = None
-        if team is not None and calibration_id is None:  # read now: another request may have changed it
-            default = Team.objects.filter(pk=team.pk).values_list("default_calibration", flat=True).first()
-            job = TeamCalibration.objects.filter(pk=default).first() if default else None
+        if team_id is not None and calibration_id is None:
+            default = Team.objects.filter(pk=team_id).values("default_calibration")
+            job = TeamCalibration.objects.filter(pk__in=default).first()
         return engine_calibration(job), job
     try:
         pk = int(calibration_id)
     except (TypeError, ValueError):
         raise InputError("calibration", f"a calibration id or 'shipped', got {calibration_id!r}") from None
-    job = TeamCalibration.objects.filter(pk=pk, team=team).first() if team is not None else None
+    job = TeamCalibration.objects.filter(pk=pk, team_id=team_id).first() if team_id is not None else None
     if job is None:
         raise InputError("calibration", f"no calibration {pk} in this team")
     return engine_calibration(job), job
@@ -246,7 +232,7 @@ def calibration_reap(now=None) -> dict[str, int]:
     stale_before = now - timedelta(seconds=stale_s)
     overdue_before = now - timedelta(seconds=settings.TASK_TIME_LIMIT_S + stale_s)
     live = set(live_workers().values_list("hostname", flat=True))
-    max_attempts = int(getattr(settings, "CALIBRATION_MAX_ATTEMPTS", 3))
+    max_attempts = settings.CALIBRATION_MAX_ATTEMPTS
     running = TeamCalibration.objects.filter(
         status=Status.RUNNING, heartbeat_at__lt=stale_before
     ).values_list("pk", "attempts", "claimed_by", "started_at")
@@ -265,10 +251,10 @@ def calibration_reap(now=None) -> dict[str, int]:
             if TeamCalibration.objects.filter(
                 pk=pk, status=Status.RUNNING, attempts=attempts, claimed_by=claimed_by
             ).update(status=Status.QUEUED, claimed_by="", error_message=reason, heartbeat_at=now):
-                _send_after_commit(pk)
+                send_after_commit(_send, pk)
                 counts["requeued"] += 1
                 logger.warning("calibration %s requeued: %s", pk, reason)
-    resend_before = now - timedelta(seconds=float(getattr(settings, "COMPARISON_PENDING_RESEND_S", 300)))
+    resend_before = now - timedelta(seconds=settings.COMPARISON_PENDING_RESEND_S)
     waiting = (
         TeamCalibration.objects.filter(status=Status.QUEUED)
         .filter(created_at__lt=resend_before)
@@ -278,6 +264,6 @@ def calibration_reap(now=None) -> dict[str, int]:
     for pk in waiting:
         with transaction.atomic():
             if TeamCalibration.objects.filter(pk=pk, status=Status.QUEUED).update(heartbeat_at=now):
-                _send_after_commit(pk)
+                send_after_commit(_send, pk)
                 counts["resent"] += 1
     return counts

@@ -29,7 +29,6 @@ workers) without changing the outcome:
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -64,6 +63,7 @@ from calculator.planning import (
 )
 from calculator.specs import Catalog
 from planner import access, calibrations, specs
+from planner.dispatch import send_after_commit
 from planner.heartbeat import live_workers
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Plan, Team
 
@@ -175,11 +175,6 @@ def _send_finalise(job_id: int) -> None:
     comparison_finalise.apply_async(args=(job_id,))
 
 
-def _send_after_commit(function, *args) -> None:
-    # robust: a broker that is down must not turn a committed submission into a 500; the reaper resends.
-    transaction.on_commit(functools.partial(function, *args), robust=True)
-
-
 # --- Submit, cancel, delete -------------------------------------------------------------------------------
 
 
@@ -236,7 +231,7 @@ def comparison_submit(
             for position, chunk in enumerate(chunks)
         )
         for chunk in chunks[:window]:
-            _send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
+            send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
     return job
 
 
@@ -252,7 +247,7 @@ def _release_chunks(job_id: int, count: int, now) -> int:
         if sent >= count:
             break
         if ComparisonChunk.objects.filter(pk=pk, enqueued_at__isnull=True).update(enqueued_at=now):
-            _send_after_commit(_send_chunk, job_id, index)
+            send_after_commit(_send_chunk, job_id, index)
             sent += 1
     return sent
 
@@ -369,7 +364,7 @@ def _engine_inputs(job: ComparisonJob) -> tuple[ComparisonSpec, Catalog, Calibra
     snapshot = ComparisonJob.objects.values_list("catalog_snapshot", flat=True).get(pk=job.pk)
     catalog = specs.catalog_from_snapshot(snapshot)
     frozen = (snapshot.get("calibration") or {}).get("calibration")
-    calibration = calibrations.calibration_from_json(frozen) if frozen else default_calibration()
+    calibration = Calibration.from_dict(frozen) if frozen else default_calibration()
     spec = resolve_spec(job.spec, catalog, max_configurations=max(job.configurations_total, 1))
     if spec.digest != job.spec_digest:
         raise RuntimeError(f"job {job.pk}: the stored spec no longer resolves to digest {job.spec_digest}")
@@ -465,7 +460,7 @@ def chunk_write(job_id: int, chunk_index: int, partial: PartialResult) -> str:
             ComparisonJob.objects.filter(pk=job_id).values("status", "chunks_done", "chunks_total").first()
         )
         if state and state["status"] == Status.RUNNING and state["chunks_done"] >= state["chunks_total"]:
-            _send_after_commit(_send_finalise, job_id)
+            send_after_commit(_send_finalise, job_id)
     return "done"
 
 
@@ -483,7 +478,7 @@ def _chunk_error(job: ComparisonJob, chunk: ComparisonChunk, message: str) -> st
             pk=chunk.pk, status=ChunkStatus.RUNNING, attempts=chunk.attempts
         ).update(status=ChunkStatus.PENDING, claimed_by="", last_error=message, enqueued_at=timezone.now())
         if released:
-            _send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
+            send_after_commit(_send_chunk, job.pk, chunk.chunk_index)
     return "retry"
 
 
@@ -664,7 +659,7 @@ def comparison_reap(now=None) -> dict[str, int]:
                 pk=pk, status=ChunkStatus.RUNNING, attempts=attempts, claimed_by=claimed_by
             ).update(status=ChunkStatus.PENDING, claimed_by="", enqueued_at=now, last_error=reason)
             if released:
-                _send_after_commit(_send_chunk, job_id, index)
+                send_after_commit(_send_chunk, job_id, index)
                 counts["requeued"] += 1
                 logger.warning("comparison %s chunk %s requeued: %s", job_id, index, reason)
 
@@ -677,7 +672,7 @@ def comparison_reap(now=None) -> dict[str, int]:
             if ComparisonChunk.objects.filter(
                 pk=pk, status=ChunkStatus.PENDING, enqueued_at__lt=resend_before
             ).update(enqueued_at=now):
-                _send_after_commit(_send_chunk, job_id, index)
+                send_after_commit(_send_chunk, job_id, index)
                 counts["resent"] += 1
 
     window = settings.COMPARISON_CHUNK_WINDOW
@@ -703,6 +698,6 @@ def comparison_reap(now=None) -> dict[str, int]:
             if ComparisonJob.objects.filter(
                 pk=job_id, status=Status.RUNNING, heartbeat_at__lt=claimed_before
             ).update(heartbeat_at=now):
-                _send_after_commit(_send_finalise, job_id)
+                send_after_commit(_send_finalise, job_id)
                 counts["finalise_resent"] += 1
     return counts

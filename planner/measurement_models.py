@@ -8,15 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from planner.models import Membership, Team
-
-
-class TeamScopedQuerySet(models.QuerySet):
-    def visible_to(self, user) -> TeamScopedQuerySet:
-        """Rows of the user's teams (another team's reads as a 404)."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+from planner.models import Team, TeamScopedQuerySet
 
 
 class MeasurementSet(models.Model):

@@ -15,12 +15,6 @@ from calculator.measurements import MeasurementFileError, RowError, parse_measur
 from planner import access, specs
 from planner.models import Measurement, MeasurementSet, Team
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 2**20
-
-
-def max_upload_bytes() -> int:
-    return int(getattr(settings, "MEASUREMENT_UPLOAD_MAX_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
-
 
 class PartialFile(ValueError):
     """Some rows are bad: nothing is stored until the upload is repeated with confirm_partial."""
@@ -54,7 +48,7 @@ def measurement_set_upload(*, user, team: Team, upload: Upload) -> MeasurementSe
         format_name=upload.format_name,
         context=upload.context,
         catalog=catalog,
-        max_bytes=max_upload_bytes(),
+        max_bytes=settings.MEASUREMENT_UPLOAD_MAX_BYTES,
     )
     if result.errors and not (upload.confirm_partial and result.rows):
         if not result.rows:

@@ -60,6 +60,14 @@ class TeamQuerySet(models.QuerySet):
         return self.filter(pk__in=Membership.objects.filter(user=user).values("team_id"))
 
 
+class TeamScopedQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TeamScopedQuerySet:
+        """Rows of the user's teams (another team's reads as a 404); anonymous users see none."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
@@ -302,15 +310,12 @@ class PricePoint(models.Model):
 # --- Plans ------------------------------------------------------------------------------------------------
 
 
-class PlanQuerySet(models.QuerySet):
+class PlanQuerySet(TeamScopedQuerySet):
     def visible_to(self, user) -> PlanQuerySet:
         """Team plans of the user's teams, plus the user's own private plans in those teams."""
         if not user.is_authenticated:
             return self.none()
-        member_teams = Membership.objects.filter(user=user).values("team_id")
-        return self.filter(team_id__in=member_teams).filter(
-            Q(visibility=Plan.Visibility.TEAM) | Q(owner=user)
-        )
+        return super().visible_to(user).filter(Q(visibility=Plan.Visibility.TEAM) | Q(owner=user))
 
 
 class Plan(models.Model):
@@ -363,13 +368,13 @@ class PlanVersion(models.Model):
 # --- Comparisons ------------------------------------------------------------------------------------------
 
 
-class ComparisonJobQuerySet(models.QuerySet):
+class ComparisonJobQuerySet(TeamScopedQuerySet):
     def visible_to(self, user) -> ComparisonJobQuerySet:
         """Jobs of the user's teams (another team's job reads as a 404); a job made from a private plan
         carries that plan's name and inputs, so it is its owner's alone, like the plan."""
         if not user.is_authenticated:
             return self.none()
-        mine = self.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+        mine = super().visible_to(user)
         return mine.exclude(Q(plan__visibility=Plan.Visibility.PRIVATE) & ~Q(plan__owner=user))
 
 

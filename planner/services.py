@@ -158,8 +158,7 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
     inputs["model"], inputs["hardware"] = model.key, hardware.key
     # The calibration named, else the team's default (recorded in the inputs, so a recompute keeps it),
     # else the shipped one.
-    team_row = team if isinstance(team, Team) or team is None else Team.objects.filter(pk=team).first()
-    calibration, calibration_row = calibrations.calibration_for(team_row, inputs.get("calibration"))
+    calibration, calibration_row = calibrations.calibration_for(team, inputs.get("calibration"))
     if calibration_row is not None:
         inputs["calibration"] = calibration_row.pk
     assumptions = CostAssumptions(**inputs.get("assumptions", {}))
@@ -228,8 +227,7 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
     """Rank every configuration of the request (calculator.planning.capacity) on the catalog as it is in the
     database now, with the prices an estimate gets (team overrides, public price points, the row's own)."""
     raw = dict(raw)
-    team_row = team if isinstance(team, Team) or team is None else Team.objects.filter(pk=team).first()
-    calibration, _ = calibrations.calibration_for(team_row, raw.pop("calibration", None))
+    calibration, _ = calibrations.calibration_for(team, raw.pop("calibration", None))
     db = specs.catalog_from_db(team)
     request = resolve_capacity_request(raw, db.catalog)
     if request.size > CAPACITY_MAX_CONFIGURATIONS:

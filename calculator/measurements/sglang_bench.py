@@ -22,10 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from calculator.measurements.base import (
-    FieldError,
-    MeasurementFileError,
     ParseResult,
-    RowError,
     blank_row,
     fmt,
     number,
@@ -34,14 +31,13 @@ from calculator.measurements.vllm_bench import (
     Metric,
     Record,
     catalog_model,
-    decode,
     framework_of_backend,
     is_number,
-    json_records,
     key_line,
     latency_metrics,
     mean_lengths,
     metric_rows,
+    parse_records,
     traffic,
 )
 
@@ -63,28 +59,15 @@ def sniff(file_name: str, head: bytes) -> bool:
 
 
 def parse(data: bytes, *, file_name: str) -> ParseResult:
-    text = decode(data)
-    records, errors = json_records(text)
-    result = ParseResult(format=FORMAT, kind="performance", errors=errors)
-    usable = 0
-    for record in records:
-        if not isinstance(record.value, dict):
-            result.errors.append(RowError(record.line, None, "not a JSON object"))
-            continue
-        if not any(m.key in record.value for m in METRICS):
-            result.errors.append(RowError(record.line, None, "no bench_serving metric in this record"))
-            continue
-        usable += 1
-        try:
-            read_record(text, record, file_name, result)
-        except FieldError as e:
-            result.errors.append(e.error)
-    if not usable:
-        raise MeasurementFileError(
-            "no sglang.bench_serving result (median_ttft_ms, output_throughput, ...) in the file",
-            field="file",
-        )
-    return result
+    return parse_records(
+        data,
+        file_name=file_name,
+        format_name=FORMAT,
+        tool="sglang.bench_serving",
+        example_keys="median_ttft_ms, output_throughput",
+        metrics=METRICS,
+        read=read_record,
+    )
 
 
 def read_record(text: str, record: Record, file_name: str, result: ParseResult) -> None:

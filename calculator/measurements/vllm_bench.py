@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -94,26 +95,47 @@ def sniff(file_name: str, head: bytes) -> bool:
 
 
 def parse(data: bytes, *, file_name: str) -> ParseResult:
+    return parse_records(
+        data,
+        file_name=file_name,
+        format_name=FORMAT,
+        tool="vllm bench serve",
+        example_keys="mean_ttft_ms, output_throughput",
+        metrics=METRICS,
+        read=read_record,
+    )
+
+
+def parse_records(
+    data: bytes,
+    *,
+    file_name: str,
+    format_name: str,
+    tool: str,
+    example_keys: str,
+    metrics: tuple[Metric, ...],
+    read: Callable[[str, Record, str, ParseResult], None],
+) -> ParseResult:
+    """A benchmark client's JSON result records (one object, an array, or one object per line): each record
+    that holds one of `metrics` is read by `read`; the others, and values `read` refuses, are bad rows."""
     text = decode(data)
     records, errors = json_records(text)
-    result = ParseResult(format=FORMAT, kind="performance", errors=errors)
+    result = ParseResult(format=format_name, kind="performance", errors=errors)
     usable = 0
     for record in records:
         if not isinstance(record.value, dict):
             result.errors.append(RowError(record.line, None, "not a JSON object"))
             continue
-        if not any(m.key in record.value for m in METRICS):
-            result.errors.append(RowError(record.line, None, "no vllm bench serve metric in this record"))
+        if not any(m.key in record.value for m in metrics):
+            result.errors.append(RowError(record.line, None, f"no {tool} metric in this record"))
             continue
         usable += 1
         try:
-            read_record(text, record, file_name, result)
+            read(text, record, file_name, result)
         except FieldError as e:
             result.errors.append(e.error)
     if not usable:
-        raise MeasurementFileError(
-            "no vllm bench serve result (mean_ttft_ms, output_throughput, ...) in the file", field="file"
-        )
+        raise MeasurementFileError(f"no {tool} result ({example_keys}, ...) in the file", field="file")
     return result
 
 

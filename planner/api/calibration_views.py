@@ -12,28 +12,15 @@ import django_filters
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from planner import access, calibrations
 from planner.api import measurement_serializers as ms
 from planner.api.errors import error_body
+from planner.api.permissions import CalibrationPermission
 from planner.models import TeamCalibration
-
-
-class CalibrationPermission(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.is_authenticated
-
-    def has_object_permission(self, request, view, job: TeamCalibration) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        if view.action == "cancel":
-            return access.allowed(request.user, "cancel", job)
-        if view.action == "default":
-            return access.allowed(request.user, "change", job.team)
-        return access.allowed(request.user, "delete", job)
 
 
 class CalibrationFilter(django_filters.FilterSet):

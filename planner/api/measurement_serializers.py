@@ -6,11 +6,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from calculator.measurements import CONTEXT_FIELDS, FORMATS
+from planner.api.serializers import VisibleRelatedField
 from planner.models import Measurement, MeasurementSet, Team, TeamCalibration
 
 
 class MeasurementSetUploadSerializer(serializers.Serializer):
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    team = VisibleRelatedField(queryset=Team.objects.all())
     name = serializers.CharField(max_length=120)
     file = serializers.FileField(allow_empty_file=True)
     format = serializers.ChoiceField(
@@ -32,12 +33,6 @@ class MeasurementSetUploadSerializer(serializers.Serializer):
     kv_cache_precision = serializers.CharField(max_length=32, required=False)
     max_model_len = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False)
     gpu_memory_utilization = serializers.FloatField(min_value=0.01, max_value=1.0, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["team"].queryset = Team.objects.visible_to(request.user)
 
     def context_fields(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.validated_data.items() if k in CONTEXT_FIELDS}
@@ -72,20 +67,11 @@ class MeasurementSerializer(serializers.ModelSerializer):
 
 
 class CalibrationCreateSerializer(serializers.Serializer):
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    team = VisibleRelatedField(queryset=Team.objects.all())
     name = serializers.CharField(max_length=120)
-    measurement_sets = serializers.PrimaryKeyRelatedField(
-        queryset=MeasurementSet.objects.none(), many=True, help_text="Ids of the team's measurement sets."
+    measurement_sets = VisibleRelatedField(
+        queryset=MeasurementSet.objects.all(), many=True, help_text="Ids of the team's measurement sets."
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["team"].queryset = Team.objects.visible_to(request.user)
-            self.fields["measurement_sets"].child_relation.queryset = MeasurementSet.objects.visible_to(
-                request.user
-            )
 
 
 class CalibrationSerializer(serializers.ModelSerializer):

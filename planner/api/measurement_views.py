@@ -6,25 +6,16 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, parsers, permissions, status, viewsets
+from rest_framework import generics, mixins, parsers, status, viewsets
 from rest_framework.response import Response
 
 from planner import access
 from planner.api import measurement_serializers as ms
+from planner.api.permissions import MeasurementSetPermission
 from planner.measurements import Upload, measurement_set_delete, measurement_set_upload
 from planner.models import Measurement, MeasurementSet
 
 MAX_FILE_NAME = 255
-
-
-class MeasurementSetPermission(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.is_authenticated
-
-    def has_object_permission(self, request, view, obj: MeasurementSet) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return access.allowed(request.user, "delete", obj)
 
 
 class MeasurementSetFilter(django_filters.FilterSet):

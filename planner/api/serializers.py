@@ -200,6 +200,15 @@ class MembershipRoleSerializer(serializers.Serializer):
 # --- Estimates and plans ----------------------------------------------------------------------------------
 
 
+class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """The primary key of a row the requesting user can see (its queryset's `visible_to`): another team's id
+    is "does not exist" here, as its URL is a 404 (no request, as while the schema is generated: none)."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return self.queryset.none() if request is None else self.queryset.visible_to(request.user)
+
+
 class AssumptionsSerializer(serializers.Serializer):
     """calculator.cost.CostAssumptions; omitted fields keep the engine's documented defaults."""
 
@@ -396,16 +405,9 @@ class PlanDetailSerializer(PlanSerializer):
 class PlanCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    team = VisibleRelatedField(queryset=Team.objects.all())
     visibility = serializers.ChoiceField(choices=Plan.Visibility.choices, default=Plan.Visibility.TEAM)
     inputs = EstimateInputSerializer()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")  # absent while the OpenAPI schema is generated
-        if request is not None:
-            # Only the user's own teams exist for this field: another team's id reads as "does not exist".
-            self.fields["team"].queryset = Team.objects.visible_to(request.user)
 
 
 class PlanUpdateSerializer(serializers.Serializer):
@@ -488,13 +490,7 @@ class ComparisonOptionsSerializer(_StrictSerializer):
 
 class ComparisonCreateSerializer(ComparisonOptionsSerializer):
     name = serializers.CharField(max_length=200)
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["team"].queryset = Team.objects.visible_to(request.user)
+    team = VisibleRelatedField(queryset=Team.objects.all())
 
 
 class PlanRecomputeSerializer(_StrictSerializer):

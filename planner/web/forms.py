@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -135,8 +136,14 @@ class CalculatorForm(forms.Form):
         self.fields["model"].choices = list(model_choices)
         self.fields["hardware"].choices = list(hardware_choices)
 
-    def set_calibrations(self, choices: list[tuple[str, str]]) -> None:
+    calibration_teams: dict[str, int] = {}
+    """The team of each calibration offered (an estimate on one runs with its team)."""
+
+    def set_calibrations(self, calibrations: Iterable[Any]) -> None:
         """The calibrations the user may pick (their teams' succeeded ones) after the shipped one."""
+        offered = list(calibrations)
+        self.calibration_teams = {str(c.pk): c.team_id for c in offered}
+        choices = [(str(c.pk), f"{c.team.name}: {c.name}") for c in offered]
         self.fields["calibration"].choices = [("", "shipped (public benchmarks)"), *choices]
 
     @classmethod

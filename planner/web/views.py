@@ -69,14 +69,16 @@ def _bound_calculator(query: QueryDict, db_catalog, user=None) -> CalculatorForm
             except UnknownNameError as error:
                 unknown[field] = str(error)
     form = CalculatorForm.from_query(query, model_choices=models, hardware_choices=hardware)
+    if user is not None and user.is_authenticated:
+        jobs = access.restrict(TeamCalibration.objects.select_related("team"), user, "view")
+        jobs = jobs.filter(status=TeamCalibration.Status.SUCCEEDED).only(
+            "pk", "name", "team_id", "team__name"
+        )
+        form.set_calibrations(jobs[:100])
     if unknown:
         form.is_valid()
         for field, message in unknown.items():
             form.errors[field] = form.error_class([message])
-    if user is not None and user.is_authenticated:
-        jobs = access.restrict(TeamCalibration.objects.select_related("team"), user, "view")
-        jobs = jobs.filter(status=TeamCalibration.Status.SUCCEEDED).only("pk", "name", "team__name")
-        form.set_calibrations([(str(j.pk), f"{j.team.name}: {j.name}") for j in jobs[:100]])
     return form
 
 
@@ -85,12 +87,7 @@ def _run(form: CalculatorForm) -> services.EstimateRun | None:
     calibration runs with its team (the choices hold the user's teams' only)."""
     if not form.is_valid():
         return None
-    chosen = form.cleaned_data.get("calibration")
-    team = (
-        TeamCalibration.objects.filter(pk=chosen).values_list("team_id", flat=True).first()
-        if chosen
-        else None
-    )
+    team = form.calibration_teams.get(form.cleaned_data.get("calibration") or "")
     try:
         return services.estimate_run(form.engine_inputs(), team=team)
     except InputError as error:

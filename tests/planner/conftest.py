@@ -27,6 +27,16 @@ from planner.models import Hardware, LLMModel, Membership, Role, Team, TeamCalib
 CATALOG_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b")
 CATALOG_HARDWARE = ("h100-sxm-80gb", "a100-sxm-80gb", "l40s-48gb")
 ESTIMATE_INPUTS = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb", "prompt_tokens": 1024}
+SMALL_COMPARISON = {
+    "grid": {
+        "models": ["llama-3.1-8b"],
+        "hardware": ["h100-sxm-80gb"],
+        "precisions": ["fp16"],
+        "frameworks": ["vllm"],
+    },
+    "workload": {"prompt_tokens": 512, "output_tokens": 128},
+}
+"""A one-configuration comparison request."""
 
 
 @pytest.fixture(autouse=True)

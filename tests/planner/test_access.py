@@ -8,17 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 from planner import access, comparisons, services
 from planner.models import ComparisonJob, Plan, Team
-from tests.planner.conftest import ESTIMATE_INPUTS
-
-REQUEST = {
-    "grid": {
-        "models": ["llama-3.1-8b"],
-        "hardware": ["h100-sxm-80gb"],
-        "precisions": ["fp16"],
-        "frameworks": ["vllm"],
-    },
-    "workload": {"prompt_tokens": 512, "output_tokens": 128},
-}
+from tests.planner.conftest import ESTIMATE_INPUTS, SMALL_COMPARISON
 
 
 def test_every_rule_names_a_role_and_every_kind_has_view():
@@ -38,14 +28,14 @@ def test_services_refuse_what_the_role_does_not_allow(team, plan, editor, viewer
     with pytest.raises(PermissionDenied, match="admin role in the team to delete a plan"):
         services.plan_delete(plan, user=editor)  # a team plan: admins delete
     with pytest.raises(PermissionDenied):
-        comparisons.comparison_submit(user=viewer, team=team, name="x", request=REQUEST)
+        comparisons.comparison_submit(user=viewer, team=team, name="x", request=SMALL_COMPARISON)
     assert Plan.objects.filter(name="x").count() == 0 and ComparisonJob.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_what_the_role_allows_goes_through(team, plan, editor, team_admin, catalog):
     services.plan_update(plan, user=editor, name="renamed")
-    job = comparisons.comparison_submit(user=editor, team=team, name="ok", request=REQUEST)
+    job = comparisons.comparison_submit(user=editor, team=team, name="ok", request=SMALL_COMPARISON)
     assert comparisons.comparison_cancel(job, user=editor)
     with pytest.raises(PermissionDenied):
         comparisons.comparison_delete(job, user=editor)

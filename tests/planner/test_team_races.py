@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from planner import services
 from planner.models import Membership, Plan, PlanVersion, Role, Team
-from tests.planner.conftest import ESTIMATE_INPUTS, _user
+from tests.planner.conftest import ESTIMATE_INPUTS, SMALL_COMPARISON, _user
 
 ROUNDS = 10
 
@@ -137,18 +137,9 @@ def test_cancel_beside_delete_of_a_comparison_is_never_a_500(transactional_catal
     ada, bob = _user("ada-jobs"), _user("bob-jobs")
     Membership.objects.create(team=team, user=ada, role=Role.ADMIN)
     Membership.objects.create(team=team, user=bob, role=Role.ADMIN)
-    request = {
-        "grid": {
-            "models": ["llama-3.1-8b"],
-            "hardware": ["h100-sxm-80gb"],
-            "precisions": ["fp16"],
-            "frameworks": ["vllm"],
-        },
-        "workload": {"prompt_tokens": 512, "output_tokens": 128},
-    }
     seen: set[int] = set()
     for round_ in range(ROUNDS):
-        job = comparisons.comparison_submit(user=ada, team=team, name=f"j{round_}", request=request)
+        job = comparisons.comparison_submit(user=ada, team=team, name=f"j{round_}", request=SMALL_COMPARISON)
         url = f"/api/v1/comparisons/{job.pk}/"
         statuses = _requests_at_once(("post", f"{url}cancel/", ada, {}), ("delete", url, bob, None))
         seen.update(statuses)
