@@ -61,7 +61,8 @@ class MeasurementSetViewSet(
         )
         stored = measurement_set_upload(user=request.user, team=data["team"], upload=upload)
         body = ms.MeasurementSetSerializer(stored, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+        # str(): the serializer's URL is a DRF Hyperlink, which a WSGI server refuses as a header value.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": str(body["url"])})
 
     def perform_destroy(self, instance):
         measurement_set_delete(instance, user=self.request.user)

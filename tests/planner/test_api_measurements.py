@@ -41,6 +41,7 @@ def test_an_editor_uploads_a_csv_and_reads_its_rows(catalog, team, client_for, e
     assert body["row_count"] == 3 and body["version"] == 1 and body["kind"] == "performance"
     assert body["file_format"] == "csv" and body["uploaded_by"] == "editor" and body["rejected"] == []
     assert response["Location"] == body["url"]
+    assert type(response.headers["Location"]) is str  # wsgiref refuses a str subclass (a 500 before)
     rows = client_for(editor).get(body["rows_url"]).json()["results"]
     assert [(r["line"], r["metric"], r["value"]) for r in rows] == [
         (2, "ttft_ms", 31.5),
