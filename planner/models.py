@@ -307,6 +307,21 @@ class PricePoint(models.Model):
         return f"{self.hardware.key} {self.provider} {self.kind} ${self.usd_per_gpu_hour}/h{scope}"
 
 
+class CatalogRevision(models.Model):
+    """The catalog's revision: one row (id 1) that database triggers (migration 0009) rewrite in the same
+    transaction as any insert, update, delete or truncate of Hardware, LLMModel or PricePoint rows, however
+    the write is made (save(), QuerySet.update(), bulk_create, the admin, raw SQL). Each process caches the
+    catalog it built under `token` (planner.specs.catalog_from_db) and rebuilds it when the token differs,
+    so an edit counts in the next estimate. `token` is random per write, never reused, so a rolled-back
+    write cannot make an old cached catalog look current; `counter` counts writes (for people)."""
+
+    counter = models.BigIntegerField(default=0)
+    token = models.CharField(max_length=32, blank=True)
+
+    def __str__(self) -> str:
+        return f"catalog revision {self.counter}"
+
+
 # --- Plans ------------------------------------------------------------------------------------------------
 
 

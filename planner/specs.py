@@ -11,6 +11,8 @@ public prices of several providers and dates, calculator/prices.py), then Hardwa
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 from django.db.models import Q
 
 from calculator.specs import Catalog, HardwareSpec, ModelSpec
-from planner.models import Hardware, LLMModel, PricePoint, Team
+from planner.models import CatalogRevision, Hardware, LLMModel, PricePoint, Team
 
 _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSpec))
 _HARDWARE_FIELDS = tuple(f.name for f in dataclasses.fields(HardwareSpec))
@@ -121,9 +123,47 @@ class DbCatalog:
     hardware_ids: dict[str, int]
 
 
+CATALOG_CACHE_TEAMS = 64
+"""Catalogs kept per process (one per team, since team prices differ), least recently used evicted."""
+_catalog_cache: OrderedDict[int | None, tuple[str, DbCatalog]] = OrderedDict()
+_catalog_cache_lock = threading.Lock()
+
+
+def catalog_revision() -> str | None:
+    """The catalog's current revision token (one indexed query); None where the row is missing (a test's
+    flush), in which case nothing is cached."""
+    return CatalogRevision.objects.filter(pk=1).values_list("token", flat=True).first()
+
+
 def catalog_from_db(team: Team | int | None = None) -> DbCatalog:
-    """The whole catalog as the engine's Catalog, read now (three queries), so an edit counts at once."""
-    price_points = prices(team)
+    """The whole catalog as the engine's Catalog with the team's prices, as it is in the database now.
+
+    Cached per process and team under the catalog revision (models.CatalogRevision), which database
+    triggers rewrite in the transaction of any catalog or price write: a cache hit costs one query, and an
+    edit counts in the next estimate. The token is read before the rows, so a write committed while they
+    are read leaves a catalog at least as new as its label (the next call sees the new token and rebuilds).
+    The returned catalog is shared: callers must not mutate it."""
+    team_id = team.pk if isinstance(team, Team) else team
+    token = catalog_revision()
+    if token is not None:
+        with _catalog_cache_lock:
+            hit = _catalog_cache.get(team_id)
+            if hit is not None and hit[0] == token:
+                _catalog_cache.move_to_end(team_id)
+                return hit[1]
+    db = _build_catalog(team_id)
+    if token is not None:
+        with _catalog_cache_lock:
+            _catalog_cache[team_id] = (token, db)
+            _catalog_cache.move_to_end(team_id)
+            while len(_catalog_cache) > CATALOG_CACHE_TEAMS:
+                _catalog_cache.popitem(last=False)
+    return db
+
+
+def _build_catalog(team_id: int | None) -> DbCatalog:
+    """The catalog read from the tables (three queries)."""
+    price_points = prices(team_id)
     hardware_rows = list(Hardware.objects.all())
     model_rows = list(LLMModel.objects.all())
     hw_prices = {row.key: price_for(row, price_points) for row in hardware_rows}
