@@ -11,15 +11,16 @@ Rows named in data/exclusions.csv are left out of the fit with their reason; val
 
 Cross-validation refits on all rows but one source (leave-one-source-out) or one hardware entry
 (leave-one-hardware-out) and predicts the held-out rows; the held-out error is the one reported.
+
+Rows and exclusions come in as data; reading the files, writing the calibration and its report and printing
+the tables are the command line's (`calculator.cli_validate.run_calibration`).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date
@@ -27,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 from scipy.optimize import minimize
 
 from calculator.calibration import (
@@ -50,7 +49,6 @@ from calculator.validate import (
     predict_performance,
     predict_rows,
     prepare_performance,
-    read_rows,
 )
 
 MIN_ROWS = 3
@@ -59,7 +57,6 @@ PRIOR_ROWS = 5.0
 """Shrinkage: an entry's parameters are pulled towards its parent's as if the parent were backed by this
 many rows (penalty PRIOR_ROWS / n x sum of squared log ratios), so a group of a few rows moves its values
 only as far as its evidence warrants (empirical-Bayes partial pooling, Gelman & Hill 2007, ch. 12)."""
-EXCLUSIONS_PATH = Path(__file__).parent / "data" / "exclusions.csv"
 BOUNDS: dict[str, tuple[float, float]] = {
     "bandwidth_efficiency": (0.05, 0.95),
     "compute_efficiency": (0.02, 1.0),
@@ -87,13 +84,6 @@ class's cap lies, so it is barely pulled."""
 SHRINK_FLOOR = {name: (0.0 if low > 0 else high * 0.01) for name, (low, high) in BOUNDS.items()}
 """Added to both sides of a log ratio so overheads that may be 0 still have a finite distance."""
 LOG_CLIP = float(np.log(4.0))
-
-
-def load_exclusions(path: Path = EXCLUSIONS_PATH) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    with open(path, newline="") as handle:
-        return {row["id"]: row["reason"] for row in csv.DictReader(handle)}
 
 
 def _loss(pred: np.ndarray, measured: np.ndarray) -> float:
@@ -230,9 +220,11 @@ def fit_memory(rows: list[dict[str, str]]) -> dict[str, float]:
     return {"logits_factor": round(factor, 4), "hidden_factor": 0.0, "base_bytes": round(max(base, 0.0), 0)}
 
 
-def _split_rows(
+def split_rows(
     rows: list[dict[str, str]], exclusions: dict[str, str]
 ) -> tuple[list[tuple[dict[str, str], Any]], list[dict[str, str]]]:
+    """(performance rows with their deployments, memory rows) the fit uses: rows named in `exclusions` and
+    performance rows that map to no deployment are left out."""
     catalog = default_catalog()
     perf, mem = [], []
     for row in rows:
@@ -340,25 +332,22 @@ def error_bands(
     return out
 
 
-def run_calibration(
-    files: list[str],
+def fit_calibration(
+    files: Sequence[str],
+    per_file: dict[str, list[dict[str, str]]],
+    perf: list[tuple[dict[str, str], Any]],
+    mem_rows: list[dict[str, str]],
     *,
-    out: str | None = None,
-    console: Console | None = None,
+    excluded: int,
     cross_validate_folds: bool = True,
     sweeps: int = 2,
-) -> dict[str, Any]:
-    console = console or Console()
-    per_file = {str(f): read_rows(f) for f in files}
+) -> tuple[Calibration, dict[str, Any]]:
+    """The calibration fitted on the rows of `files` (`per_file`: each file's rows, split by `split_rows`
+    into `perf` and `mem_rows`; `excluded` rows were left out), with its error bands and provenance, and the
+    report: the in-sample error and, with `cross_validate_folds`, both cross-validations' error tables."""
     rows = [row for file_rows in per_file.values() for row in file_rows]
     file_of = {row["id"]: f for f, file_rows in per_file.items() for row in file_rows}
-    exclusions = load_exclusions()
-    perf, mem_rows = _split_rows(rows, exclusions)
     memory = fit_memory(mem_rows) if mem_rows else dict(MEMORY_PRIORS)
-    console.print(
-        f"fitting on {len(perf)} performance rows, {len(mem_rows)} memory rows "
-        f"({len(exclusions)} excluded, see {EXCLUSIONS_PATH.name})"
-    )
     fitted = fit_performance(perf, base=Calibration(memory=memory), sweeps=sweeps)
     in_sample = predict_rows(rows, calibration=fitted)
     report: dict[str, Any] = {"in_sample": in_sample.summary()}
@@ -388,7 +377,6 @@ def run_calibration(
             bands.setdefault(key, {}).update(
                 {m: round(float(np.median(v)), 4) for m, v in metrics.items() if len(v) >= 3}
             )
-        _render_cv(report, console)
     final = replace(
         fitted,
         error_bands=bands,
@@ -396,41 +384,20 @@ def run_calibration(
             "source": "calculator/data/calibration.json",
             "fitted_on": [Path(f).name for f in files],
             "rows": len(perf),
-            "excluded": len(exclusions),
+            "excluded": excluded,
             "date": date.today().isoformat(),
             "method": "hierarchical partial pooling, Powell's method on mean |log error|; error bands = "
             "leave-one-source-out median APE (leave-one-hardware-out where a group has a single source)",
         },
     )
-    if out:
-        target = Path(out)
-        target.write_text(final.to_json())
-        console.print(f"wrote {target}")
-        report_path = target.with_name(target.stem + "_report.json")
-        report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        console.print(f"wrote {report_path}")
-    _render_summary("in-sample", report["in_sample"]["metrics"], console)
-    return report
+    return final, report
 
 
-def _render_summary(title: str, metrics: dict[str, dict[str, float]], console: Console) -> None:
-    table = Table(title=f"{title}: absolute percentage error per metric")
-    for col in ("metric", "n", "median", "mean", "within 25%"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
-    for name, s in metrics.items():
-        table.add_row(
-            name, str(s["n"]), f"{s['median_ape']:.1%}", f"{s['mean_ape']:.1%}", f"{s['within_25pct']:.0%}"
-        )
-    console.print(table)
-
-
-def _render_cv(report: dict[str, Any], console: Console) -> None:
-    for key, title in (
-        ("leave_one_source_out", "leave-one-source-out"),
-        ("leave_one_hardware_out", "leave-one-hardware-out"),
-    ):
-        _render_summary(title, report[key]["metrics"], console)
-        _render_summary(f"{title} (metric | scenario | family)", report[key]["detail"], console)
-
-
-__all__ = ["DEFAULT_PATH", "cross_validate", "fit_memory", "fit_performance", "run_calibration"]
+__all__ = [
+    "DEFAULT_PATH",
+    "cross_validate",
+    "fit_calibration",
+    "fit_memory",
+    "fit_performance",
+    "split_rows",
+]

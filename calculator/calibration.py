@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,12 @@ class Calibration:
         return None
 
     def table(self) -> dict[str, np.ndarray]:
-        """Each parameter as an array indexed [family_index, hardware_class_index]."""
+        """Each parameter as an array indexed [family_index, hardware_class_index] (built once per
+        calibration: its entries are not changed after construction; fits build new calibrations)."""
+        return self._table
+
+    @cached_property
+    def _table(self) -> dict[str, np.ndarray]:
         out = {}
         for name in EFFICIENCY_PARAMS:
             grid = np.empty((len(FAMILIES), len(HARDWARE_CLASSES)))

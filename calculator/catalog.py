@@ -149,6 +149,7 @@ _MODEL_COLUMNS = [
     "moe_shared_experts",
     "tied_embeddings",
     "native_precision",
+    "proxy_note",
     "notes",
     "source",
 ]
@@ -231,6 +232,7 @@ def _model(row: _Row) -> ModelSpec:
         moe_shared_experts=row.integer("moe_shared_experts"),
         tied_embeddings=row.boolean("tied_embeddings"),
         native_precision=row.text("native_precision") or "bf16",
+        proxy_note=row.text("proxy_note"),
         aliases=row.aliases(),
         notes=row.text("notes"),
         source=row.text("source"),

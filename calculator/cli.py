@@ -575,7 +575,8 @@ def cmd_hardware(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    from calculator.validate import breakdown, render_breakdown, render_report, validate_file
+    from calculator.cli_validate import render_breakdown, render_report, validate_file
+    from calculator.validate import breakdown
 
     calibration = load_calibration(args.calibration) if args.calibration else None
     report = validate_file(args.files, calibration=calibration)
@@ -592,7 +593,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
-    from calculator.calibrate import run_calibration
+    from calculator.cli_validate import run_calibration
 
     run_calibration(args.files, out=args.out, console=console, cross_validate_folds=not args.no_cv)
     return 0

@@ -1,8 +1,9 @@
 """Column groups: the engine's inputs as numpy arrays, one element per configuration.
 
-Each group is a frozen dataclass of equally long float64 arrays. A grid of configurations is built by taking
-rows of small per-entity tables with index arrays (`take`), so a million configurations cost a few gathers,
-and a single estimate is the same code with length-1 arrays.
+Each group is a frozen dataclass of equally long float64 arrays; a code column holds its enum's values
+(`frameworks.MemoryRule`, `precisions.WeightScope`) and formulas compare it with the members. A grid of
+configurations is built by taking rows of small per-entity tables with index arrays (`take`), so a million
+configurations cost a few gathers, and a single estimate is the same code with length-1 arrays.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Self
 import numpy as np
 
 from calculator.frameworks import FrameworkSpec
-from calculator.precisions import PrecisionSpec
+from calculator.precisions import PrecisionSpec, WeightScope
 from calculator.specs import HardwareSpec, ModelSpec
 
 Array = np.ndarray
@@ -26,21 +27,16 @@ def hardware_class(kind: str) -> str:
     return kind if kind in HARDWARE_CLASSES else "consumer_gpu"
 
 
-SCOPE_CODES = {"all": 0.0, "linear": 1.0, "experts": 2.0}
-MEMORY_RULE_CODES = {
-    "utilization_of_total": 0.0,
-    "fraction_of_free": 1.0,
-    "static_fraction": 2.0,
-    "full_context": 3.0,
-    "dynamic": 4.0,
-}
-
-
 class Columns:
     """Mixin: gather rows of every array field with one index array."""
 
     def take(self, index: Array) -> Self:
-        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})  # type: ignore[arg-type]
+        return type(self)(
+            **{
+                f.name: value[index] if np.ndim(value := getattr(self, f.name)) else value
+                for f in fields(self)
+            }
+        )  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(getattr(self, fields(self)[0].name))  # type: ignore[arg-type]
@@ -159,7 +155,7 @@ class HardwareColumns(Columns):
 class PrecisionColumns(Columns):
     weight_bytes: Array
     scope: Array
-    """0 = every weight quantised, 1 = linear layers only, 2 = routed experts only."""
+    """`WeightScope` code: every weight quantised, linear layers only or routed experts only."""
     compute_path: Array
     """Index into COMPUTE_PATHS."""
     weight_only: Array
@@ -169,7 +165,7 @@ class PrecisionColumns(Columns):
         records = [
             {
                 "weight_bytes": s.bytes_per_weight,
-                "scope": SCOPE_CODES[s.scope],
+                "scope": float(WeightScope.of(s.scope)),
                 "compute_path": float(COMPUTE_PATHS.index(s.compute_path)),
                 "weight_only": float(s.weight_only),
             }
@@ -184,6 +180,7 @@ COMPUTE_PATHS = ("fp32", "fp16", "bf16", "fp8", "fp4", "int8")
 @dataclass(frozen=True, kw_only=True)
 class FrameworkColumns(Columns):
     memory_rule: Array
+    """`frameworks.MemoryRule` code."""
     memory_fraction: Array
     runtime_overhead_bytes: Array
     tp_comm_buffer_bytes: Array
@@ -199,7 +196,7 @@ class FrameworkColumns(Columns):
     def from_specs(cls, specs: list[FrameworkSpec]) -> FrameworkColumns:
         records = [
             {
-                "memory_rule": MEMORY_RULE_CODES[s.memory_rule],
+                "memory_rule": float(s.memory_rule),
                 "memory_fraction": s.memory_fraction,
                 "runtime_overhead_bytes": s.runtime_overhead_bytes,
                 "tp_comm_buffer_bytes": s.tp_comm_buffer_bytes,
@@ -258,3 +255,7 @@ class WorkloadColumns(Columns):
     prompt+output."""
     gpu_memory_utilization: Array
     """Framework memory fraction override; 0 = the framework's default."""
+    attention_data_parallel: Array | float = 1.0
+    """Attention data-parallel groups among the tensor_parallel GPUs of a stage (SGLang --enable-dp-attention,
+    TensorRT-LLM enable_attention_dp): attention runs tensor-parallel over tp / d GPUs with its own sequences
+    in each of the d groups, while routed experts stay sharded over all tp GPUs (expert parallel). 1 = off."""

@@ -12,6 +12,7 @@ needs is the serving model's answer (calculator.planning.sizing), never this mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -19,7 +20,27 @@ from calculator.columns import Array
 
 HOURS_PER_MONTH = 730.0
 HOURS_PER_YEAR = 8760.0
-DEPLOYMENT_MODES = ("local", "cloud", "edge")
+
+
+class DeploymentMode(IntEnum):
+    """Where a deployment runs, as the engine's arrays carry it (`ConfigBatch.deployment_mode`); inputs and
+    results name it in lowercase ("cloud")."""
+
+    LOCAL = 0
+    """Owned hardware: purchase price amortised plus energy."""
+    CLOUD = 1
+    """Rented by the GPU-hour (energy in the price); the network round trip adds to TTFT and latency."""
+    EDGE = 2
+    """Owned and power-capped, part of memory left to the OS (`CostAssumptions.edge_*`)."""
+
+    @classmethod
+    def of(cls, name: str) -> DeploymentMode:
+        """The mode a name gives ("cloud" -> CLOUD)."""
+        return cls[name.upper()]
+
+
+DEPLOYMENT_MODES: tuple[str, ...] = tuple(mode.name.lower() for mode in DeploymentMode)
+"""The names inputs accept, in code order: ("local", "cloud", "edge")."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +86,8 @@ def deployment_costs(
     output_tokens_per_s: Array,
     assumptions: CostAssumptions,
 ) -> CostColumns:
-    """Cost of `num_gpus` GPUs per hour and per month, and unit costs at the given throughput."""
+    """Cost of `num_gpus` GPUs per hour and per month, and unit costs at the given throughput; `mode` holds
+    `DeploymentMode` codes."""
     energy = (
         tdp_watts
         * num_gpus
@@ -75,7 +97,7 @@ def deployment_costs(
         * assumptions.pue
     )
     amortised = purchase_usd * num_gpus / (assumptions.lifetime_years * HOURS_PER_YEAR)
-    cloud = mode == 1.0
+    cloud = mode == DeploymentMode.CLOUD
     hourly = np.where(cloud, cloud_usd_per_hour * num_gpus, amortised + energy)
     price_missing = np.where(cloud, cloud_usd_per_hour <= 0, purchase_usd <= 0)
     energy_hourly = np.where(cloud, 0.0, energy)

@@ -7,6 +7,7 @@ the comparison service with millions of rows, so both paths are the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import IntFlag
 
 import numpy as np
 
@@ -19,30 +20,60 @@ from calculator.columns import (
     PrecisionColumns,
     WorkloadColumns,
 )
-from calculator.cost import CostAssumptions, CostColumns, deployment_costs
+from calculator.cost import CostAssumptions, CostColumns, DeploymentMode, deployment_costs
 from calculator.memory import (
     activation_peak_bytes,
     kv_bytes_per_sequence,
     kv_bytes_per_token_all_layers,
     kv_pool_bytes,
     memory_capacity_bytes,
+    reserves_fraction_of_total,
     runtime_overhead_bytes,
     weight_bytes_per_device,
 )
 from calculator.performance import decode_roofline_tokens_per_s, decode_step_time_s, prefill_terms
 
-# Blocker bits: a configuration with any bit set cannot run as specified.
-BLOCKERS = {
-    1: ("does_not_fit", "weights, activations and KV cache exceed the device memory"),
-    2: (
-        "tp_heads",
-        "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)",
-    ),
-    4: ("gpu_count", "num_gpus must be a multiple of tensor_parallel x pipeline_parallel (whole replicas)"),
-    8: ("context_too_long", "prompt + output tokens exceed the model's maximum context"),
-    16: ("precision_unsupported", "the framework or hardware does not run this precision"),
-    32: ("no_kv_room", "no memory left for even one sequence's KV cache"),
+
+class Blocker(IntFlag):
+    """Why a configuration cannot run as specified, one bit each; `ResultColumns.blockers` holds their union
+    per configuration as an integer array (0: it runs), so a grid is tested with `blockers & Blocker.X`."""
+
+    DOES_NOT_FIT = 1
+    TP_HEADS = 2
+    GPU_COUNT = 4
+    CONTEXT_TOO_LONG = 8
+    PRECISION_UNSUPPORTED = 16
+    NO_KV_ROOM = 32
+
+    @property
+    def code(self) -> str:
+        """The name findings, rejections and API errors use ("does_not_fit", ...)."""
+        return (self.name or "").lower()
+
+    @classmethod
+    def of(cls, code: str) -> Blocker:
+        """The blocker a code names (`Blocker.of("tp_heads") is Blocker.TP_HEADS`)."""
+        return cls[code.upper()]
+
+
+BLOCKERS: dict[Blocker, tuple[str, str]] = {
+    bit: (bit.code, message)
+    for bit, message in (
+        (Blocker.DOES_NOT_FIT, "weights, activations and KV cache exceed the device memory"),
+        (
+            Blocker.TP_HEADS,
+            "tensor parallel degree must divide the attention heads and the KV heads (or be a multiple)",
+        ),
+        (
+            Blocker.GPU_COUNT,
+            "num_gpus must be a multiple of tensor_parallel x pipeline_parallel (whole replicas)",
+        ),
+        (Blocker.CONTEXT_TOO_LONG, "prompt + output tokens exceed the model's maximum context"),
+        (Blocker.PRECISION_UNSUPPORTED, "the framework or hardware does not run this precision"),
+        (Blocker.NO_KV_ROOM, "no memory left for even one sequence's KV cache"),
+    )
 }
+"""Each blocker's (code, message): a configuration with any of them set cannot run as specified."""
 BLOCKER_NAMES = {bit: name for bit, (name, _) in BLOCKERS.items()}
 
 
@@ -55,11 +86,11 @@ class ConfigBatch:
     efficiency: EfficiencyColumns
     workload: WorkloadColumns
     deployment_mode: Array
-    """0 local, 1 cloud, 2 edge (cost.DEPLOYMENT_MODES)."""
+    """`cost.DeploymentMode` codes (integers)."""
     requests_per_hour: Array
     compat_blockers: Array
-    """Blocker bits decided from names (framework x precision x hardware), see `compat_blockers` in
-    grid.py."""
+    """`Blocker.PRECISION_UNSUPPORTED` or 0 per configuration, decided from the entities (framework x
+    precision x hardware, `grid.compat_reasons`)."""
     memory_logits_factor: float
     memory_hidden_factor: float
     memory_base_bytes: float
@@ -95,6 +126,7 @@ class ResultColumns:
     requests_per_s: Array
     roofline_tokens_per_s_per_user: Array
     blockers: Array
+    """The union of each configuration's `Blocker` bits, an integer array (0: it runs)."""
     cost: CostColumns
 
     def __len__(self) -> int:
@@ -116,7 +148,7 @@ def replica_count(w: WorkloadColumns) -> Array:
 def _edge_scaled(batch: ConfigBatch, assumptions: CostAssumptions) -> HardwareColumns:
     """Edge deployments run power-capped with part of memory left to the OS (cost.CostAssumptions)."""
     h = batch.hardware
-    edge = batch.deployment_mode == 2.0
+    edge = batch.deployment_mode == DeploymentMode.EDGE
     if not edge.any():
         return h
     power = np.where(edge, assumptions.edge_power_factor, 1.0)
@@ -181,7 +213,7 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     kv_needed = kv_per_sequence * batch_size
     kv_per_token = kv_bytes_per_token_all_layers(m, w)
     needed = weights + activations + overhead + kv_needed
-    reserved = np.where((f.memory_rule == 0.0) | (f.memory_rule == 2.0), capacity, needed)
+    reserved = np.where(reserves_fraction_of_total(f), capacity, needed)
     fits = (pool > 0) & (kv_needed <= pool + 1.0)
     max_context = np.where(pool > 0, np.floor(pool / np.maximum(kv_per_token * batch_size, 1.0)), 0.0)
     max_context = np.minimum(max_context, m.max_context_tokens)
@@ -191,7 +223,7 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     lone_prefill = prefill_phase.time_s(np.ones(()))  # no batch axis: one prompt alone
     mean_context = w.prompt_tokens + w.output_tokens / 2.0
     tpot = decode_step_time_s(m, h, p, f, w, e, batch_size, mean_context)
-    rtt = np.where(batch.deployment_mode == 1.0, assumptions.network_rtt_s, 0.0)
+    rtt = np.where(batch.deployment_mode == DeploymentMode.CLOUD, assumptions.network_rtt_s, 0.0)
     ttft = prefill + rtt
     e2e = ttft + np.maximum(w.output_tokens - 1.0, 0.0) * tpot
     pipeline_overlap = np.minimum(batch_size, w.pipeline_parallel)
@@ -203,14 +235,14 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
 
     # Not in place: with broadcast (grid-shaped) columns each term may have a different shape.
     blockers = batch.compat_blockers.astype(np.int64)
-    blockers = blockers | np.where(~fits & (pool > 0), 1, 0)
-    blockers = blockers | np.where(pool <= 0, 1 | 32, 0)
+    blockers = blockers | np.where(~fits & (pool > 0), Blocker.DOES_NOT_FIT, 0)
+    blockers = blockers | np.where(pool <= 0, Blocker.DOES_NOT_FIT | Blocker.NO_KV_ROOM, 0)
     heads_ok = (f.tp_splits_heads == 0) | (m.num_attention_heads % w.tensor_parallel == 0) & (
         (m.num_kv_heads % w.tensor_parallel == 0) | (w.tensor_parallel % m.num_kv_heads == 0) | (m.is_mla > 0)
     )
-    blockers = blockers | np.where(heads_ok, 0, 2)
-    blockers = blockers | np.where(replicas >= 1.0, 0, 4)
-    blockers = blockers | np.where(sequence_tokens <= m.max_context_tokens, 0, 8)
+    blockers = blockers | np.where(heads_ok, 0, Blocker.TP_HEADS)
+    blockers = blockers | np.where(replicas >= 1.0, 0, Blocker.GPU_COUNT)
+    blockers = blockers | np.where(sequence_tokens <= m.max_context_tokens, 0, Blocker.CONTEXT_TOO_LONG)
 
     cost = deployment_costs(
         mode=batch.deployment_mode,

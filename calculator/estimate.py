@@ -18,7 +18,7 @@ from calculator.calibration import Calibration, default_calibration
 from calculator.columns import hardware_class
 from calculator.cost import CostAssumptions
 from calculator.deployment import Deployment, deployments_batch, resolve_deployment
-from calculator.engine import BLOCKERS, ResultColumns, evaluate
+from calculator.engine import BLOCKERS, Blocker, ResultColumns, evaluate
 from calculator.frameworks import framework_era
 from calculator.grid import compat_reasons
 from calculator.serving import burst_operating_point, online_operating_point
@@ -216,10 +216,11 @@ def performance_score(
 
 def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[Finding]]:
     blockers: list[Finding] = []
-    bits = int(r["blockers"])
+    bits = Blocker(int(r["blockers"]))
     for bit, (code, message) in BLOCKERS.items():
-        if bits & bit and code != "precision_unsupported":
-            if code == "does_not_fit":
+        # Precision findings name their reasons (compat_reasons) rather than the blocker's generic message.
+        if bit in bits and bit is not Blocker.PRECISION_UNSUPPORTED:
+            if bit is Blocker.DOES_NOT_FIT:
                 message = (
                     f"needs {r['total_bytes'] / GIB:.1f} GiB per device but {d.hardware.name} has "
                     f"{r['capacity_bytes'] / GIB:.1f} GiB usable"
@@ -230,14 +231,14 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
         for m in compat_reasons(d.framework, d.precision, d.hardware)
     )
     warnings: list[Finding] = []
-    if r["memory_utilization"] > TIGHT_UTILIZATION and not bits & 1:
+    if r["memory_utilization"] > TIGHT_UTILIZATION and Blocker.DOES_NOT_FIT not in bits:
         warnings.append(
             Finding(code="tight_memory", message=f"uses {r['memory_utilization']:.0%} of device memory")
         )
     if (
         d.precision.compute_path == "fp8"
         and d.hardware.fp8_dense_flops <= 0
-        and d.framework.key != "tensorrt-llm"
+        and not d.framework.fp8_needs_fp8_tensor_cores
     ):
         warnings.append(
             Finding(
@@ -254,7 +255,10 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
                 message="tensor parallelism over PCIe: all-reduces cost more than on NVLink",
             )
         )
-    if d.prompt_tokens + d.output_tokens > d.model.max_context_tokens * 0.9 and not bits & 8:
+    if (
+        d.prompt_tokens + d.output_tokens > d.model.max_context_tokens * 0.9
+        and Blocker.CONTEXT_TOO_LONG not in bits
+    ):
         warnings.append(
             Finding(code="near_context_limit", message="the request is near the model's context limit")
         )
@@ -268,15 +272,8 @@ def _findings(d: Deployment, r: dict[str, float]) -> tuple[list[Finding], list[F
                 ),
             )
         )
-    if d.model.key == "gpt-3-175b":
-        warnings.append(
-            Finding(
-                code="proxy_model",
-                message=(
-                    "GPT-4's architecture is unpublished; it is modelled as a GPT-3-175B-shaped dense model"
-                ),
-            )
-        )
+    if d.model.proxy_note:
+        warnings.append(Finding(code="proxy_model", message=d.model.proxy_note))
     return blockers, warnings
 
 

@@ -1,4 +1,5 @@
-"""Serving frameworks: how each one reserves memory and which calibration family it belongs to.
+"""Serving frameworks: how each one reserves memory, which calibration family it belongs to, and where and on
+which weight formats it runs (the fields `grid.compat_reasons` checks).
 
 Memory rules (the engines' documented semantics):
 - vllm: KV pool = gpu_memory_utilization x total memory - weights - profiled activation peak - non-torch
@@ -22,16 +23,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
-
-MemoryRule = Literal["utilization_of_total", "fraction_of_free", "static_fraction", "full_context", "dynamic"]
+from enum import IntEnum
 
 GIB = 2**30
+
+
+class MemoryRule(IntEnum):
+    """How a framework sizes its KV pool (each engine's documented rule in the module docstring); the code
+    `FrameworkColumns.memory_rule` carries."""
+
+    UTILIZATION_OF_TOTAL = 0
+    """A fraction of total memory holds everything; the KV pool is what the rest leaves of it (vLLM)."""
+    FRACTION_OF_FREE = 1
+    """The KV pool is a fraction of the memory free after loading (TensorRT-LLM, LMDeploy)."""
+    STATIC_FRACTION = 2
+    """Weights and KV pool are a fraction of total memory (SGLang)."""
+    FULL_CONTEXT = 3
+    """KV for the whole context allocated up front (llama.cpp)."""
+    DYNAMIC = 4
+    """KV sized for the requests actually served."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class FrameworkSpec:
     key: str
+    name: str
+    """How messages name it ("vLLM", "TensorRT-LLM")."""
     family: str
     memory_rule: MemoryRule
     memory_fraction: float
@@ -64,14 +81,40 @@ class FrameworkSpec:
     group-64 affine format, not AWQ)."""
     legacy: bool = False
     """An old build kept to model measurements made with it; left out of whole-catalog ("*") comparisons."""
+    era: str = ""
+    """How an estimate names the engine era this entry models (`inputs.framework_era`); empty where the
+    framework has one era so far."""
+    needs_discrete_gpu: bool = False
+    """Runs on discrete GPUs only: a CPU or Apple silicon cannot run it."""
+    nvidia_only: bool = False
+    """Runs on NVIDIA GPUs only (CUDA kernels without a port to other vendors)."""
+    apple_only: bool = False
+    """Runs on Apple silicon's GPU only (Metal)."""
+    no_metal_backend: bool = False
+    """Has no Metal backend, so Apple silicon cannot run it (vLLM: its CPU backend still serves CPUs)."""
+    fp8_needs_fp8_tensor_cores: bool = False
+    """FP8 checkpoints run only on FP8 tensor cores (Ada, Hopper or newer); without this, a framework upcasts
+    FP8 weights to 16-bit on older hardware (an estimate's `fp8_weight_only` warning)."""
+    fp4_without_fp4_tensor_cores: bool = False
+    """Runs FP4-compute checkpoints on hardware without FP4 tensor cores by dequantising them; otherwise FP4
+    needs Blackwell."""
+    weight_formats: tuple[str, ...] | None = None
+    """None: it loads any precision that allows it (`PrecisionSpec.frameworks`). Otherwise it loads only its
+    own file formats, the precisions made for it (whose `frameworks` name it), plus these keys."""
+    weight_formats_note: str = ""
+    """How a refusal describes `weight_formats` ("loads GGUF files (fp16, q8_0, q4_k_m, ...)")."""
+    smaller_precisions: tuple[str, ...] = ("fp8", "int8", "int4-awq")
+    """Precisions the advice suggests to shrink the weights, largest first (those smaller than the one
+    asked)."""
     aliases: tuple[str, ...] = ()
     description: str = ""
 
 
 _LLAMA_CPP = FrameworkSpec(
     key="llama.cpp",
+    name="llama.cpp",
     family="llama.cpp",
-    memory_rule="full_context",
+    memory_rule=MemoryRule.FULL_CONTEXT,
     memory_fraction=1.0,
     runtime_overhead_bytes=0.3 * GIB,
     tp_comm_buffer_bytes=0.0,
@@ -81,6 +124,11 @@ _LLAMA_CPP = FrameworkSpec(
     tp_splits_heads=False,
     fp16_accumulate=True,
     materialises_attention=True,
+    # GGUF files: the precisions made for llama.cpp (precisions.py) and these unquantised or natively
+    # quantised (gpt-oss MXFP4) weights.
+    weight_formats=("fp32", "fp16", "bf16", "mxfp4"),
+    weight_formats_note="loads GGUF files (fp16, q8_0, q4_k_m, ...)",
+    smaller_precisions=("q8_0", "q5_k_m", "q4_k_m"),
     aliases=("llamacpp", "llama-cpp", "ik_llama.cpp", "ollama", "gguf", "llamafile"),
     description="llama.cpp: GGUF, CPU/GPU/Metal, KV cache for the whole context up front",
 )
@@ -88,8 +136,9 @@ _LLAMA_CPP = FrameworkSpec(
 
 _VLLM = FrameworkSpec(
     key="vllm",
+    name="vLLM",
     family="vllm",
-    memory_rule="utilization_of_total",
+    memory_rule=MemoryRule.UTILIZATION_OF_TOTAL,
     memory_fraction=0.9,
     runtime_overhead_bytes=0.25 * GIB,
     tp_comm_buffer_bytes=1.82 * GIB,
@@ -99,6 +148,9 @@ _VLLM = FrameworkSpec(
     # The V1 engine (the default since 0.8) always schedules chunked prefill: each step carries up to
     # max_num_batched_tokens of prompts beside the running sequences' decodes.
     mixes_prefill_and_decode=True,
+    era="vLLM V1 engine (0.8 and later)",
+    no_metal_backend=True,
+    fp4_without_fp4_tensor_cores=True,
     # Text Generation Inference serves with the same machinery (paged and flash attention kernels,
     # continuous batching, CUDA graphs), not with transformers' eager generate().
     aliases=("vLLM", "tgi", "text-generation-inference"),
@@ -107,8 +159,9 @@ _VLLM = FrameworkSpec(
 
 _TENSORRT_LLM = FrameworkSpec(
     key="tensorrt-llm",
+    name="TensorRT-LLM",
     family="tensorrt-llm",
-    memory_rule="fraction_of_free",
+    memory_rule=MemoryRule.FRACTION_OF_FREE,
     memory_fraction=0.9,
     runtime_overhead_bytes=0.75 * GIB,
     tp_comm_buffer_bytes=0.5 * GIB,
@@ -116,6 +169,10 @@ _TENSORRT_LLM = FrameworkSpec(
     max_num_seqs=2048,
     max_num_batched_tokens=8192,
     mixes_prefill_and_decode=True,
+    era="TensorRT-LLM 1.x (PyTorch backend)",
+    needs_discrete_gpu=True,
+    nvidia_only=True,
+    fp8_needs_fp8_tensor_cores=True,
     aliases=("trt-llm", "trtllm", "tensorrt_llm"),
     description="NVIDIA TensorRT-LLM 1.x: PyTorch backend (trtllm-serve), in-flight batching",
 )
@@ -130,6 +187,10 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             family="vllm-v0",
             legacy=True,
             mixes_prefill_and_decode=False,
+            era="vLLM V0 engine (before 0.8)",
+            # No release had a Metal backend; FP4 weights without FP4 tensor cores (Marlin's weight-only
+            # path) came with the V1 era.
+            fp4_without_fp4_tensor_cores=False,
             aliases=("vllm-v0-engine", "vllm-legacy"),
             # The V0 engine (vLLM before 0.8, when V1 became the default) scheduled prompts first and spent
             # milliseconds of Python per step; its 2024 rows are calibrated as their own family, shrunk
@@ -142,6 +203,9 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             key="tensorrt-llm-v0",
             family="tensorrt-llm-v0",
             legacy=True,
+            era="TensorRT-LLM before 1.0 (TensorRT engines)",
+            # TensorRT engines ran on NVIDIA discrete GPUs only, FP8 on FP8 tensor cores (Ada, Hopper), like
+            # 1.x: the platform rules carry over.
             aliases=("trt-llm-v0", "tensorrt-llm-legacy"),
             # Releases before 1.0 built a TensorRT engine per model; 1.0 made the PyTorch backend the
             # default (trtllm-serve / trtllm-bench), with its own kernels and scheduler. The 0.x perf tables
@@ -150,14 +214,17 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
         ),
         FrameworkSpec(
             key="sglang",
+            name="SGLang",
             family="sglang",
-            memory_rule="static_fraction",
+            memory_rule=MemoryRule.STATIC_FRACTION,
             memory_fraction=0.88,
             runtime_overhead_bytes=0.5 * GIB,
             tp_comm_buffer_bytes=1.0 * GIB,
             cuda_graph_bytes=0.9 * GIB,
             max_num_seqs=1024,
             max_num_batched_tokens=8192,
+            needs_discrete_gpu=True,
+            fp4_without_fp4_tensor_cores=True,
             aliases=("sgl",),
             description="SGLang: RadixAttention, continuous batching",
         ),
@@ -167,30 +234,35 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             key="llama.cpp-2023",
             family="llama.cpp-2023",
             legacy=True,
+            era="llama.cpp builds of 2023",
             aliases=("llama.cpp-legacy", "llamacpp-2023"),
             description="llama.cpp builds of 2023 (cuBLAS prompt processing, before the 2024 CUDA kernels), "
             "calibrated on their own measurements: ~1.4x slower prompt processing per FLOP on the same GPU",
         ),
         FrameworkSpec(
             key="lmdeploy",
+            name="LMDeploy",
             # TurboMind is a compiled C++/CUDA engine (fused attention, persistent batching, paged "blocked"
             # KV cache): the compiled-engine family is its nearest measured kin.
             family="tensorrt-llm-v0",
-            memory_rule="fraction_of_free",
+            memory_rule=MemoryRule.FRACTION_OF_FREE,
             memory_fraction=0.8,  # TurbomindEngineConfig.cache_max_entry_count default
             runtime_overhead_bytes=0.5 * GIB,  # assumed: CUDA context and workspace, as for the other engines
             tp_comm_buffer_bytes=0.5 * GIB,
             cuda_graph_bytes=0.0,
             max_num_seqs=128,  # TurbomindEngineConfig.max_batch_size default
             max_num_batched_tokens=8192,  # max_prefill_token_num default
+            needs_discrete_gpu=True,
+            nvidia_only=True,
             aliases=("turbomind", "lmdeploy-turbomind"),
             description="LMDeploy TurboMind: C++/CUDA engine, persistent batching; calibrated as the "
             "compiled engines of its time (TensorRT-LLM before 1.0) until LMDeploy has its own entries",
         ),
         FrameworkSpec(
             key="exllamav2",
+            name="ExLlamaV2",
             family="exllamav2",
-            memory_rule="dynamic",
+            memory_rule=MemoryRule.DYNAMIC,
             memory_fraction=1.0,
             runtime_overhead_bytes=0.4 * GIB,
             tp_comm_buffer_bytes=0.0,
@@ -199,12 +271,18 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             max_num_batched_tokens=2048,
             aliases=("exllama", "exl2", "tabbyapi"),
             fp16_accumulate=True,
+            needs_discrete_gpu=True,
+            # EXL2 (the precisions made for it) and GPTQ checkpoints, or unquantised fp16.
+            weight_formats=("int4-gptq", "fp16"),
+            weight_formats_note="runs EXL2, GPTQ or fp16 weights",
+            smaller_precisions=("exl2-6.0bpw", "exl2-4.0bpw", "int4-gptq"),
             description="ExLlamaV2: EXL2/GPTQ kernels for consumer GPUs",
         ),
         FrameworkSpec(
             key="mlc-llm",
+            name="MLC LLM",
             family="mlc-llm",
-            memory_rule="dynamic",
+            memory_rule=MemoryRule.DYNAMIC,
             memory_fraction=1.0,
             runtime_overhead_bytes=0.4 * GIB,
             tp_comm_buffer_bytes=0.3 * GIB,
@@ -216,8 +294,9 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
         ),
         FrameworkSpec(
             key="hf-transformers",
+            name="Hugging Face transformers",
             family="hf-transformers",
-            memory_rule="dynamic",
+            memory_rule=MemoryRule.DYNAMIC,
             memory_fraction=1.0,
             runtime_overhead_bytes=0.5 * GIB,
             tp_comm_buffer_bytes=0.5 * GIB,
@@ -233,11 +312,12 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
         ),
         FrameworkSpec(
             key="mlx",
+            name="MLX",
             # Metal kernels over unified memory, like llama.cpp's Metal backend: llama.cpp's Apple entries are
             # the nearest measured kin. MLX accumulates in fp32 and fuses attention
             # (mx.fast.scaled_dot_product_attention).
             family="llama.cpp",
-            memory_rule="dynamic",
+            memory_rule=MemoryRule.DYNAMIC,
             memory_fraction=1.0,
             runtime_overhead_bytes=0.2 * GIB,  # assumed: Metal command buffers and the Python runtime
             tp_comm_buffer_bytes=0.0,
@@ -245,6 +325,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             max_num_seqs=16,
             max_num_batched_tokens=2048,  # mlx_lm generate_step prefill_step_size default
             native_precisions=(("int4", "mlx-q4"), ("int8", "mlx-q8"), ("q4", "mlx-q4"), ("q8", "mlx-q8")),
+            apple_only=True,
             aliases=("mlx-lm", "mlx_lm"),
             description="Apple MLX (mlx-lm): Metal kernels on Apple silicon; calibrated as llama.cpp on the "
             "same hardware class until MLX measurements exist",
@@ -319,11 +400,5 @@ def tensorrt_llm_major(version: str) -> int | None:
 
 
 def framework_era(framework: FrameworkSpec) -> str:
-    """How an estimate names the era it used."""
-    return {
-        "vllm": "vLLM V1 engine (0.8 and later)",
-        "vllm-v0": "vLLM V0 engine (before 0.8)",
-        "llama.cpp-2023": "llama.cpp builds of 2023",
-        "tensorrt-llm": "TensorRT-LLM 1.x (PyTorch backend)",
-        "tensorrt-llm-v0": "TensorRT-LLM before 1.0 (TensorRT engines)",
-    }.get(framework.key, "")
+    """How an estimate names the era it used (`FrameworkSpec.era`)."""
+    return framework.era

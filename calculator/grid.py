@@ -21,18 +21,18 @@ from calculator.columns import (
     PrecisionColumns,
     WorkloadColumns,
 )
-from calculator.cost import DEPLOYMENT_MODES
-from calculator.engine import ConfigBatch
-from calculator.frameworks import FrameworkSpec, is_llama_cpp
-from calculator.precisions import PRECISIONS, PrecisionSpec
+from calculator.cost import DeploymentMode
+from calculator.engine import Blocker, ConfigBatch
+from calculator.frameworks import FrameworkSpec
+from calculator.precisions import PrecisionSpec
 from calculator.specs import HardwareSpec, ModelSpec
 
-DISCRETE_GPU_ONLY = {"tensorrt-llm", "exllamav2", "sglang", "lmdeploy"}
-NVIDIA_ONLY = {"tensorrt-llm", "lmdeploy"}
-APPLE_ONLY = {"mlx"}
-LLAMA_CPP_PRECISIONS = {"fp32", "fp16", "bf16", "mxfp4"} | {
-    key for key, spec in PRECISIONS.items() if "llama.cpp" in spec.frameworks
-}
+
+def loads_weights(framework: FrameworkSpec, precision: PrecisionSpec) -> bool:
+    """Whether the framework reads this precision's files (`FrameworkSpec.weight_formats`)."""
+    if framework.weight_formats is None:
+        return True
+    return framework.key in precision.frameworks or precision.key in framework.weight_formats
 
 
 def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware: HardwareSpec) -> list[str]:
@@ -42,29 +42,29 @@ def compat_reasons(framework: FrameworkSpec, precision: PrecisionSpec, hardware:
         reasons.append(f"the catalog has no compute throughput for {hardware.name}; add it before estimating")
     if precision.frameworks and framework.key not in precision.frameworks:
         reasons.append(f"{precision.key} runs only on {', '.join(precision.frameworks)}, not {framework.key}")
-    if is_llama_cpp(framework) and precision.key not in LLAMA_CPP_PRECISIONS:
-        reasons.append(f"llama.cpp loads GGUF files (fp16, q8_0, q4_k_m, ...), not {precision.key}")
-    if framework.key == "exllamav2" and not (
-        precision.key.startswith("exl2") or precision.key in {"int4-gptq", "fp16"}
-    ):
-        reasons.append(f"ExLlamaV2 runs EXL2, GPTQ or fp16 weights, not {precision.key}")
-    if hardware.kind in ("cpu", "apple") and framework.key in DISCRETE_GPU_ONLY:
+    if not loads_weights(framework, precision):
+        reasons.append(f"{framework.name} {framework.weight_formats_note}, not {precision.key}")
+    if hardware.kind in ("cpu", "apple") and framework.needs_discrete_gpu:
         reasons.append(f"{framework.key} needs a discrete GPU; {hardware.name} is {hardware.kind}")
-    if hardware.kind == "apple" and framework.key == "vllm":
-        reasons.append("vLLM has no Metal backend")
-    if framework.key in APPLE_ONLY and hardware.kind != "apple":
+    if hardware.kind == "apple" and framework.no_metal_backend:
+        reasons.append(f"{framework.name} has no Metal backend")
+    if framework.apple_only and hardware.kind != "apple":
         reasons.append(f"{framework.key} runs on Apple silicon GPUs only; {hardware.name} is {hardware.kind}")
     vendor = hardware.vendor.lower()
-    if framework.key in NVIDIA_ONLY and vendor and vendor != "nvidia":
+    if framework.nvidia_only and vendor and vendor != "nvidia":
         reasons.append(f"{framework.key} runs on NVIDIA GPUs only")
-    if framework.key == "tensorrt-llm" and precision.compute_path == "fp8" and hardware.fp8_dense_flops <= 0:
+    if (
+        framework.fp8_needs_fp8_tensor_cores
+        and precision.compute_path == "fp8"
+        and hardware.fp8_dense_flops <= 0
+    ):
         reasons.append(
-            f"{hardware.name} has no FP8 tensor cores (TensorRT-LLM FP8 needs Ada, Hopper or newer)"
+            f"{hardware.name} has no FP8 tensor cores ({framework.name} FP8 needs Ada, Hopper or newer)"
         )
     if (
         precision.compute_path == "fp4"
         and hardware.fp4_dense_flops <= 0
-        and framework.key not in {"vllm", "sglang"}
+        and not framework.fp4_without_fp4_tensor_cores
     ):
         reasons.append(f"{hardware.name} has no FP4 tensor cores (Blackwell)")
     return reasons
@@ -102,13 +102,13 @@ class EntityTables:
         return self.compat_table()
 
     def compat_table(self) -> np.ndarray:
-        """Blocker bit 16 per [framework, precision, hardware]."""
+        """`Blocker.PRECISION_UNSUPPORTED` or 0 per [framework, precision, hardware]."""
         table = np.zeros((len(self.frameworks), len(self.precisions), len(self.hardware)), dtype=np.int64)
         for i, fw in enumerate(self.frameworks):
             for j, pr in enumerate(self.precisions):
                 for k, hw in enumerate(self.hardware):
                     if compat_reasons(fw, pr, hw):
-                        table[i, j, k] = 16
+                        table[i, j, k] = Blocker.PRECISION_UNSUPPORTED
         return table
 
 
@@ -130,9 +130,11 @@ def build_batch(
     requests_per_hour: np.ndarray,
     context_tokens: np.ndarray | None = None,
     gpu_memory_utilization: np.ndarray | None = None,
+    attention_data_parallel: np.ndarray | None = None,
     calibration: Calibration | None = None,
 ) -> ConfigBatch:
-    """Gather entity columns for each configuration and attach the calibrated efficiencies."""
+    """Gather entity columns for each configuration and attach the calibrated efficiencies;
+    `deployment_mode` holds `DeploymentMode` codes."""
     calibration = calibration or default_calibration()
     n = len(model_index)
     zeros = np.zeros(n)
@@ -152,6 +154,9 @@ def build_batch(
         gpu_memory_utilization=zeros
         if gpu_memory_utilization is None
         else np.asarray(gpu_memory_utilization, dtype=np.float64),
+        attention_data_parallel=np.ones(n)
+        if attention_data_parallel is None
+        else np.asarray(attention_data_parallel, dtype=np.float64),
     )
     compat = tables.compat[framework_index, precision_index, hardware_index]
     mem = calibration.memory
@@ -162,7 +167,7 @@ def build_batch(
         framework=tables.framework_columns.take(framework_index),
         efficiency=efficiency,
         workload=workload,
-        deployment_mode=np.asarray(deployment_mode, dtype=np.float64),
+        deployment_mode=np.asarray(deployment_mode, dtype=np.int64),
         requests_per_hour=np.asarray(requests_per_hour, dtype=np.float64),
         compat_blockers=compat,
         memory_logits_factor=float(mem["logits_factor"]),
@@ -225,7 +230,7 @@ class Grid:
             prompt_tokens=np.full(n, float(self.prompt_tokens)),
             output_tokens=np.full(n, float(self.output_tokens)),
             batch_size=np.asarray(self.batch_sizes, dtype=np.float64)[idx["batch_size"]],
-            deployment_mode=np.full(n, float(DEPLOYMENT_MODES.index(self.deployment_mode))),
+            deployment_mode=np.full(n, DeploymentMode.of(self.deployment_mode)),
             requests_per_hour=np.full(n, float(self.requests_per_hour)),
             calibration=calibration,
         )
@@ -267,6 +272,7 @@ def tensor_batch(
         kv_bytes_per_element=_scalar(grid.kv_bytes_per_element),
         context_tokens=_scalar(0.0),
         gpu_memory_utilization=_scalar(0.0),
+        attention_data_parallel=_scalar(1.0),
     )
     mem = calibration.memory
     return ConfigBatch(
@@ -276,7 +282,7 @@ def tensor_batch(
         framework=_on_axis(t.framework_columns, 3),
         efficiency=calibration.efficiency_columns(family, hw.hardware_class),
         workload=workload,
-        deployment_mode=_scalar(DEPLOYMENT_MODES.index(grid.deployment_mode)),
+        deployment_mode=np.full((1,) * 6, DeploymentMode.of(grid.deployment_mode)),
         requests_per_hour=_scalar(grid.requests_per_hour),
         compat_blockers=t.compat.transpose(2, 1, 0)[None, :, :, :, None, None],
         memory_logits_factor=float(mem["logits_factor"]),
@@ -320,10 +326,10 @@ def parallel_tensor_batch(
         raise ValueError("kv_bytes_per_element needs one value per precision")
     ndim = 7
 
-    def axis(values: Any, index: int) -> np.ndarray:
+    def axis(values: Any, index: int, dtype: type = np.float64) -> np.ndarray:
         shape = [1] * ndim
         shape[index] = -1
-        return np.asarray(values, dtype=np.float64).reshape(shape)
+        return np.asarray(values, dtype=dtype).reshape(shape)
 
     hw = _on_axis(tables.hardware_columns.take(np.arange(len(tables.hardware))[hardware]), 1, ndim)
     family = tables.family_of_framework.reshape(1, 1, 1, -1, 1, 1, 1)
@@ -339,6 +345,7 @@ def parallel_tensor_batch(
         kv_bytes_per_element=axis(kv_bytes_per_element, 2),
         context_tokens=_scalar(0.0, ndim),
         gpu_memory_utilization=_scalar(0.0, ndim),
+        attention_data_parallel=_scalar(1.0, ndim),
     )
     mem = calibration.memory
     compat = tables.compat[:, :, hardware].transpose(2, 1, 0)
@@ -349,7 +356,7 @@ def parallel_tensor_batch(
         framework=_on_axis(tables.framework_columns, 3, ndim),
         efficiency=calibration.efficiency_columns(family, hw.hardware_class),
         workload=workload,
-        deployment_mode=axis([DEPLOYMENT_MODES.index(m) for m in deployment_modes], 6),
+        deployment_mode=axis([DeploymentMode.of(m) for m in deployment_modes], 6, np.int64),
         requests_per_hour=_scalar(requests_per_hour, ndim),
         compat_blockers=compat[None, :, :, :, None, None, None],
         memory_logits_factor=float(mem["logits_factor"]),

@@ -15,6 +15,8 @@ from calculator.columns import (
     PrecisionColumns,
     WorkloadColumns,
 )
+from calculator.frameworks import MemoryRule
+from calculator.precisions import WeightScope
 
 ACTIVATION_BYTES = 2.0  # activations run in 16-bit on every path the engine models
 
@@ -25,17 +27,21 @@ def weight_bytes_total(m: ModelColumns, p: PrecisionColumns) -> Array:
     Which params are quantised follows the format's scope (precisions.py). Source: NOTES.md §3.5.
     """
     quantised = np.where(
-        p.scope == 0.0,
+        p.scope == WeightScope.ALL,
         m.params_total,
-        np.where(p.scope == 1.0, m.params_total - m.params_embedding, m.params_routed_experts),
+        np.where(p.scope == WeightScope.LINEAR, m.params_total - m.params_embedding, m.params_routed_experts),
     )
     rest_bytes = np.where(p.weight_bytes > 2.0, p.weight_bytes, 2.0)  # fp32 keeps fp32 everywhere
     return quantised * p.weight_bytes + (m.params_total - quantised) * rest_bytes + m.params_vision * 2.0
 
 
 def weight_bytes_per_device(m: ModelColumns, p: PrecisionColumns, w: WorkloadColumns) -> Array:
-    """Weights are sharded evenly over tensor- and pipeline-parallel ranks: W / (tp x pp)."""
-    return weight_bytes_total(m, p) / (w.tensor_parallel * w.pipeline_parallel)
+    """Weights are sharded evenly over tensor- and pipeline-parallel ranks: W / (tp x pp). With d attention
+    data-parallel groups every group holds the weights other than the routed experts (sharded over its
+    tp / d GPUs) and the routed experts are sharded over all tp: (W - R + R / d) x d / (tp x pp)."""
+    routed = m.params_routed_experts * p.weight_bytes
+    d = w.attention_data_parallel
+    return ((weight_bytes_total(m, p) - routed) * d + routed) / (w.tensor_parallel * w.pipeline_parallel)
 
 
 def kv_bytes_per_token_per_layer(m: ModelColumns, w: WorkloadColumns) -> Array:
@@ -45,11 +51,15 @@ def kv_bytes_per_token_per_layer(m: ModelColumns, w: WorkloadColumns) -> Array:
     kv_heads.
     MLA: (kv_lora_rank + qk_rope_head_dim) x bytes, the compressed latent, replicated on every TP rank
     (DeepSeek-V2 paper §2.1; vLLM MLA backend).
+    With d attention data-parallel groups a sequence lives in one group only, split over its tp / d GPUs:
+    per device, averaged over the sequences, the bytes above at tp / d, divided by d (why SGLang and
+    TensorRT-LLM run DeepSeek's MLA data-parallel: its latent is no longer replicated on every GPU).
     """
-    kv_heads_per_device = np.ceil(m.num_kv_heads / w.tensor_parallel)
+    d = w.attention_data_parallel
+    kv_heads_per_device = np.ceil(m.num_kv_heads * d / w.tensor_parallel)
     standard = 2.0 * kv_heads_per_device * m.head_dim * w.kv_bytes_per_element
     latent = (m.kv_lora_rank + m.qk_rope_head_dim) * w.kv_bytes_per_element
-    return np.where(m.is_mla > 0, latent, standard)
+    return np.where(m.is_mla > 0, latent, standard) / d
 
 
 def kv_bytes_per_token_all_layers(m: ModelColumns, w: WorkloadColumns) -> Array:
@@ -84,7 +94,7 @@ def activation_peak_bytes(
     tokens = np.minimum(
         f.max_num_batched_tokens, np.maximum(w.prompt_tokens, 1.0) * np.maximum(w.batch_size, 1.0)
     )
-    tokens = np.where(f.memory_rule == 0.0, f.max_num_batched_tokens, tokens)
+    tokens = np.where(f.memory_rule == MemoryRule.UTILIZATION_OF_TOTAL, f.max_num_batched_tokens, tokens)
     logits = logits_factor * tokens * m.vocab_size * ACTIVATION_BYTES
     hidden = hidden_factor * tokens * (m.hidden_size + 2.0 * m.intermediate_size / w.tensor_parallel)
     return base_bytes + logits + hidden * ACTIVATION_BYTES
@@ -95,11 +105,15 @@ def runtime_overhead_bytes(f: FrameworkColumns, w: WorkloadColumns) -> Array:
     return f.runtime_overhead_bytes + np.where(w.tensor_parallel > 1, f.tp_comm_buffer_bytes, 0.0)
 
 
+def reserves_fraction_of_total(f: FrameworkColumns) -> Array:
+    """Whether the framework holds its fraction of total memory up front, used or not (vLLM, SGLang)."""
+    return (f.memory_rule == MemoryRule.UTILIZATION_OF_TOTAL) | (f.memory_rule == MemoryRule.STATIC_FRACTION)
+
+
 def memory_capacity_bytes(h: HardwareColumns, f: FrameworkColumns, w: WorkloadColumns) -> Array:
     """Bytes the framework lets the model use: vLLM and SGLang reserve a fraction of total memory."""
     fraction = np.where(w.gpu_memory_utilization > 0, w.gpu_memory_utilization, f.memory_fraction)
-    reserving = (f.memory_rule == 0.0) | (f.memory_rule == 2.0)
-    return np.where(reserving, h.memory_bytes * fraction, h.memory_bytes)
+    return np.where(reserves_fraction_of_total(f), h.memory_bytes * fraction, h.memory_bytes)
 
 
 def kv_pool_bytes(
@@ -123,7 +137,11 @@ def kv_pool_bytes(
     trt = np.where(free_after_load > 0, fraction * free_after_load, free_after_load)
     sglang = h.memory_bytes * fraction - weights - overhead
     return np.select(
-        [f.memory_rule == 0.0, f.memory_rule == 1.0, f.memory_rule == 2.0],
+        [
+            f.memory_rule == MemoryRule.UTILIZATION_OF_TOTAL,
+            f.memory_rule == MemoryRule.FRACTION_OF_FREE,
+            f.memory_rule == MemoryRule.STATIC_FRACTION,
+        ],
         [vllm, trt, sglang],
         default=free_after_load,
     )

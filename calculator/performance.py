@@ -284,17 +284,21 @@ class PhaseLines:
         return PhaseLines(**out)
 
 
-def _weight_terms(m: ModelColumns, p: PrecisionColumns) -> tuple[Array, Array, Array]:
+def _weight_terms(
+    m: ModelColumns, p: PrecisionColumns, attention_data_parallel: Array | float = 1.0
+) -> tuple[Array, Array, Array]:
     """(bytes when every expert is read, routed-expert bytes, 1 - k/E): `weight_bytes_read` split so that the
-    token count enters once."""
-    total = weight_bytes_total(m, p) - m.params_vision * 2.0
+    token count enters once. With d attention data-parallel groups each group reads the weights other than
+    the routed experts (memory.weight_bytes_per_device), so all devices together read (W - R) x d + R."""
+    routed = m.params_routed_experts * p.weight_bytes
+    total = (weight_bytes_total(m, p) - m.params_vision * 2.0 - routed) * attention_data_parallel + routed
     share = np.where(m.moe_num_experts > 0, m.moe_experts_per_token / np.maximum(m.moe_num_experts, 1.0), 1.0)
-    return total, m.params_routed_experts * p.weight_bytes, 1.0 - share
+    return total, routed, 1.0 - share
 
 
 def _phase(m: ModelColumns, p: PrecisionColumns, w: WorkloadColumns, **terms: Array) -> PhaseTerms:
     """PhaseTerms with the weights read (`_weight_terms`) and the tensor-parallel width filled in."""
-    weights, experts, miss = _weight_terms(m, p)
+    weights, experts, miss = _weight_terms(m, p, w.attention_data_parallel)
     return PhaseTerms(
         weight_bytes=weights,
         expert_bytes=experts,
@@ -390,7 +394,8 @@ def decode_step_terms(
         bytes_per_sequence=kv_bytes_per_sequence(m, w, context_tokens) * w.pipeline_parallel,
         bandwidth=h.memory_bandwidth_bytes_per_s * e.bandwidth_efficiency,
         fixed_s=comm_fixed + e.decode_step_overhead_s + e.layer_overhead_s * m.num_layers,
-        extra_s=comm_per_token + e.per_sequence_overhead_s,
+        # Attention data-parallel groups each run their own scheduler over their share of the sequences.
+        extra_s=comm_per_token + e.per_sequence_overhead_s / w.attention_data_parallel,
     )
 
 

@@ -23,10 +23,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
 ComputePath = Literal["fp32", "fp16", "bf16", "fp8", "fp4", "int8"]
 Scope = Literal["all", "linear", "experts"]
+
+
+class WeightScope(IntEnum):
+    """Which weights a format quantises (`PrecisionSpec.scope`, module docstring), as the code
+    `PrecisionColumns.scope` carries."""
+
+    ALL = 0
+    LINEAR = 1
+    EXPERTS = 2
+
+    @classmethod
+    def of(cls, scope: Scope) -> WeightScope:
+        return cls[scope.upper()]
 
 
 @dataclass(frozen=True, kw_only=True)

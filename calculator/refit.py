@@ -30,9 +30,10 @@ import numpy as np
 from calculator.calibrate import FITTED, MIN_ROWS, error_bands, fit_group
 from calculator.calibration import FAMILY_KIN, SOFTWARE_PARAMS, Calibration, load_calibration
 from calculator.catalog import default_catalog
+from calculator.cli_validate import read_rows
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import InputError
-from calculator.validate import predict_performance, prepare_performance, read_rows, resolve_rows
+from calculator.validate import predict_performance, prepare_performance, resolve_rows
 
 Item = tuple[dict[str, str], Any]
 

@@ -54,6 +54,7 @@ from scipy.special import ndtri as ndtr_inverse
 
 from calculator.columns import Array
 from calculator.engine import ConfigBatch
+from calculator.memory import kv_bytes_per_sequence
 from calculator.performance import decode_step_terms, decode_step_time_s, prefill_terms, prefill_time_s
 
 ROOT_ITERATIONS = 30
@@ -630,6 +631,42 @@ def replica_capacity(batch: ConfigBatch, max_batch: Array) -> tuple[Array, Array
     return model.capacity, model.best_batch
 
 
+def _closed_loop_columns(
+    *,
+    concurrency: Array,
+    ttft_p50_s: Array,
+    ttft_p90_s: Array,
+    ttft_p99_s: Array,
+    ttft_mean_s: Array,
+    tpot_s: Array,
+    steps: Array,
+    requests_per_s: Array,
+    output_tokens: Array,
+    capacity_requests_per_s: Array,
+    utilization: Array,
+    saturated: Array,
+) -> OnlineColumns:
+    """OnlineColumns of a closed loop or a burst: each end-to-end figure is its TTFT plus `steps` tokens at
+    the TPOT (the TPOT has no spread of its own there)."""
+    return OnlineColumns(
+        concurrency=concurrency,
+        ttft_p50_s=ttft_p50_s,
+        ttft_p90_s=ttft_p90_s,
+        ttft_p99_s=ttft_p99_s,
+        ttft_mean_s=ttft_mean_s,
+        tpot_s=tpot_s,
+        tpot_p99_s=tpot_s,
+        e2e_latency_s=ttft_mean_s + steps * tpot_s,
+        e2e_p90_s=ttft_p90_s + steps * tpot_s,
+        e2e_p99_s=ttft_p99_s + steps * tpot_s,
+        output_tokens_per_s=requests_per_s * output_tokens,
+        requests_per_s=requests_per_s,
+        capacity_requests_per_s=capacity_requests_per_s,
+        utilization=utilization,
+        saturated=saturated,
+    )
+
+
 def online_operating_point(
     batch: ConfigBatch,
     max_batch: Array,
@@ -683,19 +720,16 @@ def online_operating_point(
     ttft_mean = (steady + mean) * (1.0 - 1.0 / waves) + (wave_mean + queue_wait) / waves
     ttft_p90 = quantile(0.9, p90)
     ttft_p99 = quantile(0.99, p99)
-    return OnlineColumns(
+    return _closed_loop_columns(
         concurrency=b,
         ttft_p50_s=quantile(0.5, p50),
         ttft_p90_s=ttft_p90,
         ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
-        tpot_p99_s=tpot,
-        e2e_latency_s=ttft_mean + steps * tpot,
-        e2e_p90_s=ttft_p90 + steps * tpot,
-        e2e_p99_s=ttft_p99 + steps * tpot,
-        output_tokens_per_s=rate * replica.output_tokens,
+        steps=steps,
         requests_per_s=rate,
+        output_tokens=replica.output_tokens,
         capacity_requests_per_s=replica.capacity,
         utilization=np.where(replica.capacity > 0, rate / np.maximum(replica.capacity, 1e-30), 1.0),
         saturated=queued > 0,
@@ -811,20 +845,132 @@ def burst_operating_point(
     ttft_mean = burst_ttft_mean + share * queue_s / 2.0
     ttft_p90 = 0.9 * (queue_s + prefill)
     ttft_p99 = 0.99 * (queue_s + prefill)
-    return OnlineColumns(
+    return _closed_loop_columns(
         concurrency=n,
         ttft_p50_s=0.5 * (queue_s + prefill),
         ttft_p90_s=ttft_p90,
         ttft_p99_s=ttft_p99,
         ttft_mean_s=ttft_mean,
         tpot_s=tpot,
-        tpot_p99_s=tpot,
-        e2e_latency_s=ttft_mean + steps * tpot,
-        e2e_p90_s=ttft_p90 + steps * tpot,
-        e2e_p99_s=ttft_p99 + steps * tpot,
-        output_tokens_per_s=n_total * w.output_tokens / total_s,
+        steps=steps,
         requests_per_s=n_total / total_s,
+        output_tokens=w.output_tokens,
         capacity_requests_per_s=np.full_like(n, np.nan),
         utilization=np.full_like(n, np.nan),
         saturated=queued > 0,
+    )
+
+
+def disaggregated_operating_point(
+    prefill: ConfigBatch,
+    decode: ConfigBatch,
+    decode_cap: Array,
+    *,
+    prefill_workers: Array,
+    decode_workers: Array,
+    concurrency: Array,
+    iterations: int = 40,
+    prompts_per_client: float = CLOSED_LOOP_PROMPTS_PER_CLIENT,
+) -> OnlineColumns:
+    """Disaggregated serving (NVIDIA Dynamo, SGLang PD, TensorRT-LLM disaggregated): `prefill_workers`
+    engines of the `prefill` layout only prefill, `decode_workers` engines of the `decode` layout only
+    decode, and each prompt's KV cache crosses the interconnect between them. N = `concurrency` clients in
+    a closed loop (one ConfigBatch row per configuration; the batches' row i describe one deployment).
+
+    Decode never carries prompts: TPOT is one decode step at b = N x (decode share of a request's time) /
+    decode workers (at most the admissible batch), over the mean context prompt + output / 2.
+    First token: a prefill engine batches the prompts waiting for it, up to K = max_num_batched_tokens /
+    prompt of them, so it serves K / prefill(K) prompts/s at most; at utilisation u = r / (workers x that)
+    its batches hold k = 1 + u (K - 1) prompts. A prompt's first token takes its batch's prefill(k) plus
+    the KV transfer (the prompt's KV bytes over the link), behind the closed-loop queue of N / workers
+    clients at r / workers, each prompt in it costing prefill(k) / k (`_closed_prefill_wait`). The
+    clients' first wave (N prompts at once, N / workers each) is prefilled together, mean prefill(n)
+    (n + 1) / 2n, and is 1 in `prompts_per_client` requests.
+    The rate solves Little's law N = r x (TTFT + (output - 1) x TPOT) by fixed-point iteration (the cycle
+    grows with r, so the map is monotone and bracketed by 0 and N / lone cycle)."""
+    n = np.maximum(np.asarray(concurrency, dtype=np.float64), 1.0)
+    p_workers = np.maximum(np.asarray(prefill_workers, dtype=np.float64), 1.0)
+    d_workers = np.maximum(np.asarray(decode_workers, dtype=np.float64), 1.0)
+    pm, ph, pp_, pf, pw, pe = (
+        prefill.model,
+        prefill.hardware,
+        prefill.precision,
+        prefill.framework,
+        prefill.workload,
+        prefill.efficiency,
+    )
+    dm, dh, dp_, df, dw, de = (
+        decode.model,
+        decode.hardware,
+        decode.precision,
+        decode.framework,
+        decode.workload,
+        decode.efficiency,
+    )
+    steps = np.maximum(dw.output_tokens - 1.0, 0.0)
+    context = dw.prompt_tokens + dw.output_tokens / 2.0
+
+    def prefill(k: Array) -> Array:
+        return prefill_time_s(pm, ph, pp_, pf, pw, pe, k)
+
+    # The prompt's KV (all layers, every pipeline stage) leaves each prefill GPU over its link.
+    kv_bytes = kv_bytes_per_sequence(pm, pw, pw.prompt_tokens) * pw.pipeline_parallel
+    transfer = kv_bytes / np.maximum(ph.interconnect_bytes_per_s * pe.link_efficiency, 1.0)
+    largest = np.maximum(np.floor(pf.max_num_batched_tokens / np.maximum(pw.prompt_tokens, 1.0)), 1.0)
+    largest = np.minimum(largest, np.maximum(n / p_workers, 1.0))
+    prompts_per_s = largest / prefill(largest)
+
+    def first_token(rate: Array) -> tuple[Array, Array, Array]:
+        """(service: the batch's prefill + transfer, wait in the queue, cost per queued prompt)."""
+        use = np.clip(rate / (p_workers * prompts_per_s), 0.0, 1.0)
+        k = 1.0 + use * (largest - 1.0)
+        batch_s = prefill(k)
+        per_prompt = batch_s / k
+        return (
+            batch_s + transfer,
+            _closed_prefill_wait(rate / p_workers, per_prompt, n / p_workers),
+            per_prompt,
+        )
+
+    cap = np.maximum(decode_cap, 1.0)
+
+    def tpot_at(in_decode: Array) -> Array:
+        b = np.clip(in_decode / d_workers, 1.0, cap)
+        return decode_step_time_s(dm, dh, dp_, df, dw, de, b, context)
+
+    full = tpot_at(n)
+    rate = n / (prefill(np.ones_like(n)) + transfer + steps * full)
+    for _ in range(iterations):
+        service, wait, _ = first_token(rate)
+        ttft = service + wait
+        tpot = tpot_at(n * steps * full / np.maximum(ttft + steps * full, 1e-12))
+        rate = 0.5 * rate + 0.5 * n / (ttft + steps * tpot)
+    service, wait, per_prompt = first_token(rate)
+    steady = service + wait
+    decode_share = steps * tpot / np.maximum(steady + steps * tpot, 1e-12)
+    tpot = tpot_at(n * decode_share)
+    wave_k = n / p_workers
+    wave = prefill(wave_k) + transfer
+    wave_mean = wave * (wave_k + 1.0) / (2.0 * wave_k)
+    waves = max(float(prompts_per_client), 1.0)
+    ttft_mean = steady * (1.0 - 1.0 / waves) + wave_mean / waves
+    p50, p90, p99, _mean = _prefill_waits(2.0 * wait / np.maximum(per_prompt + 2.0 * wait, 1e-30), per_prompt)
+
+    def quantile(q: float, queue: Array) -> Array:
+        return np.maximum(service + queue, np.maximum(1.0 - (1.0 - q) * waves, 0.0) * wave)
+
+    ttft_p90, ttft_p99 = quantile(0.9, p90), quantile(0.99, p99)
+    return _closed_loop_columns(
+        concurrency=n,
+        ttft_p50_s=quantile(0.5, p50),
+        ttft_p90_s=ttft_p90,
+        ttft_p99_s=ttft_p99,
+        ttft_mean_s=ttft_mean,
+        tpot_s=tpot,
+        steps=steps,
+        requests_per_s=n / (ttft_mean + steps * tpot),
+        output_tokens=dw.output_tokens,
+        capacity_requests_per_s=np.full_like(n, np.nan),
+        utilization=np.full_like(n, np.nan),
+        saturated=n / d_workers > cap,
     )

@@ -51,6 +51,9 @@ class ModelSpec:
     moe_shared_experts: int = 0
     tied_embeddings: bool = False
     native_precision: str = "bf16"
+    proxy_note: str = ""
+    """Set when the row stands in for a model whose architecture is unpublished: why, as every estimate of it
+    warns (`proxy_model`). Empty for a model described by its own published figures."""
     aliases: tuple[str, ...] = ()
     notes: str = ""
     source: str = ""

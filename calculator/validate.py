@@ -1,21 +1,20 @@
 """Predict measured rows and report the error: performance rows (measurements.csv columns) and memory rows
 (memory.csv columns). Each row is mapped to a deployment under its scenario; all rows are evaluated as one
 vectorised batch, online-rate rows through the queueing model.
+
+Rows come in as dicts of CSV text; reading the files and printing the report are the command line's
+(`calculator.cli_validate`).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from calculator.calibration import FAMILIES, Calibration, default_calibration
 from calculator.catalog import default_catalog, resolve_model
@@ -23,7 +22,7 @@ from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
 from calculator.frameworks import framework_for_version, resolve_framework
-from calculator.serving import burst_operating_point, online_operating_point
+from calculator.serving import burst_operating_point, disaggregated_operating_point, online_operating_point
 from calculator.specs import Catalog
 
 UNBOUNDED_RATE_BURST = 512
@@ -135,11 +134,6 @@ def _num(row: dict[str, str], name: str, default: float = 0.0) -> float:
     return float(value) if value else default
 
 
-def read_rows(path: str | Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def framework_of(row: dict[str, str]) -> str:
     """The row's framework entry for its release (`frameworks.framework_for_version`: vLLM's V0 engine,
     llama.cpp's 2023 builds)."""
@@ -151,33 +145,32 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
     a row with a blank tp takes the layout its scenario would (`choose_layout`)."""
     scenario = row["scenario"]
     if scenario == "online_disagg":
-        raise InputError(
-            "scenario",
-            "disaggregated prefill/decode serving is not modelled yet (a reported gap, not a skip)",
-        )
+        # The decode engines stand for the row (every GPU counted); the prefill engines are built beside
+        # them when the row is predicted (prepare_performance).
+        return disaggregated_role(row, catalog, "decode")
     pp = int(_num(row, "pp", 1.0)) or 1
     gpus = int(_num(row, "num_gpus", 0.0))
     if not (row.get("tp") or "").strip() and gpus > pp:
         return choose_layout(row, catalog, gpus, pp)
-    tp = int(_num(row, "tp", 1.0)) or 1
+    # AIConfigurator's convention (serving.csv notes "parallel: tp=1,...,attention_dp=8,moe_ep=8"): attention
+    # tensor-parallel over `tp` GPUs in each of `attention_dp` data-parallel groups, experts over all of them.
+    dp = attention_data_parallel_of(row)
+    tp = (int(_num(row, "tp", 1.0)) or 1) * dp
     gpus = gpus if gpus > tp * pp and gpus % (tp * pp) == 0 else tp * pp
-    # An empty precision is the model's native checkpoint (serving.csv README).
-    native = resolve_model(row["model"], catalog).native_precision
-    precision = row["precision"] or native or "bf16"
-    # A model published only as MXFP4 experts (gpt-oss: the rows name openai/gpt-oss-*; AIC's "nvfp4" is its
-    # own quant-mode label) runs that checkpoint when a row says fp4: bf16 attention, MXFP4 experts that
-    # Hopper and Ampere dequantise into bf16 GEMMs.
-    if precision == "fp4" and native == "mxfp4":
-        precision = "mxfp4"
-    # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
-    # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
-    kv = "fp8" if row["framework"] == "tensorrt-llm" and precision in ("fp8", "fp4") else None
     batch = {
         "single_stream": 1,
         "static_batch": int(_num(row, "batch_size", 1.0)),
         "offline_max_throughput": 0,
         "online_rate": 0,
     }[scenario]
+    return _row_deployment(row, catalog, tp=tp, pp=pp, gpus=gpus, batch=batch, dp=dp)
+
+
+def _row_deployment(
+    row: dict[str, str], catalog: Catalog, *, tp: int, pp: int, gpus: int, batch: int, dp: int
+) -> Deployment:
+    """The deployment a performance row ran, with the layout and batch its scenario gives."""
+    precision, kv = _row_precision(row, catalog)
     return resolve_deployment(
         row["model"],
         row["hardware"],
@@ -191,8 +184,67 @@ def _performance_deployment(row: dict[str, str], catalog: Catalog) -> Deployment
         output_tokens=int(_num(row, "output_tokens")),
         batch_size=batch,
         deployment_mode="local",
+        attention_data_parallel=dp,
         catalog=catalog,
     )
+
+
+def _row_precision(row: dict[str, str], catalog: Catalog) -> tuple[str, str | None]:
+    """(weight precision, KV-cache precision or None for the default) a performance row ran."""
+    # An empty precision is the model's native checkpoint (serving.csv README).
+    native = resolve_model(row["model"], catalog).native_precision
+    precision = row["precision"] or native or "bf16"
+    # A model published only as MXFP4 experts (gpt-oss: the rows name openai/gpt-oss-*; AIC's "nvfp4" is its
+    # own quant-mode label) runs that checkpoint when a row says fp4: bf16 attention, MXFP4 experts that
+    # Hopper and Ampere dequantise into bf16 GEMMs.
+    if precision == "fp4" and native == "mxfp4":
+        precision = "mxfp4"
+    # NVIDIA's ModelOpt checkpoints, which TensorRT-LLM's published runs use, quantise the KV cache to FP8 in
+    # both their FP8 and NVFP4 variants (hf_quant_config.json "kv_cache_quant_algo": "FP8").
+    kv = "fp8" if row["framework"] == "tensorrt-llm" and precision in ("fp8", "fp4") else None
+    return precision, kv
+
+
+ATTENTION_DP = re.compile(r"(?:^|[;\s])parallel: [^;]*\battention_dp=(\d+)")
+
+
+DISAGG_ROLE = re.compile(r"(?:^|[;\s])(prefill|decode): ([^;]*)")
+
+
+def disaggregated_layout(row: dict[str, str], role: str) -> dict[str, int]:
+    """One role's engines in a disaggregated row's notes ("decode: workers=4,gpus_per_worker=8,tp=8,pp=1,
+    attention_dp=1,moe_tp=1,moe_ep=8,..."): workers, gpus_per_worker, tp, pp, attention_dp."""
+    for name, fields in DISAGG_ROLE.findall(row.get("notes") or ""):
+        if name == role:
+            values = dict(part.split("=", 1) for part in fields.split(",") if "=" in part)
+            try:
+                layout = {k: int(values[k]) for k in ("workers", "gpus_per_worker", "tp")}
+            except (KeyError, ValueError):
+                break
+            layout["pp"] = int(values.get("pp") or 1)
+            layout["attention_dp"] = int(values.get("attention_dp") or 1)
+            return layout
+    raise InputError("notes", f"a disaggregated row must state its {role} engines (workers, GPUs, tp)")
+
+
+def disaggregated_role(row: dict[str, str], catalog: Catalog, role: str) -> Deployment:
+    """The deployment of a disaggregated row's prefill or decode engines: `workers` replicas of
+    tp x attention_dp x pp GPUs (AIConfigurator's convention, as for aggregated rows)."""
+    layout = disaggregated_layout(row, role)
+    tp, dp, pp = layout["tp"] * layout["attention_dp"], layout["attention_dp"], layout["pp"]
+    if tp * pp != layout["gpus_per_worker"]:
+        raise InputError(
+            "notes",
+            f"{role} engines of tp x attention_dp x pp = {tp * pp} GPUs, not "
+            f"gpus_per_worker = {layout['gpus_per_worker']}",
+        )
+    return _row_deployment(row, catalog, tp=tp, pp=pp, gpus=tp * pp * layout["workers"], batch=0, dp=dp)
+
+
+def attention_data_parallel_of(row: dict[str, str]) -> int:
+    """Attention data-parallel groups a row's notes state for its engine (1 where none is stated)."""
+    match = ATTENTION_DP.search(row.get("notes") or "")
+    return max(int(match.group(1)), 1) if match else 1
 
 
 def choose_layout(row: dict[str, str], catalog: Catalog, gpus: int, pp: int) -> Deployment:
@@ -323,6 +375,14 @@ class PreparedPerformance:
     """Output-length coefficient of variation: 1 for sampled datasets (ShareGPT), 0 for fixed lengths."""
     online_median: np.ndarray
     """The row reports a median (`statistic`): TTFT and e2e are predicted as p50s, not means."""
+    disagg_index: np.ndarray
+    """Rows of disaggregated serving: their deployment is the decode engines'; `disagg_prefill` holds the
+    prefill engines' batch, row for row."""
+    disagg_prefill: ConfigBatch | None
+    disagg_decode: ConfigBatch | None
+    disagg_workers: np.ndarray
+    """(prefill workers, decode workers) per disaggregated row."""
+    disagg_concurrency: np.ndarray
 
     @property
     def measured(self) -> np.ndarray:
@@ -342,6 +402,23 @@ def prepare_performance(
         deployments_batch([deployments[i] for i in online_index], calibration) if len(online_index) else None
     )
     offline = np.array([row["scenario"] == "offline_max_throughput" for row in rows], dtype=bool)
+    disagg_index = np.array(
+        [i for i, row in enumerate(rows) if row["scenario"] == "online_disagg"], dtype=np.intp
+    )
+    prefill_engines = []
+    workers = []
+    for i in disagg_index:
+        layout, decode = disaggregated_layout(rows[i], "prefill"), deployments[i]
+        tp = layout["tp"] * layout["attention_dp"]
+        prefill_engines.append(
+            decode.replace(
+                tensor_parallel=tp,
+                attention_data_parallel=layout["attention_dp"],
+                pipeline_parallel=layout["pp"],
+                num_gpus=tp * layout["pp"],
+            )
+        )
+        workers.append((layout["workers"], decode.replicas))
 
     return PreparedPerformance(
         rows=rows,
@@ -361,6 +438,15 @@ def prepare_performance(
         online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
         online_burst=_burst_sizes([rows[i] for i in online_index]),
         online_cv=np.array([_output_length_cv(rows[i]) for i in online_index]),
+        disagg_index=disagg_index,
+        disagg_prefill=deployments_batch(prefill_engines, calibration) if prefill_engines else None,
+        disagg_decode=(
+            deployments_batch([deployments[i] for i in disagg_index], calibration)
+            if prefill_engines
+            else None
+        ),
+        disagg_workers=np.array(workers, dtype=np.float64).reshape(-1, 2),
+        disagg_concurrency=np.array([_num(rows[i], "concurrency", 1.0) for i in disagg_index]),
     )
 
 
@@ -481,6 +567,30 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
             median, pick("ttft_p50_s") + steps * tpot, pick("e2e_latency_s")
         )
         columns["requests_per_s"][idx] = pick("requests_per_s") * replicas
+    if prep.disagg_prefill is not None and prep.disagg_decode is not None:
+        idx = prep.disagg_index
+        fi, ci = prep.family_index[idx], prep.class_index[idx]
+        efficiency = calibration.efficiency_columns(fi, ci)
+        served = disaggregated_operating_point(
+            replace(prep.disagg_prefill, efficiency=efficiency),
+            replace(prep.disagg_decode, efficiency=efficiency),
+            r.max_batch_size[idx],
+            prefill_workers=prep.disagg_workers[:, 0],
+            decode_workers=prep.disagg_workers[:, 1],
+            concurrency=prep.disagg_concurrency,
+        )
+        columns["ttft_ms"][idx] = served.ttft_mean_s * 1e3
+        columns["tpot_ms"][idx] = served.tpot_s * 1e3
+        columns["itl_ms"][idx] = served.tpot_s * 1e3
+        columns["ttft_p90_ms"][idx] = served.ttft_p90_s * 1e3
+        columns["ttft_p99_ms"][idx] = served.ttft_p99_s * 1e3
+        columns["e2e_latency_s"][idx] = served.e2e_latency_s
+        columns["e2e_latency_p90_s"][idx] = served.e2e_p90_s
+        columns["e2e_latency_p99_s"][idx] = served.e2e_p99_s
+        columns["decode_tokens_per_s_per_user"][idx] = 1.0 / served.tpot_s
+        columns["output_tokens_per_s_total"][idx] = served.output_tokens_per_s
+        columns["total_tokens_per_s"][idx] = served.output_tokens_per_s * io[idx]
+        columns["requests_per_s"][idx] = served.requests_per_s
     values = np.select(
         [prep.metric_codes == k for k in range(len(METRIC_ORDER))],
         [columns[name] for name in METRIC_ORDER],
@@ -527,18 +637,6 @@ def _predict_memory(
     return out
 
 
-def validate_file(
-    paths: str | Path | Sequence[str | Path],
-    *,
-    calibration: Calibration | None = None,
-    catalog: Catalog | None = None,
-) -> ValidationReport:
-    """Predict every row of one CSV file, or of several read together."""
-    files = [paths] if isinstance(paths, str | Path) else list(paths)
-    rows = [row for path in files for row in read_rows(path)]
-    return predict_rows(rows, calibration=calibration, catalog=catalog)
-
-
 BREAKDOWN_KEYS = {
     "source": lambda p: p.source,
     "era": lambda p: p.family,
@@ -571,39 +669,3 @@ def breakdown(report: ValidationReport, by: str) -> dict[str, dict[str, dict[str
         name: group_errors(preds, lambda p: p.metric)
         for name, preds in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     }
-
-
-def render_breakdown(report: ValidationReport, by: str, console: Console) -> None:
-    table = Table(title=f"Median absolute error per {by} (rows)")
-    table.add_column(by)
-    present = [m for m in BREAKDOWN_METRICS if any(p.metric == m for p in report.predictions)]
-    for metric in present:
-        table.add_column(metric.removesuffix("_ms").removesuffix("_s").replace("_", " "), justify="right")
-    for name, stats in breakdown(report, by).items():
-        cells = [f"{stats[m]['median_ape']:.0%} ({stats[m]['n']})" if m in stats else "" for m in present]
-        table.add_row(name, *cells)
-    console.print(table)
-
-
-def render_report(report: ValidationReport, console: Console) -> None:
-    summary = report.summary()
-    console.print(
-        f"{summary['predicted']} of {summary['rows']} rows predicted; "
-        f"{len(report.unresolved)} unresolved; {len(report.physics_violations)} roofline violations"
-    )
-    for title, groups in (("per metric", summary["metrics"]), ("per scenario", summary["scenarios"])):
-        table = Table(title=f"Absolute percentage error {title}")
-        for col in ("group", "n", "median", "mean", "within 25%", "median signed"):
-            table.add_column(col, justify="right" if col != "group" else "left")
-        for name, s in groups.items():
-            table.add_row(
-                name,
-                str(s["n"]),
-                f"{s['median_ape']:.1%}",
-                f"{s['mean_ape']:.1%}",
-                f"{s['within_25pct']:.0%}",
-                f"{s['median_signed']:+.1%}",
-            )
-        console.print(table)
-    for row_id, reason in report.unresolved:
-        console.print(f"[red]unresolved[/] {row_id}: {reason}")

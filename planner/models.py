@@ -227,6 +227,12 @@ class LLMModel(models.Model):
     moe_shared_experts = models.PositiveIntegerField(default=0)
     tied_embeddings = models.BooleanField(default=False)
     native_precision = models.CharField(max_length=32, default="bf16")
+    proxy_note = models.TextField(
+        blank=True,
+        default="",
+        help_text="Only for a row that stands in for a model whose architecture is unpublished: why "
+        "(every estimate of it shows this as a warning).",
+    )
     notes = models.TextField(blank=True)
     source = models.TextField(help_text="Where the figures come from (URLs, config.json, papers).")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -129,6 +129,12 @@ _catalog_cache: OrderedDict[int | None, tuple[str, DbCatalog]] = OrderedDict()
 _catalog_cache_lock = threading.Lock()
 
 
+def clear_catalog_cache() -> None:
+    """Forget every cached catalog (the next call of each team rebuilds it); for benchmarks and tools."""
+    with _catalog_cache_lock:
+        _catalog_cache.clear()
+
+
 def catalog_revision() -> str | None:
     """The catalog's current revision token (one indexed query); None where the row is missing (a test's
     flush), in which case nothing is cached."""

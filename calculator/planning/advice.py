@@ -11,15 +11,15 @@ them. `calculator.estimate.estimate_deployment` itself never computes them.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from calculator.calibration import Calibration, default_calibration
 from calculator.catalog import default_catalog
 from calculator.cost import CostAssumptions
-from calculator.deployment import Deployment, deployments_batch, resolve_deployment
-from calculator.engine import evaluate
+from calculator.deployment import Deployment, deployments_batch, resolve_deployment, variants_batch
+from calculator.engine import Blocker, evaluate
 from calculator.estimate import (
     CostEstimate,
     Estimate,
@@ -29,23 +29,16 @@ from calculator.estimate import (
     Recommendation,
     estimate_deployment,
 )
-from calculator.frameworks import is_llama_cpp
 from calculator.grid import compat_reasons
-from calculator.precisions import resolve_precision
-from calculator.specs import Catalog
+from calculator.precisions import PrecisionSpec, resolve_precision
+from calculator.specs import Catalog, HardwareSpec
 
 GIB = 2**30
 TP_CHOICES = (1, 2, 4, 8)
-CONTEXT_TOO_LONG = 8
 
 
 def _precision_choices(d: Deployment) -> list[str]:
-    if is_llama_cpp(d.framework):
-        names = ["q8_0", "q5_k_m", "q4_k_m"]
-    elif d.framework.key == "exllamav2":
-        names = ["exl2-6.0bpw", "exl2-4.0bpw", "int4-gptq"]
-    else:
-        names = ["fp8", "int8", "int4-awq"]
+    names = d.framework.smaller_precisions
     return [n for n in names if resolve_precision(n).bits_per_weight < d.precision.bits_per_weight]
 
 
@@ -56,35 +49,36 @@ def _valid_tp(d: Deployment, tp: int) -> bool:
     return m.attention == "mla" or m.num_kv_heads % tp == 0 or tp % m.num_kv_heads == 0
 
 
-def _candidates(d: Deployment, catalog: Catalog) -> list[Deployment]:
-    out: list[Deployment] = []
+class Alternative(NamedTuple):
+    """One alternative deployment: the base with another precision, hardware and tensor parallelism."""
+
+    precision: PrecisionSpec
+    hardware: HardwareSpec
+    tensor_parallel: int
+    num_gpus: int
+
+
+def _candidates(d: Deployment, catalog: Catalog) -> list[Alternative]:
+    out: list[Alternative] = []
     precisions = [d.precision, *(resolve_precision(n) for n in _precision_choices(d))]
     same_kind = [
         h for h in catalog.hardware.values() if h.kind == d.hardware.kind and h.key != d.hardware.key
     ]
     if d.hardware.kind in ("consumer_gpu", "edge"):
         same_kind += [h for h in catalog.hardware.values() if h.kind == "datacenter_gpu"]
+    tps = [tp for tp in TP_CHOICES if _valid_tp(d, tp) and tp * d.pipeline_parallel <= 8]
     for precision in precisions:
         for hardware in [d.hardware, *same_kind]:
-            for tp in TP_CHOICES:
-                if not _valid_tp(d, tp) or tp * d.pipeline_parallel > 8:
-                    continue
-                if compat_reasons(d.framework, precision, hardware):
-                    continue
+            if compat_reasons(d.framework, precision, hardware):
+                continue
+            for tp in tps:
                 if (precision.key, hardware.key, tp) == (d.precision.key, d.hardware.key, d.tensor_parallel):
                     continue
-                out.append(
-                    d.replace(
-                        precision=precision,
-                        hardware=hardware,
-                        tensor_parallel=tp,
-                        num_gpus=tp * d.pipeline_parallel,
-                    )
-                )
+                out.append(Alternative(precision, hardware, tp, tp * d.pipeline_parallel))
     return out
 
 
-def _describe(alt: Deployment) -> str:
+def _describe(alt: Alternative) -> str:
     return f"{alt.precision.key} on {alt.num_gpus}x {alt.hardware.name}" + (
         f" (TP={alt.tensor_parallel})" if alt.tensor_parallel > 1 else ""
     )
@@ -106,10 +100,13 @@ def recommend(
     candidates = _candidates(d, catalog)
     if not candidates:
         return []
-    results = evaluate(deployments_batch(candidates, calibration), assumptions)
+    results = evaluate(
+        variants_batch(d, [(c.precision, c.hardware, c.tensor_parallel) for c in candidates], calibration),
+        assumptions,
+    )
     # Hardware, precision and parallelism cannot fix an over-long request; judge alternatives without it
     # and say so separately.
-    feasible = (results.blockers & ~CONTEXT_TOO_LONG) == 0
+    feasible = (results.blockers & ~Blocker.CONTEXT_TOO_LONG) == 0
     free_gib = (results.capacity_bytes - results.total_bytes) / GIB
     recs: list[Recommendation] = []
 

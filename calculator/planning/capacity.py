@@ -24,7 +24,7 @@ from calculator.calibration import Calibration, default_calibration
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES, HOURS_PER_MONTH, CostAssumptions
 from calculator.deployment import InputError
-from calculator.engine import BLOCKERS, evaluate
+from calculator.engine import BLOCKERS, Blocker, evaluate
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
 from calculator.grid import EntityTables, flatten_rows, parallel_tensor_batch
 from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, binding_message, load_columns
@@ -358,10 +358,9 @@ def plan_capacity(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         results = evaluate(batch, assumptions)
     blockers = np.broadcast_to(results.blockers, shape).reshape(-1)
-    bits = {name: bit for bit, (name, _) in BLOCKERS.items()}
     remaining = np.ones(blockers.shape, dtype=bool)
     for reason in ENGINE_REJECTIONS:
-        hit = remaining & ((blockers & bits[reason]) != 0)
+        hit = remaining & ((blockers & Blocker.of(reason)) != 0)
         rejected[reason] += int(np.count_nonzero(hit))
         remaining &= ~hit
     index = np.flatnonzero(remaining)

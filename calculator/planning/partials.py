@@ -14,7 +14,7 @@ import numpy as np
 from calculator.calibration import Calibration
 from calculator.catalog import default_catalog
 from calculator.cost import HOURS_PER_MONTH
-from calculator.engine import BLOCKERS, evaluate
+from calculator.engine import Blocker, evaluate
 from calculator.frameworks import resolve_framework
 from calculator.grid import EntityTables, parallel_tensor_batch
 from calculator.planning.chunks import ChunkSpec
@@ -471,12 +471,10 @@ def evaluate_chunk(
             c = _Chunk(spec, chunk, results, group, replicas=replicas)
 
     remaining = np.ones(c.shape, dtype=bool)
-    bits = {name: bit for bit, (name, _) in BLOCKERS.items()}
-    for reason in ENGINE_REASONS:
-        if reason in bits:
-            hit = remaining & ((c.blockers & bits[reason]) != 0)
-            infeasible[reason] += int(np.count_nonzero(hit))
-            remaining &= ~hit
+    for reason in ENGINE_REASONS:  # each one a Blocker's code
+        hit = remaining & ((c.blockers & Blocker.of(reason)) != 0)
+        infeasible[reason] += int(np.count_nonzero(hit))
+        remaining &= ~hit
     if c.load is not None:
         for reason, ok in (("slo", c.load.within_slo), ("gpu_budget", c.load.within_budget)):
             hit = remaining & ~c.full(ok)

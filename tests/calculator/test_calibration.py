@@ -13,8 +13,9 @@ from calculator import estimate
 from calculator.calibrate import FITTED, cross_validate, fit_group, fit_performance
 from calculator.calibration import FAMILIES, FAMILY_PRIORS, Calibration, load_calibration
 from calculator.catalog import default_catalog
+from calculator.cli_validate import read_rows
 from calculator.frameworks import FRAMEWORKS, resolve_framework
-from calculator.validate import _performance_deployment, predict_performance, prepare_performance, read_rows
+from calculator.validate import _performance_deployment, predict_performance, prepare_performance
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASUREMENTS = ROOT.parent / "shared" / "calibration" / "measurements.csv"

@@ -126,6 +126,18 @@ def test_every_row_has_a_source():
         assert spec.source.strip(), spec.key
 
 
+def test_only_the_gpt4_stand_in_has_a_proxy_note_and_its_estimates_say_so():
+    from calculator import estimate
+
+    models = default_catalog().models
+    assert [key for key, spec in models.items() if spec.proxy_note] == ["gpt-3-175b"]
+    warned = estimate("GPT-4", "h100-sxm-80gb", tensor_parallel=8, with_recommendations=False)
+    notes = [w.message for w in warned.warnings if w.code == "proxy_model"]
+    assert notes == [models["gpt-3-175b"].proxy_note]
+    plain = estimate("llama-3.1-8b", "h100-sxm-80gb", with_recommendations=False)
+    assert all(w.code != "proxy_model" for w in plain.warnings)
+
+
 def test_reference_rows_present():
     for key in (
         "deepseek-v3",

@@ -141,7 +141,8 @@ def test_over_limit_grid_names_its_size():
 def test_star_expands_to_the_catalog_and_names_resolve_to_keys():
     catalog = default_catalog()
     spec = resolve_spec(
-        {"models": ["*"], "hardware": "*", "precisions": ["*"], "frameworks": ["*"], "deployment_modes": "*"}
+        {"models": ["*"], "hardware": "*", "precisions": ["*"], "frameworks": ["*"], "deployment_modes": "*"},
+        max_configurations=100_000_000,  # the whole catalog in every mode is over the API's limit
     )
     assert spec.models == tuple(catalog.models)
     assert spec.hardware == tuple(catalog.hardware)
@@ -399,7 +400,7 @@ def test_a_million_configurations_are_all_evaluated():
             "hardware": "*",
             "precisions": "*",
             "frameworks": "*",
-            "tensor_parallel": [1, 2, 4],
+            "tensor_parallel": [1, 2],
             "batch_sizes": ["auto"],
             "objective": "balanced",
             "max_tpot_ms": 100,

@@ -1,11 +1,13 @@
 """Behaviour of the typed and seed APIs: seed examples, advice, errors, agreement with the vectorised path."""
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import calculator
 from calculator import InputError, LLMInferenceCalculator, estimate
 from calculator.calibration import default_calibration
 from calculator.catalog import default_catalog
@@ -334,3 +336,52 @@ def test_in_flight_batching_decodes_between_prompt_chunks_instead_of_waiting_for
     assert mixed_itl < stalled_itl
     # Most gaps are one iteration (a chunk of prompts plus a decode step); none is longer.
     assert 0.5 * chunk < mixed_itl < 1.5 * chunk
+
+
+@pytest.mark.parametrize(
+    ("model", "hardware", "kwargs"),
+    [
+        ("llama-3.1-8b", "h100-sxm-80gb", {}),
+        ("llama-3.1-70b", "a100-sxm-80gb", {"precision": "fp8", "tensor_parallel": 2, "num_gpus": 4}),
+        ("qwen2.5-7b", "rtx-4090-24gb", {"framework": "llama.cpp", "precision": "q4_k_m", "batch_size": 0}),
+    ],
+)
+def test_advice_variants_batch_is_the_batch_of_the_replaced_deployments(model, hardware, kwargs):
+    """Advice builds its alternatives' columns directly (variants_batch); every figure equals the batch of
+    the deployments it stands for."""
+    from calculator.deployment import deployments_batch, resolve_deployment, variants_batch
+    from calculator.engine import evaluate
+    from calculator.planning.advice import _candidates
+
+    d = resolve_deployment(model, hardware, **kwargs)
+    alternatives = _candidates(d, default_catalog())
+    direct = evaluate(variants_batch(d, [(a.precision, a.hardware, a.tensor_parallel) for a in alternatives]))
+    replaced = [
+        d.replace(
+            precision=a.precision, hardware=a.hardware, tensor_parallel=a.tensor_parallel, num_gpus=a.num_gpus
+        )
+        for a in alternatives
+    ]
+    expected = evaluate(deployments_batch(replaced))
+
+    assert len(alternatives) > 10
+    for name in (
+        "total_bytes",
+        "tpot_s",
+        "ttft_s",
+        "decode_tokens_per_s_per_user",
+        "blockers",
+        "capacity_bytes",
+    ):
+        np.testing.assert_array_equal(getattr(direct, name), getattr(expected, name), err_msg=name)
+    np.testing.assert_array_equal(direct.cost.hourly_usd, expected.cost.hourly_usd)
+
+
+def test_deployment_replace_is_dataclasses_replace():
+    d = calculator.resolve_deployment("llama-3.1-8b", "h100-sxm-80gb")
+    changed = d.replace(batch_size=7, tensor_parallel=2, num_gpus=2)
+
+    assert changed == dataclasses.replace(d, batch_size=7, tensor_parallel=2, num_gpus=2)
+    assert d.batch_size != 7
+    with pytest.raises(TypeError, match="no field 'batchsize'"):
+        d.replace(batchsize=7)

@@ -153,3 +153,38 @@ def test_llama_cpp_row_split_syncs_and_moves_every_matmul_and_megatron_tp_two_al
     assert 7 * 4096 + 2 * 4096 + 2 * 4096 + 3 * 11008 == 78080
     assert row[0] == pytest.approx(32 * (7 * 50e-6 + tokens * 78080 * 4 / link))
     assert vllm[0] == pytest.approx(32 * 2 * (50e-6 + 2 * 0.5 * tokens * 4096 * 2 / link))
+
+
+def test_attention_data_parallel_replicates_dense_weights_and_splits_the_sequences():
+    """DeepSeek-R1 on 8 B200s: with 8 attention data-parallel groups each GPU holds the non-expert weights
+    whole and 1/8 of the routed experts, and only its own sequences' MLA latent; with plain TP 8 it holds
+    1/8 of everything and every sequence's latent (MLA is replicated over TP ranks)."""
+    from calculator import resolve_deployment
+    from calculator.deployment import deployments_batch
+    from calculator.engine import evaluate
+    from calculator.memory import kv_bytes_per_token_per_layer, weight_bytes_per_device
+
+    common = {"precision": "fp8", "framework": "tensorrt-llm", "tensor_parallel": 8, "num_gpus": 8}
+    tp = resolve_deployment("deepseek-r1", "b200-180gb", **common)
+    dp = resolve_deployment("deepseek-r1", "b200-180gb", attention_data_parallel=8, **common)
+    batch = deployments_batch([tp, dp])
+    m, p, w = batch.model, batch.precision, batch.workload
+
+    weights = weight_bytes_per_device(m, p, w)
+    routed = float(m.params_routed_experts[0] * p.weight_bytes[0])
+    total = weights[0] * 8
+    assert weights[1] == pytest.approx((total - routed) + routed / 8)
+    kv = kv_bytes_per_token_per_layer(m, w)
+    assert kv[1] == pytest.approx(kv[0] / 8)
+    r = evaluate(batch)
+    assert r.max_batch_size[1] > r.max_batch_size[0]
+
+
+def test_attention_data_parallel_must_divide_the_tensor_parallel_gpus():
+    from calculator import InputError, resolve_deployment
+
+    with pytest.raises(InputError) as error:
+        resolve_deployment(
+            "deepseek-r1", "b200-180gb", tensor_parallel=8, num_gpus=8, attention_data_parallel=3
+        )
+    assert error.value.field == "attention_data_parallel"

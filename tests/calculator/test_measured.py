@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from calculator.validate import predict_rows, read_rows
+from calculator.cli_validate import read_rows
+from calculator.validate import predict_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURED = ROOT / "measured" / "measurements.csv"

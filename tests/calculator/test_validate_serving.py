@@ -1,5 +1,6 @@
 """validate on serving.csv-shaped rows: the statistic is honoured, "inf" beside a concurrency is a closed
-loop, percentile metrics are predicted from the serving model, disaggregated rows are a reported gap."""
+loop, percentile metrics are predicted from the serving model, attention data parallelism and disaggregated
+prefill/decode engines are read from the notes."""
 
 from __future__ import annotations
 
@@ -54,11 +55,68 @@ def test_the_statistic_is_honoured_and_percentiles_grow():
     assert predicted(metric="itl_ms", **rate) == pytest.approx(predicted(metric="tpot_ms", **rate))
 
 
-def test_disaggregated_rows_are_a_reported_gap_and_blank_precision_is_native():
-    report = predict_rows([{**BASE, "id": "d1", "metric": "ttft_ms", "scenario": "online_disagg"}])
-    assert not report.predictions and "disaggregated" in report.unresolved[0][1]
+def test_blank_precision_is_native():
     report = predict_rows([{**BASE, "id": "n1", "metric": "tpot_ms", "precision": ""}])
     assert report.predictions and not report.unresolved
+
+
+DEEPSEEK = {
+    **BASE,
+    "model": "deepseek-r1",
+    "hardware": "b200-180gb",
+    "num_gpus": "8",
+    "framework": "tensorrt-llm",
+    "input_tokens": "1024",
+    "output_tokens": "1024",
+    "concurrency": "256",
+}
+
+
+def test_attention_data_parallel_in_the_notes_is_one_engine_of_all_the_gpus():
+    """AIConfigurator's "tp=1, attention_dp=8" on 8 GPUs is one engine with data-parallel attention, not 8
+    replicas of one GPU (which could not even hold DeepSeek-R1's weights)."""
+    dp = {**DEEPSEEK, "tp": "1", "notes": "parallel: tp=1,pp=1,attention_dp=8,moe_tp=1,moe_ep=8; x=1"}
+    report = predict_rows([{**dp, "id": "a1", "metric": "tpot_ms"}])
+    assert not report.unresolved, report.unresolved
+    tp8 = predicted(**{**DEEPSEEK, "tp": "8", "metric": "tpot_ms"})
+    # MLA's latent is replicated on every TP rank; data-parallel attention reads each sequence's once.
+    assert report.predictions[0].predicted < tp8
+
+
+def test_disaggregated_rows_are_predicted_from_their_prefill_and_decode_engines():
+    notes = (
+        "prefill: workers={p},gpus_per_worker=8,tp=1,pp=1,attention_dp=8,moe_tp=1,moe_ep=8; "
+        "decode: workers={d},gpus_per_worker=8,tp=8,pp=1,attention_dp=1,moe_tp=1,moe_ep=8; num_gpus=x"
+    )
+
+    def figures(p: int, d: int, concurrency: int) -> dict[str, float]:
+        row = {
+            **DEEPSEEK,
+            "tp": "",
+            "num_gpus": str(8 * (p + d)),
+            "scenario": "online_disagg",
+            "concurrency": str(concurrency),
+            "notes": notes.format(p=p, d=d),
+        }
+        report = predict_rows([{**row, "id": m, "metric": m} for m in ("ttft_ms", "tpot_ms")])
+        assert not report.unresolved, report.unresolved
+        return {p.metric: p.predicted for p in report.predictions}
+
+    base = figures(1, 2, 256)
+    assert 0 < base["tpot_ms"] < 1000 and 0 < base["ttft_ms"] < 60_000
+    # More decode engines: fewer sequences per decode step, a shorter step.
+    assert figures(1, 4, 256)["tpot_ms"] < base["tpot_ms"]
+    # More prefill engines: a shorter prefill queue and first wave.
+    assert figures(3, 2, 256)["ttft_ms"] < base["ttft_ms"]
+    # More clients: longer decode steps and prefill queues.
+    heavier = figures(1, 2, 1024)
+    assert heavier["tpot_ms"] > base["tpot_ms"] and heavier["ttft_ms"] > base["ttft_ms"]
+
+
+def test_a_disaggregated_row_without_its_engines_is_unresolved_with_the_reason():
+    report = predict_rows([{**DEEPSEEK, "id": "d1", "metric": "ttft_ms", "scenario": "online_disagg"}])
+    assert not report.predictions
+    assert "must state its decode engines" in report.unresolved[0][1]
 
 
 def test_block_scaled_fp8_is_fp8_with_its_scales():
