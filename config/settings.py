@@ -218,8 +218,8 @@ if PRODUCTION:
 # Bodies above this are refused with 413 by planner.middleware.BodySizeLimitMiddleware (the API's largest
 # legitimate body, a pasted config.json, is a few kB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PLANNER_MAX_BODY_BYTES", 1_048_576, minimum=1024)
-# A team's benchmark file (planner.measurements) may be larger: the upload paths take this much, plus the
-# multipart form's own bytes; a larger file is refused with the same 413.
+# A team's benchmark file (planner.services.measurements) may be larger: the upload paths take this much,
+# plus the multipart form's own bytes; a larger file is refused with the same 413.
 MEASUREMENT_UPLOAD_MAX_BYTES = env_int("PLANNER_MAX_UPLOAD_BYTES", 20 * 1_048_576, minimum=1024)
 UPLOAD_PATH_PREFIXES = ("/api/v1/measurement-sets/", "/measurements/")
 
@@ -359,7 +359,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 WORKER_HEARTBEAT_INTERVAL_S = env_float("PLANNER_WORKER_HEARTBEAT_S", 5.0, minimum=0.1)
 WORKER_HEARTBEAT_STALE_S = env_float("PLANNER_WORKER_STALE_S", 30.0, minimum=1.0)
 
-# --- Comparisons (planner.comparisons) ---------------------------------------------------------------------
+# --- Comparisons (planner.services.comparisons) ------------------------------------------------------------
 # A grid above this many configurations is refused with 400.
 COMPARISON_MAX_CONFIGURATIONS = env_int("PLANNER_COMPARISON_MAX_CONFIGURATIONS", 5_000_000, minimum=1)
 # Configurations per chunk task (calculator.planning.plan_chunks target); each chunk is one message.
@@ -379,13 +379,14 @@ COMPARISON_CHUNK_CONFIGURATIONS = env_int("PLANNER_COMPARISON_CHUNK_CONFIGURATIO
 COMPARISON_CHUNK_WINDOW = env_int("PLANNER_COMPARISON_CHUNK_WINDOW", 4, minimum=1)
 # A chunk whose worker died is retried; the job fails once a chunk has been claimed this many times.
 COMPARISON_MAX_ATTEMPTS = env_int("PLANNER_COMPARISON_MAX_ATTEMPTS", 3, minimum=1)
-# Team calibration fits (planner.calibrations): claims of one fit before it fails with the reason, and the
-# most measurement rows one fit takes (a 500-row fit runs in seconds; README "Your own benchmarks").
+# Team calibration fits (planner.services.calibrations): claims of one fit before it fails with the reason,
+# and the most measurement rows one fit takes (a 500-row fit runs in seconds; README "Your own benchmarks").
 CALIBRATION_MAX_ATTEMPTS = env_int("PLANNER_CALIBRATION_MAX_ATTEMPTS", 3, minimum=1)
 CALIBRATION_MAX_ROWS = env_int("PLANNER_CALIBRATION_MAX_ROWS", 5000, minimum=10)
 # Seconds a fit sleeps at each progress step (tests slow a worker down to kill it mid-fit; 0 in service).
 CALIBRATION_FIT_DELAY_S = env_float("PLANNER_CALIBRATION_FIT_DELAY_S", 0.0, minimum=0.0)
-# Every worker's heartbeat thread runs the reaper this often (planner.comparisons.comparison_reap).
+# Every worker's heartbeat thread runs the reapers this often (planner.services.comparison_reaper and
+# calibration_reaper).
 COMPARISON_REAP_INTERVAL_S = env_float("PLANNER_COMPARISON_REAP_S", 10.0, minimum=0.1)
 # A chunk still pending this long after its message was sent gets another message (a broker may lose the
 # message a killed worker had fetched; a duplicate is harmless: claims are conditional).

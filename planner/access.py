@@ -4,7 +4,7 @@ and the services that write (which refuse a write the caller may not make, whoev
     object       action     least role   besides
     plan         view       viewer       a private plan: its owner alone (Plan.objects.visible_to)
     plan         create     editor       (in the chosen team)
-    plan         change     editor       visibility: the owner alone (services.plan_update)
+    plan         change     editor       visibility: the owner alone (services.plans.plan_update)
     plan         recompute  editor
     plan         delete     admin        or the owner of a private plan (with the editor role)
     comparison   view       viewer       one made from a private plan: that plan's owner alone

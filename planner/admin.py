@@ -1,6 +1,6 @@
 """Admin: catalog curation (search, filters, validation by the models' clean(), duplicate, config.json
 import) and read-mostly views of teams and plans. Change history is Django admin's own (LogEntry); API
-edits of the catalog are logged there too (planner.services.catalog_log)."""
+edits of the catalog are logged there too (planner.services.catalog.catalog_log)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from planner import services
 from planner.models import (
     Hardware,
     LLMModel,
@@ -23,6 +22,7 @@ from planner.models import (
     Team,
     WorkerHeartbeat,
 )
+from planner.services import catalog
 
 
 @admin.register(WorkerHeartbeat)
@@ -38,7 +38,7 @@ class TaskProbeAdmin(admin.ModelAdmin):
 @admin.action(description="Duplicate selected rows (new key '<key>-copy')")
 def duplicate_rows(modeladmin, request, queryset):
     for row in queryset:
-        copy = services.catalog_row_duplicate(row)
+        copy = catalog.catalog_row_duplicate(row)
         modeladmin.log_addition(request, copy, f"Duplicated from {row.key}.")
     modeladmin.message_user(request, f"Duplicated {queryset.count()} row(s).", messages.SUCCESS)
 
@@ -109,7 +109,7 @@ class LLMModelAdmin(admin.ModelAdmin):
         form = ConfigImportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                row, warnings = services.model_import_config(user=request.user, **form.cleaned_data)
+                row, warnings = catalog.model_import_config(user=request.user, **form.cleaned_data)
             except ValidationError as error:
                 for field, errors in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)

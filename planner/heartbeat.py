@@ -52,10 +52,10 @@ def live_workers():
 
 def _reap() -> None:
     """Periodic housekeeping that must run even while every pool process is busy: the comparison and
-    calibration reapers (planner.comparisons.comparison_reap, planner.calibrations.calibration_reap). Every
+    calibration reapers (planner.services.comparison_reaper, planner.services.calibration_reaper). Every
     worker runs them; their updates are conditional."""
-    from planner.calibrations import calibration_reap
-    from planner.comparisons import comparison_reap
+    from planner.services.calibration_reaper import calibration_reap
+    from planner.services.comparison_reaper import comparison_reap
 
     counts = comparison_reap()
     if any(counts.values()):

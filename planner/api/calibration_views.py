@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import django_filters
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -16,17 +15,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from planner import access, calibrations
+from planner import access
 from planner.api import measurement_serializers as ms
 from planner.api.errors import error_body
 from planner.api.permissions import CalibrationPermission
+from planner.filtersets import CalibrationFilter
 from planner.models import TeamCalibration
-
-
-class CalibrationFilter(django_filters.FilterSet):
-    class Meta:
-        model = TeamCalibration
-        fields = ("team", "status")
+from planner.services import calibrations
 
 
 class CalibrationViewSet(

@@ -21,8 +21,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from calculator import InputError
 from calculator.measurements import MeasurementFileError
 from calculator.planning import ComparisonError
-from planner.comparisons import ComparisonQuotaExceeded
-from planner.measurements import PartialFile
+from planner.services.comparisons import ComparisonQuotaExceeded
+from planner.services.measurements import PartialFile
 
 logger = logging.getLogger(__name__)
 

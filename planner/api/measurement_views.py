@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, parsers, status, viewsets
@@ -12,16 +11,11 @@ from rest_framework.response import Response
 from planner import access
 from planner.api import measurement_serializers as ms
 from planner.api.permissions import MeasurementSetPermission
-from planner.measurements import Upload, measurement_set_delete, measurement_set_upload
+from planner.filtersets import MeasurementSetFilter
 from planner.models import Measurement, MeasurementSet
+from planner.services.measurements import Upload, measurement_set_delete, measurement_set_upload
 
 MAX_FILE_NAME = 255
-
-
-class MeasurementSetFilter(django_filters.FilterSet):
-    class Meta:
-        model = MeasurementSet
-        fields = ("team", "name", "kind", "file_format")
 
 
 class MeasurementSetViewSet(

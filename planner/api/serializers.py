@@ -10,7 +10,6 @@ from rest_framework import serializers
 
 from calculator.planning import OBJECTIVES
 from calculator.planning.capacity import CAPACITY_OBJECTIVES
-from planner import comparisons, services
 from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
@@ -24,6 +23,7 @@ from planner.models import (
     Role,
     Team,
 )
+from planner.services import comparisons
 
 _GIB = 2**30
 
@@ -104,7 +104,7 @@ MODEL_FIELDS = (
     "vocab_size", "max_context_tokens", "attention", "kv_lora_rank", "qk_rope_head_dim",
     "sliding_window_tokens", "sliding_window_layers",
     "moe_num_experts", "moe_experts_per_token", "moe_intermediate_size", "moe_shared_experts",
-    "tied_embeddings", "native_precision", "notes", "source",
+    "tied_embeddings", "native_precision", "proxy_note", "notes", "source",
 )  # fmt: skip
 
 
@@ -425,12 +425,6 @@ class PlanUpdateSerializer(serializers.Serializer):
         inner = EstimateInputSerializer(data=merged)
         inner.is_valid(raise_exception=True)
         return inner.validated_data
-
-    def update(self, instance: Plan, validated_data: dict[str, Any]) -> Plan:
-        inputs = validated_data.pop("inputs", None)
-        return services.plan_update(
-            instance, user=self.context["request"].user, inputs=inputs, **validated_data
-        )
 
 
 class DiffQuerySerializer(serializers.Serializer):

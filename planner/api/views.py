@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.contrib.admin.models import ADDITION, CHANGE
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -17,7 +16,7 @@ from rest_framework.views import APIView
 
 from calculator import resolve_deployment
 from calculator.planning.export import export_deployment
-from planner import comparisons, selectors, services, specs
+from planner import selectors, specs
 from planner.api import serializers as s
 from planner.api.errors import error_body
 from planner.api.permissions import (
@@ -27,29 +26,27 @@ from planner.api.permissions import (
     TeamPermission,
 )
 from planner.api.renderers import CSVRenderer
+from planner.filtersets import (
+    ComparisonFilter,
+    ComparisonResultFilter,
+    HardwareFilter,
+    LLMModelFilter,
+    PlanFilter,
+    PricePointFilter,
+)
 from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
-    Hardware,
     Invitation,
-    LLMModel,
-    Plan,
     PricePoint,
     Team,
 )
+from planner.services import catalog, comparisons, estimates, plans, teams
 
 CATALOG_KEY_REGEX = r"[a-z0-9][a-z0-9.\-]*"
 
 
 # --- Catalog ----------------------------------------------------------------------------------------------
-
-
-class HardwareFilter(django_filters.FilterSet):
-    min_memory_bytes = django_filters.NumberFilter(field_name="memory_bytes", lookup_expr="gte")
-
-    class Meta:
-        model = Hardware
-        fields = ("vendor", "kind")
 
 
 class CatalogViewSet(viewsets.ModelViewSet):
@@ -65,25 +62,23 @@ class CatalogViewSet(viewsets.ModelViewSet):
     )
 
     def perform_create(self, serializer):
-        row = serializer.save()
-        services.catalog_log(self.request.user, row, ADDITION)
+        serializer.instance = catalog.catalog_row_create(
+            serializer.Meta.model, user=self.request.user, values=dict(serializer.validated_data)
+        )
 
     def perform_update(self, serializer):
-        row = serializer.save()
-        services.catalog_log(
-            self.request.user, row, CHANGE, f"Changed via API: {', '.join(serializer.validated_data)}."
+        serializer.instance = catalog.catalog_row_update(
+            serializer.instance, user=self.request.user, values=dict(serializer.validated_data)
         )
 
     def perform_destroy(self, instance):
-        services.catalog_log_deletion(self.request.user, instance)
-        instance.delete()
+        catalog.catalog_row_delete(instance, user=self.request.user)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def duplicate(self, request, key=None):
         """Copy this row under a free key ("<key>-copy"); staff only."""
-        copy = services.catalog_row_duplicate(self.get_object())
-        services.catalog_log(request.user, copy, ADDITION, f"Duplicated from {key}.")
+        copy = catalog.catalog_row_duplicate(self.get_object(), user=request.user)
         return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
 
 
@@ -101,15 +96,6 @@ class HardwareViewSet(CatalogViewSet):
 
     def get_queryset(self):
         return selectors.hardware_list()
-
-
-class LLMModelFilter(django_filters.FilterSet):
-    min_params_total = django_filters.NumberFilter(field_name="params_total", lookup_expr="gte")
-    max_params_total = django_filters.NumberFilter(field_name="params_total", lookup_expr="lte")
-
-    class Meta:
-        model = LLMModel
-        fields = ("family", "attention", "native_precision")
 
 
 @extend_schema_view(duplicate=extend_schema(responses={201: s.LLMModelSerializer}))
@@ -137,18 +123,9 @@ class LLMModelViewSet(CatalogViewSet):
         """Create a model from a pasted Hugging Face config.json; staff only."""
         form = s.ModelImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        row, warnings = services.model_import_config(user=request.user, **form.validated_data)
+        row, warnings = catalog.model_import_config(user=request.user, **form.validated_data)
         body = {"model": s.LLMModelSerializer(row).data, "warnings": warnings}
         return Response(body, status=status.HTTP_201_CREATED)
-
-
-class PricePointFilter(django_filters.FilterSet):
-    hardware = django_filters.CharFilter(field_name="hardware__key")
-    public = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull")
-
-    class Meta:
-        model = PricePoint
-        fields = ("hardware", "provider", "region", "kind", "team", "catalog_default")
 
 
 class PricePointViewSet(viewsets.ModelViewSet):
@@ -182,11 +159,11 @@ class TeamViewSet(viewsets.ModelViewSet):
         return selectors.teams_for(self.request.user)
 
     def perform_create(self, serializer):
-        team = services.team_create(user=self.request.user, **serializer.validated_data)
+        team = teams.team_create(user=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=team.pk)
 
     def perform_update(self, serializer):
-        team = serializer.save()
+        team = teams.team_update(serializer.instance, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=team.pk)
 
     @extend_schema(methods=["get"], responses=s.MembershipSerializer(many=True), request=None)
@@ -204,7 +181,7 @@ class TeamViewSet(viewsets.ModelViewSet):
             return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
         form = s.MembershipAddSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.invitation_send(
+        teams.invitation_send(
             team=team,
             username=form.validated_data["username"],
             role=form.validated_data["role"],
@@ -222,11 +199,11 @@ class TeamViewSet(viewsets.ModelViewSet):
         team = self.get_object()
         membership = get_object_or_404(selectors.team_members(team), user_id=user_id)
         if request.method == "DELETE":
-            services.membership_remove(membership)
+            teams.membership_remove(membership)
             return Response(status=status.HTTP_204_NO_CONTENT)
         form = s.MembershipRoleSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.membership_set_role(membership, role=form.validated_data["role"])
+        teams.membership_set_role(membership, role=form.validated_data["role"])
         return Response(s.MembershipSerializer(membership).data)
 
 
@@ -256,23 +233,17 @@ class InvitationViewSet(
         return Invitation.objects.filter(user=self.request.user).select_related("team", "invited_by")
 
     def perform_destroy(self, instance):
-        services.invitation_decline(instance)
+        teams.invitation_decline(instance)
 
     @extend_schema(request=None, responses={201: s.MembershipSerializer})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Join the team with the invited role."""
-        membership = services.invitation_accept(self.get_object())
+        membership = teams.invitation_accept(self.get_object())
         return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 # --- Plans ------------------------------------------------------------------------------------------------
-
-
-class PlanFilter(django_filters.FilterSet):
-    class Meta:
-        model = Plan
-        fields = ("team", "visibility", "owner")
 
 
 class PlanViewSet(viewsets.ModelViewSet):
@@ -303,7 +274,7 @@ class PlanViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
-        plan = services.plan_create(user=request.user, **form.validated_data)
+        plan = plans.plan_create(user=request.user, **form.validated_data)
         plan = self.get_queryset().get(pk=plan.pk)
         return Response(s.PlanDetailSerializer(plan).data, status=status.HTTP_201_CREATED)
 
@@ -317,7 +288,9 @@ class PlanViewSet(viewsets.ModelViewSet):
             context=self.get_serializer_context(),
         )
         form.is_valid(raise_exception=True)
-        form.save()
+        fields = dict(form.validated_data)
+        inputs = fields.pop("inputs", None)
+        plans.plan_update(plan, user=request.user, inputs=inputs, **fields)
         return Response(s.PlanDetailSerializer(self.get_queryset().get(pk=plan.pk)).data)
 
     @extend_schema(request=s.PlanUpdateSerializer, responses=s.PlanDetailSerializer)
@@ -325,7 +298,7 @@ class PlanViewSet(viewsets.ModelViewSet):
         return self.update(request, *args, partial=True, **kwargs)
 
     def perform_destroy(self, instance):
-        services.plan_delete(instance, user=self.request.user)
+        plans.plan_delete(instance, user=self.request.user)
 
     @extend_schema(responses=s.PlanVersionSummarySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=())
@@ -359,7 +332,7 @@ class PlanViewSet(viewsets.ModelViewSet):
         versions = selectors.plan_versions(plan)
         a = get_object_or_404(versions, number=query.validated_data["a"])
         b = get_object_or_404(versions, number=query.validated_data["b"])
-        return Response(services.plan_versions_diff(a, b))
+        return Response(plans.plan_versions_diff(a, b))
 
     @extend_schema(request=s.PlanRecomputeSerializer, responses={201: s.PlanVersionSerializer})
     @action(detail=True, methods=["post"], filter_backends=())
@@ -369,7 +342,7 @@ class PlanViewSet(viewsets.ModelViewSet):
         form = s.PlanRecomputeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         calibration = form.validated_data.get("calibration")
-        version = services.plan_recompute(self.get_object(), user=request.user, calibration=calibration)
+        version = plans.plan_recompute(self.get_object(), user=request.user, calibration=calibration)
         return Response(s.PlanVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PlanCompareSerializer, responses={202: s.ComparisonAcceptedSerializer})
@@ -400,12 +373,6 @@ def _accepted(request, job: ComparisonJob) -> Response:
     url = request.build_absolute_uri(reverse("comparison-detail", args=[job.pk]))
     body = {"id": job.pk, "status": job.status, "url": url}
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
-
-
-class ComparisonFilter(django_filters.FilterSet):
-    class Meta:
-        model = ComparisonJob
-        fields = ("team", "status", "plan")
 
 
 class ComparisonViewSet(
@@ -457,17 +424,6 @@ class ComparisonViewSet(
                 return Response(body, status=status.HTTP_409_CONFLICT)
         job = self.get_queryset().get(pk=job.pk)
         return Response(s.ComparisonDetailSerializer(job, context=self.get_serializer_context()).data)
-
-
-class ComparisonResultFilter(django_filters.FilterSet):
-    pareto = django_filters.BooleanFilter(field_name="is_pareto")
-    top = django_filters.BooleanFilter(field_name="is_top")
-    best_for_hardware = django_filters.BooleanFilter(field_name="is_best_for_hardware")
-    best_for_model = django_filters.BooleanFilter(field_name="is_best_for_model")
-
-    class Meta:
-        model = ComparisonResultRow
-        fields = ("feasible", "model", "hardware", "precision", "framework", "deployment_mode")
 
 
 class ComparisonResultsView(generics.ListAPIView):
@@ -543,7 +499,7 @@ class EstimateView(APIView):
         team_id = inputs.pop("team", None)
         if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
             return _not_your_team()
-        run = services.estimate_run(inputs, team=team_id)
+        run = estimates.estimate_run(inputs, team=team_id)
         return Response({"inputs": run.inputs, "result": run.result, "catalog": run.catalog_snapshot})
 
 
@@ -574,7 +530,7 @@ class CapacityView(APIView):
 
     @extend_schema(request=s.CapacityRequestSerializer, responses={200: s.CapacityPlanSerializer})
     def post(self, request):
-        return _synchronous(request, s.CapacityRequestSerializer, services.capacity_plan)
+        return _synchronous(request, s.CapacityRequestSerializer, estimates.capacity_plan)
 
 
 class BreakevenView(APIView):
@@ -587,7 +543,7 @@ class BreakevenView(APIView):
 
     @extend_schema(request=s.BreakevenRequestSerializer, responses={200: s.BreakevenSerializer})
     def post(self, request):
-        return _synchronous(request, s.BreakevenRequestSerializer, services.breakeven)
+        return _synchronous(request, s.BreakevenRequestSerializer, estimates.breakeven)
 
 
 class ExportView(APIView):
@@ -607,16 +563,16 @@ class ExportView(APIView):
         team_id = inputs.pop("team", None)
         if team_id is not None and not Team.objects.visible_to(request.user).filter(pk=team_id).exists():
             return _not_your_team()
-        run = services.estimate_run(inputs, team=team_id)
+        run = estimates.estimate_run(inputs, team=team_id)
         # The same deployment the run estimated: its canonical inputs against the same catalog.
-        catalog = specs.catalog_from_db(team_id).catalog
-        engine_kwargs = {name: run.inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
+        engine_catalog = specs.catalog_from_db(team_id).catalog
+        engine_kwargs = {name: run.inputs[name] for name in estimates.ENGINE_INPUT_DEFAULTS}
         if "replicas" in run.inputs:
             engine_kwargs["replicas"] = run.inputs["replicas"]
         deployment = resolve_deployment(
-            catalog.models[run.inputs["model"]],
-            catalog.hardware[run.inputs["hardware"]],
-            catalog=catalog,
+            engine_catalog.models[run.inputs["model"]],
+            engine_catalog.hardware[run.inputs["hardware"]],
+            catalog=engine_catalog,
             **engine_kwargs,
         )
         export = export_deployment(deployment, run.estimate, run.sizing)

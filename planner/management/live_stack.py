@@ -45,8 +45,8 @@ def ensure_actors(prefix: str = "hardening") -> Actors:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from planner import services
     from planner.models import Membership, Plan, Role, Team
+    from planner.services import plans, teams
 
     if settings.PRODUCTION:
         raise CommandError("refusing to create test accounts with DJANGO_ENV=production")
@@ -58,12 +58,12 @@ def ensure_actors(prefix: str = "hardening") -> Actors:
     viewer, _ = User.objects.get_or_create(username=f"{prefix}-viewer")
     team = Team.objects.filter(slug=prefix).first()
     if team is None:
-        team = services.team_create(user=admin, name=prefix.title(), slug=prefix)
+        team = teams.team_create(user=admin, name=prefix.title(), slug=prefix)
     Membership.objects.update_or_create(team=team, user=editor, defaults={"role": Role.EDITOR})
     Membership.objects.update_or_create(team=team, user=viewer, defaults={"role": Role.VIEWER})
     plan = Plan.objects.filter(team=team, name=f"{prefix} plan").first()
     if plan is None:
-        plan = services.plan_create(
+        plan = plans.plan_create(
             user=editor,
             team=team,
             name=f"{prefix} plan",

@@ -1,5 +1,5 @@
 """The break-even page: a hosted API's published price against renting or buying the GPUs each traffic
-level needs (services.breakeven, like POST /api/v1/breakeven/), as a table and a log-log chart of monthly
+level needs (estimates.breakeven, like POST /api/v1/breakeven/), as a table and a log-log chart of monthly
 cost against requests per day with the crossovers marked."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from calculator import InputError
 from calculator.frameworks import FRAMEWORKS
 from calculator.planning.breakeven import DEFAULT_LEVELS, OPTIONS
 from calculator.precisions import PRECISIONS
-from planner import services
+from planner.services import estimates
 from planner.web import calculator as calc
 from planner.web.forms import SLO_FIELDS
 
@@ -137,7 +137,7 @@ def breakeven(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form}
     if submitted and form.is_valid():
         try:
-            result = services.breakeven(form.engine_request()).to_dict()
+            result = estimates.breakeven(form.engine_request()).to_dict()
         except InputError as error:
             field = FIELD_OF.get(error.field, error.field)
             if field.startswith("slo."):

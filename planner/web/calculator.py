@@ -1,5 +1,5 @@
 """Read-side helpers of the calculator page: which choices the engine would refuse (and why), the batch-size
-sweep behind the chart, and the figures formatted for people. The estimate itself is services.estimate_run,
+sweep behind the chart, and the figures formatted for people. The estimate itself is estimates.estimate_run,
 the same call as POST /api/v1/estimate/, so the page and the API always show the same numbers."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from calculator.grid import compat_reasons
 from calculator.planning.sizing import DEFAULT_MAX_TOTAL_GPUS
 from calculator.precisions import PRECISIONS
 from calculator.specs import Catalog
-from planner import services, specs
+from planner import specs
+from planner.services import estimates
 from planner.web.forms import TP_CHOICES
 
 GIB = 2**30
@@ -86,7 +87,7 @@ def sweep_batch_sizes(max_batch_size: int, current: int) -> list[int]:
     return sorted(sizes)
 
 
-def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str, Any]]:
+def batch_sweep(run: estimates.EstimateRun, db_catalog: Catalog) -> list[dict[str, Any]]:
     """TTFT, TPOT, throughput and cost per 1M output tokens of the same deployment at each batch size that
     fits: one vectorised evaluation (a ConfigBatch row per batch size), not one estimate per size. Offline
     figures (no request rate), as estimate_deployment gives for each size; rows the engine blocks are left
@@ -95,7 +96,7 @@ def batch_sweep(run: services.EstimateRun, db_catalog: Catalog) -> list[dict[str
     sizes = sweep_batch_sizes(run.estimate.memory.max_batch_size, inputs["batch_size"])
     if not sizes or run.estimate.blockers:
         return []
-    engine_kwargs = {name: inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
+    engine_kwargs = {name: inputs[name] for name in estimates.ENGINE_INPUT_DEFAULTS}
     deployment = resolve_deployment(
         inputs["model"], inputs["hardware"], catalog=db_catalog, **engine_kwargs
     ).replace(requests_per_hour=0.0, request_rate=None, concurrency=None, burst_requests=None)

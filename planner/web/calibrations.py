@@ -1,6 +1,6 @@
 """Web pages for team calibrations: the list with the fit form, and one calibration's page (status, the
 error table before and after, the parameters that moved, the rows that disagree most, the scatter, the
-download and the team-default switch). Writes go through planner.calibrations, as the API's do."""
+download and the team-default switch). Writes go through planner.services.calibrations, as the API's do."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from calculator import InputError
-from planner import access, calibrations
+from planner import access
 from planner.models import MeasurementSet, Team, TeamCalibration
+from planner.services import calibrations
 
 
 class FitForm(forms.Form):

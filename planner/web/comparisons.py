@@ -1,6 +1,6 @@
 """Read-side helpers of the comparison pages: the engine's 400 detail mapped onto the form's fields, the
 summary and the ranked rows formatted for people, and the points of the cost-vs-latency chart. Jobs are
-submitted and cancelled through planner.comparisons, the same services as the API."""
+submitted and cancelled through planner.services.comparisons, the same services as the API."""
 
 from __future__ import annotations
 

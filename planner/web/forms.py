@@ -71,7 +71,10 @@ class CalculatorForm(forms.Form):
     prompt_tokens = forms.IntegerField(label="Prompt tokens", min_value=0, max_value=10_000_000)
     output_tokens = forms.IntegerField(label="Output tokens", min_value=0, max_value=10_000_000)
     batch_size = forms.IntegerField(
-        label="Batch size", min_value=1, max_value=65_536, help_text="Concurrent sequences per replica."
+        label="Batch size",
+        min_value=0,
+        max_value=65_536,
+        help_text="Concurrent sequences per replica; 0: the largest batch that fits.",
     )
     num_gpus = forms.IntegerField(
         label="Number of GPUs",
@@ -169,7 +172,7 @@ class CalculatorForm(forms.Form):
         return cleaned
 
     def engine_inputs(self) -> dict[str, Any]:
-        """The inputs services.estimate_run takes (the API's shape)."""
+        """The inputs estimates.estimate_run takes (the API's shape)."""
         c = self.cleaned_data
         return {
             "calibration": c.get("calibration") or None,

@@ -1,5 +1,5 @@
 """Web pages for a team's own benchmark files: the list with the upload form, and one set's rows. Uploads go
-through the same service as POST /api/v1/measurement-sets/ (planner.measurements)."""
+through the same service as POST /api/v1/measurement-sets/ (planner.services.measurements)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 
 from calculator.measurements import CONTEXT_FIELDS, FORMATS, MeasurementFileError
 from planner import access
-from planner.measurements import PartialFile, Upload, measurement_set_delete, measurement_set_upload
 from planner.models import MeasurementSet, Team
+from planner.services.measurements import PartialFile, Upload, measurement_set_delete, measurement_set_upload
 
 LISTED_ROWS = 500
 

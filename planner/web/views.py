@@ -1,6 +1,6 @@
 """Web pages: calculator, plans (versions, diff, recompute), comparisons and sign-in. Thin like the API
 views: reads come from selectors, writes go through services; the engine runs through
-services.estimate_run, comparisons through planner.comparisons."""
+planner.services.estimates.estimate_run, comparisons through planner.services.comparisons."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from calculator import InputError
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.planning import ComparisonError
-from planner import access, comparisons, selectors, services
+from planner import access, selectors
 from planner.models import ComparisonJob, Membership, Plan, TeamCalibration
+from planner.services import comparisons, estimates, plans, teams
 from planner.web import calculator as calc
 from planner.web import comparisons as cmp
 from planner.web.forms import (
@@ -82,14 +83,14 @@ def _bound_calculator(query: QueryDict, db_catalog, user=None) -> CalculatorForm
     return form
 
 
-def _run(form: CalculatorForm) -> services.EstimateRun | None:
+def _run(form: CalculatorForm) -> estimates.EstimateRun | None:
     """Estimate a valid form; an engine input error is attached to the field that caused it. A team
     calibration runs with its team (the choices hold the user's teams' only)."""
     if not form.is_valid():
         return None
     team = form.calibration_teams.get(form.cleaned_data.get("calibration") or "")
     try:
-        return services.estimate_run(form.engine_inputs(), team=team)
+        return estimates.estimate_run(form.engine_inputs(), team=team)
     except InputError as error:
         field = FIELD_OF_INPUT.get(error.field, error.field)
         if field.startswith("slo."):
@@ -160,7 +161,7 @@ def capacity(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form}
     if submitted and form.is_valid():
         try:
-            plan = services.capacity_plan(form.engine_request())
+            plan = estimates.capacity_plan(form.engine_request())
         except InputError as error:
             field = CAPACITY_FIELD_OF.get(error.field, error.field)
             if field.startswith("slo."):
@@ -272,7 +273,7 @@ def plan_save(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{field.replace('_', ' ')}: {' '.join(errors)}")
         return redirect(back)
     try:
-        plan = services.plan_create(user=request.user, inputs=inputs, **save_form.cleaned_data)
+        plan = plans.plan_create(user=request.user, inputs=inputs, **save_form.cleaned_data)
     except (InputError, ValidationError) as error:
         messages.error(request, f"Not saved: {error}")
         return redirect(back)
@@ -298,7 +299,7 @@ def plan_version_add(request: HttpRequest, plan_id: int) -> HttpResponse:
         return redirect("web:plan_detail", plan_id=plan.pk)
     before = plan.current_version_id
     try:
-        services.plan_update(plan, user=request.user, inputs=inputs)
+        plans.plan_update(plan, user=request.user, inputs=inputs)
     except (InputError, ValidationError) as error:
         messages.error(request, f"Not saved: {error}")
         return redirect("web:plan_detail", plan_id=plan.pk)
@@ -317,9 +318,9 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 
 
 def _plan_list_context(request: HttpRequest, team_form: TeamForm) -> dict[str, Any]:
-    plans = selectors.plans_for(request.user).order_by("team__name", "-updated_at", "-id")
+    listed = selectors.plans_for(request.user).order_by("team__name", "-updated_at", "-id")
     rows = [
-        (plan, calc.present(plan.current_version.result) if plan.current_version else None) for plan in plans
+        (plan, calc.present(plan.current_version.result) if plan.current_version else None) for plan in listed
     ]
     return {"plans": rows, "teams": selectors.teams_for(request.user), "team_form": team_form}
 
@@ -330,7 +331,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST)
     if not form.is_valid():
         return render(request, "web/plan_list.html", _plan_list_context(request, form), status=400)
-    team = services.team_create(user=request.user, **form.cleaned_data)
+    team = teams.team_create(user=request.user, **form.cleaned_data)
     messages.success(request, f"Created team “{team.name}”; you are its admin.")
     return redirect("web:plan_list")
 
@@ -378,7 +379,7 @@ def plan_recompute(request: HttpRequest, plan_id: int) -> HttpResponse:
         messages.error(request, "Recomputing needs the editor or admin role in the plan's team.")
         return redirect("web:plan_detail", plan_id=plan.pk)
     try:
-        version = services.plan_recompute(plan, user=request.user)
+        version = plans.plan_recompute(plan, user=request.user)
     except (InputError, ValidationError) as error:
         messages.error(request, f"Not recomputed: {error}")
         return redirect("web:plan_detail", plan_id=plan.pk)
@@ -406,7 +407,7 @@ def plan_diff(request: HttpRequest, plan_id: int) -> HttpResponse:
         raise Http404("choose two versions")
     a = get_object_or_404(versions, number=int(numbers[0]))
     b = get_object_or_404(versions, number=int(numbers[1]))
-    diff = services.plan_versions_diff(a, b)
+    diff = plans.plan_versions_diff(a, b)
     show_all = request.GET.get("all") == "1"
     sections = []
     for key, title in (("inputs", "Inputs"), ("results", "Results"), ("catalog", "Catalog used")):
@@ -471,9 +472,9 @@ def comparison_new(request: HttpRequest) -> HttpResponse:
         return render(request, "web/empty_catalog.html", status=503)
     if request.method == "GET":
         initial = ComparisonForm.initial_from_query(request.GET)
-        teams = _editor_teams(request.user)
-        if "team" not in initial and teams.exists():
-            initial["team"] = teams.first().pk
+        editor_teams = _editor_teams(request.user)
+        if "team" not in initial and editor_teams.exists():
+            initial["team"] = editor_teams.first().pk
         form = _comparison_form(request, db_catalog, initial=initial)
         return render(request, "web/comparison_new.html", _comparison_form_context(form))
     form = _comparison_form(request, db_catalog, data=request.POST)

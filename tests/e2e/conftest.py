@@ -105,10 +105,10 @@ def planner_user(transactional_db):
     """An editor of team "Inference" (plans need the editor role) with a known password."""
     from django.contrib.auth import get_user_model
 
-    from planner import services
+    from planner.services import teams
 
     user = get_user_model().objects.create_user(username="ada", password="correct-horse-battery")
-    services.team_create(user=user, name="Inference", slug="inference")
+    teams.team_create(user=user, name="Inference", slug="inference")
     return user
 
 

@@ -1,6 +1,7 @@
 """Real faults for tests/e2e/test_faults.py: a redis-server of the test's own to kill and restart, a
-submission from a process of its own (so it publishes to that broker), the worker log, and the database
-seen from outside the service (a second connection, as an operator's psql or sqlite3 would be)."""
+submission from a process of its own (so it publishes to that broker), the worker log (when a fault has
+bitten, and figures), and the database seen from outside the service (a second connection, as an operator's
+psql or sqlite3 would be)."""
 
 from __future__ import annotations
 
@@ -110,12 +111,27 @@ def submit_from_process(env: dict[str, str], user, team) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
-def log_count(worker: WorkerProcess, text: str) -> int:
-    """How many lines of the worker's log contain `text`."""
+def _log_lines(worker: WorkerProcess) -> list[str]:
     try:
-        return sum(text in line for line in worker.log_path.read_text(errors="replace").splitlines())
+        return worker.log_path.read_text(errors="replace").splitlines()
     except OSError:
-        return 0
+        return []
+
+
+def log_count(worker: WorkerProcess, text: str) -> int:
+    """How many lines of the worker's log contain `text`: when a fault has bitten (a write the database
+    refused leaves no row to read) and the retry figures of a FAULT line; outcomes are read from the rows."""
+    return sum(text in line for line in _log_lines(worker))
+
+
+def reaper_resent_messages(worker: WorkerProcess) -> int:
+    """Chunk messages the worker's comparison reaper sent again, duplicates included (its "comparison
+    reaper: {...}" lines), for a FAULT line's figures."""
+    return sum(
+        int(line.split("'resent': ")[1].split(",")[0])
+        for line in _log_lines(worker)
+        if "comparison reaper:" in line and "'resent': " in line
+    )
 
 
 def postgres_connect(settings_dict: dict, **kwargs):

@@ -12,8 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from planner import comparisons
 from planner.models import ComparisonJob, Membership, Role
+from planner.services import comparisons
 from tests.e2e.test_browser_plans import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

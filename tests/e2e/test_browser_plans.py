@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from planner import services
 from planner.models import Membership, Plan, Role
+from planner.services import plans
 from tests.e2e.conftest import wait_for_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,7 +108,7 @@ def test_creating_a_team_from_the_plans_page(page, seeded_catalog):
 def test_viewers_cannot_add_versions_and_outsiders_see_nothing(seeded_catalog, planner_user):
     team = planner_user.memberships.get().team
     inputs = {"model": "llama-3.1-8b", "hardware": "h100-sxm-80gb"}
-    plan = services.plan_create(user=planner_user, team=team, name="P", inputs=inputs)
+    plan = plans.plan_create(user=planner_user, team=team, name="P", inputs=inputs)
     users = get_user_model().objects
     viewer = users.create_user(username="vic", password="x")
     Membership.objects.create(team=plan.team, user=viewer, role=Role.VIEWER)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner import calibrations
-from planner.measurements import Upload, measurement_set_upload
 from planner.models import Team, TeamCalibration
+from planner.services import calibrations
+from planner.services.measurements import Upload, measurement_set_upload
 from tests.planner.conftest import HEADER, TEAM_ROWS
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from calculator.planning import run_comparison
-from planner import comparisons
 from planner.models import ComparisonJob, ComparisonResultRow, TaskProbe
+from planner.services import comparison_worker
 from planner.tasks import comparison_chunk, comparison_finalise, record_probe
 from tests.e2e.comparison_support import (
     CHUNK_CONFIGURATIONS,
@@ -46,7 +46,7 @@ def test_a_submitted_comparison_runs_on_the_worker_to_ranked_results(
     assert body["timings"]["seconds"] > 0
 
     # The same spec and catalog evaluated in this process, in one go, gives the same ranking and front.
-    spec, engine_catalog, _calibration = comparisons._engine_inputs(job)
+    spec, engine_catalog, _calibration = comparison_worker.engine_inputs(job)
     expected = run_comparison(spec, catalog=engine_catalog)
     top = list(ComparisonResultRow.objects.filter(job=job, is_top=True).order_by("rank"))
     assert [r.key for r in top] == [r.key for r in expected.top]

@@ -20,9 +20,10 @@ from rest_framework.test import APIClient
 from calculator.calibration import default_calibration
 from calculator.catalog import default_catalog
 from calculator.team_fit import fit_team
-from planner import calibrations, services, specs
-from planner.measurements import Upload, measurement_set_upload
+from planner import specs
 from planner.models import Hardware, LLMModel, Membership, Role, Team, TeamCalibration
+from planner.services import calibrations, plans, teams
+from planner.services.measurements import Upload, measurement_set_upload
 
 CATALOG_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b")
 CATALOG_HARDWARE = ("h100-sxm-80gb", "a100-sxm-80gb", "l40s-48gb")
@@ -99,7 +100,7 @@ def staff(db):
 
 @pytest.fixture
 def team(team_admin, editor, viewer) -> Team:
-    team = services.team_create(user=team_admin, name="Inference", slug="inference")
+    team = teams.team_create(user=team_admin, name="Inference", slug="inference")
     Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
     return team
@@ -107,17 +108,17 @@ def team(team_admin, editor, viewer) -> Team:
 
 @pytest.fixture
 def other_team(outsider) -> Team:
-    return services.team_create(user=outsider, name="Other", slug="other")
+    return teams.team_create(user=outsider, name="Other", slug="other")
 
 
 @pytest.fixture
 def plan(catalog, team, editor):
-    return services.plan_create(user=editor, team=team, name="Chat bot", inputs=ESTIMATE_INPUTS)
+    return plans.plan_create(user=editor, team=team, name="Chat bot", inputs=ESTIMATE_INPUTS)
 
 
 @pytest.fixture
 def other_plan(catalog, other_team, outsider):
-    return services.plan_create(user=outsider, team=other_team, name="Theirs", inputs=ESTIMATE_INPUTS)
+    return plans.plan_create(user=outsider, team=other_team, name="Theirs", inputs=ESTIMATE_INPUTS)
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ def measurement_set(catalog, team, editor):
 def sent(monkeypatch) -> list[int]:
     """Fits the services would send to the broker (captured)."""
     messages: list[int] = []
-    monkeypatch.setattr(calibrations, "_send", messages.append)
+    monkeypatch.setattr(calibrations, "send_fit", messages.append)
     return messages
 
 

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from calculator.calibration import load_calibration
-from planner import calibrations, services
-from planner.measurements import Upload, measurement_set_upload
 from planner.models import TeamCalibration
+from planner.services import calibration_reaper, calibration_worker, calibrations, plans
+from planner.services.measurements import Upload, measurement_set_upload
 from tests.planner.conftest import HEADER, TEAM_ROWS
 
 URL = "/api/v1/calibrations/"
@@ -38,8 +38,8 @@ def test_a_fit_is_queued_through_the_api_and_run_by_a_worker(
     job_id = response.json()["id"]
     assert sent == [job_id] and response["Location"].endswith(f"{URL}{job_id}/")
     assert api.get(f"{URL}{job_id}/").json()["status"] == "queued"
-    assert calibrations.calibration_run(job_id, worker="w1") == "done"
-    assert calibrations.calibration_run(job_id, worker="w2") == "skipped"  # a redelivered message
+    assert calibration_worker.calibration_run(job_id, worker="w1") == "done"
+    assert calibration_worker.calibration_run(job_id, worker="w2") == "skipped"  # a redelivered message
     body = api.get(f"{URL}{job_id}/").json()
     assert body["status"] == "succeeded" and body["progress"] == 1.0 and body["rows_used"] == 6
     report = body["report"]
@@ -69,7 +69,7 @@ def test_estimates_and_plans_use_the_team_calibration(fitted, team, team_admin, 
     client = api.__class__()
     client.force_authenticate(team_admin)
     assert client.post(f"{URL}{fitted.pk}/default/").status_code == 200
-    plan = services.plan_create(user=editor, team=team, name="lab plan", inputs=ESTIMATE)
+    plan = plans.plan_create(user=editor, team=team, name="lab plan", inputs=ESTIMATE)
     version = plan.current_version
     assert version.inputs["calibration"] == fitted.pk
     assert version.catalog_snapshot["calibration"]["name"] == "lab fit"
@@ -175,7 +175,7 @@ def test_a_worker_lost_mid_fit_is_requeued_then_failed_with_its_reason(
             heartbeat_at=long_ago,
             started_at=long_ago,
         )
-        counts = calibrations.calibration_reap()
+        counts = calibration_reaper.calibration_reap()
         job.refresh_from_db()
         if attempt == 1:
             assert (
@@ -184,22 +184,22 @@ def test_a_worker_lost_mid_fit_is_requeued_then_failed_with_its_reason(
         else:
             assert counts["failed"] == 1 and job.status == "failed" and job.error_code == "worker_lost"
             assert "gave up after 2 attempts" in job.error_message
-    assert calibrations.calibration_reap() == {"requeued": 0, "failed": 0, "resent": 0}
+    assert calibration_reaper.calibration_reap() == {"requeued": 0, "failed": 0, "resent": 0}
 
 
 def test_a_fit_cancelled_while_it_runs_writes_nothing(measurement_set, team, editor, sent, monkeypatch):
     job = calibrations.calibration_submit(
         user=editor, team=team, name="stop", measurement_sets=[measurement_set]
     )
-    real_fit = calibrations.fit_team
+    real_fit = calibration_worker.fit_team
 
     def fit_cancelled_midway(rows, base, *, progress, **kwargs):
         calibrations.calibration_cancel(TeamCalibration.objects.get(pk=job.pk), user=editor)
         progress(1, 4)  # the next progress write finds the job cancelled
         return real_fit(rows, base, progress=progress, **kwargs)
 
-    monkeypatch.setattr(calibrations, "fit_team", fit_cancelled_midway)
-    assert calibrations.calibration_run(job.pk, worker="w1") == "cancelled"
+    monkeypatch.setattr(calibration_worker, "fit_team", fit_cancelled_midway)
+    assert calibration_worker.calibration_run(job.pk, worker="w1") == "cancelled"
     job.refresh_from_db()
     assert job.status == "cancelled" and job.calibration is None and job.report is None
 
@@ -212,8 +212,8 @@ def test_a_fit_that_raises_fails_with_its_reason(measurement_set, team, editor, 
     def broken(*args, **kwargs):
         raise FloatingPointError("overflow in the fit")
 
-    monkeypatch.setattr(calibrations, "fit_team", broken)
-    assert calibrations.calibration_run(job.pk, worker="w1") == "failed"
+    monkeypatch.setattr(calibration_worker, "fit_team", broken)
+    assert calibration_worker.calibration_run(job.pk, worker="w1") == "failed"
     job.refresh_from_db()
     assert (
         job.status == "failed"
@@ -225,11 +225,11 @@ def test_a_fit_that_raises_fails_with_its_reason(measurement_set, team, editor, 
 def test_comparisons_and_capacity_plans_run_on_the_team_calibration(fitted, team, api, monkeypatch):
     """A comparison freezes the calibration with its catalog rows and its workers evaluate on it; a capacity
     plan takes it like an estimate. The team's faster prefill shows in the ranked rows' TTFT."""
-    from planner import comparisons
     from planner.models import ComparisonJob, ComparisonResultRow
+    from planner.services import comparison_messages
     from tests.planner.test_api_comparisons import run_inline
 
-    monkeypatch.setattr(comparisons, "_send_chunk", lambda *args: None)
+    monkeypatch.setattr(comparison_messages, "send_chunk", lambda *args: None)
     body = {
         "name": "x",
         "team": team.pk,
@@ -281,7 +281,7 @@ def test_comparisons_and_capacity_plans_run_on_the_team_calibration(fitted, team
 
 
 def test_a_recompute_can_switch_the_calibration_and_the_diff_shows_it(fitted, team, editor, api):
-    plan = services.plan_create(
+    plan = plans.plan_create(
         user=editor, team=team, name="switch", inputs={**ESTIMATE, "calibration": "shipped"}
     )
     url = f"/api/v1/plans/{plan.pk}/"
@@ -312,7 +312,7 @@ def test_a_vllm_log_in_the_fit_reports_memory(measurement_set, team, editor, api
     job = calibrations.calibration_submit(
         user=editor, team=team, name="with memory", measurement_sets=[measurement_set, memory_set]
     )
-    assert calibrations.calibration_run(job.pk, worker="w1") == "done"
+    assert calibration_worker.calibration_run(job.pk, worker="w1") == "done"
     job.refresh_from_db()
     memory = job.report["memory"]
     assert memory["fitted"] is False  # one log: the shipped memory parameters, its errors reported

@@ -14,8 +14,9 @@ import pytest
 from django.utils import timezone
 
 from calculator.planning import REASONS, resolve_spec, run_comparison
-from planner import comparisons, specs
+from planner import specs
 from planner.models import ComparisonChunk, ComparisonJob, ComparisonResultRow, Hardware, WorkerHeartbeat
+from planner.services import comparison_messages, comparison_reaper, comparison_worker, comparisons
 
 GRID = {
     "models": ["llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b"],
@@ -45,8 +46,10 @@ def _small_chunks(settings):
 def sent(monkeypatch) -> list[tuple]:
     """Messages the services would send (captured instead of reaching the broker)."""
     messages: list[tuple] = []
-    monkeypatch.setattr(comparisons, "_send_chunk", lambda *args: messages.append(("chunk", *args)))
-    monkeypatch.setattr(comparisons, "_send_finalise", lambda *args: messages.append(("finalise", *args)))
+    monkeypatch.setattr(comparison_messages, "send_chunk", lambda *args: messages.append(("chunk", *args)))
+    monkeypatch.setattr(
+        comparison_messages, "send_finalise", lambda *args: messages.append(("finalise", *args))
+    )
     return messages
 
 
@@ -59,8 +62,8 @@ def submit(api, team, django_capture_on_commit_callbacks, **changes):
 def run_inline(job_id: int) -> None:
     """What the workers do, in this process: every chunk, then the finaliser."""
     for index in ComparisonChunk.objects.filter(job_id=job_id).values_list("chunk_index", flat=True):
-        assert comparisons.comparison_chunk_run(job_id, index, worker="inline@test") == "done"
-    assert comparisons.comparison_finalise(job_id) == "succeeded"
+        assert comparison_worker.comparison_chunk_run(job_id, index, worker="inline@test") == "done"
+    assert comparison_worker.comparison_finalise(job_id) == "succeeded"
 
 
 def row_values(job_id: int) -> list[tuple]:
@@ -128,7 +131,7 @@ def test_submit_snapshots_the_database_catalog_with_prices(
     assert set(snapshot["models"]) == set(GRID["models"])
     # A later catalog edit does not change what the job computes.
     Hardware.objects.filter(key="h100-sxm-80gb").update(cloud_usd_per_hour=1.0)
-    _spec, catalog_used, _calibration = comparisons._engine_inputs(job)
+    _spec, catalog_used, _calibration = comparison_worker.engine_inputs(job)
     assert catalog_used.hardware["h100-sxm-80gb"].cloud_usd_per_hour == 9.5
 
 
@@ -288,7 +291,7 @@ def test_results_match_the_engine_run_in_one_process(api, job):
     assert job.status == "succeeded"
     assert job.configurations_evaluated == SIZE
     assert job.attempts == 1
-    spec, catalog, _calibration = comparisons._engine_inputs(job)
+    spec, catalog, _calibration = comparison_worker.engine_inputs(job)
     expected = run_comparison(spec, catalog=catalog)
     rows = {r.key: r for r in ComparisonResultRow.objects.filter(job=job)}
     assert [r.key for r in expected.top] == [
@@ -381,18 +384,18 @@ def test_running_a_chunk_or_the_finaliser_twice_gives_the_same_rows(job, sent):
     summary = job.summary
 
     # A redelivered chunk message finds the chunk done and writes nothing.
-    assert comparisons.comparison_chunk_run(job.pk, 0, worker="again@test") == "skipped"
+    assert comparison_worker.comparison_chunk_run(job.pk, 0, worker="again@test") == "skipped"
     # The same partial written again (a second evaluation that lost the race) is not counted twice.
-    spec, catalog, _calibration = comparisons._engine_inputs(job)
+    spec, catalog, _calibration = comparison_worker.engine_inputs(job)
     from calculator.planning import ChunkSpec, evaluate_chunk
 
     chunk = job.chunks.get(chunk_index=0)
     partial = evaluate_chunk(spec, ChunkSpec.from_dict(chunk.bounds), catalog=catalog)
     assert partial.to_dict() == chunk.partial
-    assert comparisons.chunk_write(job.pk, 0, partial) == "duplicate"
+    assert comparison_worker.chunk_write(job.pk, 0, partial) == "duplicate"
     # The finaliser run again (e.g. a second message) rewrites the same rows in place.
     ComparisonJob.objects.filter(pk=job.pk).update(status="running")
-    assert comparisons.comparison_finalise(job.pk) == "succeeded"
+    assert comparison_worker.comparison_finalise(job.pk) == "succeeded"
 
     job.refresh_from_db()
     assert job.configurations_evaluated == SIZE
@@ -408,8 +411,8 @@ def test_the_last_chunk_sends_exactly_one_finalise(job, sent, django_capture_on_
     indexes = list(job.chunks.values_list("chunk_index", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         for index in indexes:
-            comparisons.comparison_chunk_run(job.pk, index, worker="inline@test")
-            comparisons.comparison_chunk_run(job.pk, index, worker="inline@test")  # duplicate message
+            comparison_worker.comparison_chunk_run(job.pk, index, worker="inline@test")
+            comparison_worker.comparison_chunk_run(job.pk, index, worker="inline@test")  # duplicate message
 
     assert [m for m in sent if m[0] == "finalise"] == [("finalise", job.pk)]
     # Each chunk written once released the next waiting one, once (the duplicate runs release nothing).
@@ -422,15 +425,15 @@ def test_the_last_chunk_sends_exactly_one_finalise(job, sent, django_capture_on_
 
 @pytest.mark.django_db
 def test_cancel_stops_the_job_and_later_chunks_do_nothing(api, job):
-    comparisons.comparison_chunk_run(job.pk, 0, worker="inline@test")
+    comparison_worker.comparison_chunk_run(job.pk, 0, worker="inline@test")
 
     response = api.post(f"/api/v1/comparisons/{job.pk}/cancel/")
 
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
     assert response.json()["error"]["code"] == "cancelled"
-    assert comparisons.comparison_chunk_run(job.pk, 1, worker="inline@test") == "skipped"
-    assert comparisons.comparison_finalise(job.pk) == "skipped"
+    assert comparison_worker.comparison_chunk_run(job.pk, 1, worker="inline@test") == "skipped"
+    assert comparison_worker.comparison_finalise(job.pk) == "skipped"
     assert not ComparisonResultRow.objects.filter(job=job).exists()
     assert api.post(f"/api/v1/comparisons/{job.pk}/cancel/").status_code == 200  # idempotent
 
@@ -454,7 +457,7 @@ def test_delete_removes_chunks_and_results(client_for, team_admin, job):
     assert response.status_code == 204
     assert not ComparisonChunk.objects.filter(job_id=job.pk).exists()
     assert not ComparisonResultRow.objects.filter(job_id=job.pk).exists()
-    assert comparisons.comparison_chunk_run(job.pk, 0, worker="late@test") == "skipped"
+    assert comparison_worker.comparison_chunk_run(job.pk, 0, worker="late@test") == "skipped"
 
 
 # --- Compare alternatives to a plan -------------------------------------------------------------------------
@@ -513,7 +516,7 @@ def test_reaper_requeues_the_chunk_of_a_dead_worker(job, sent, django_capture_on
         last_seen_at=timezone.now() - timedelta(minutes=5),
     )
     with django_capture_on_commit_callbacks(execute=True):
-        counts = comparisons.comparison_reap()
+        counts = comparison_reaper.comparison_reap()
 
     assert counts["requeued"] == 1
     assert sent == [("chunk", job.pk, 0)]
@@ -536,7 +539,7 @@ def test_reaper_leaves_the_chunks_of_live_workers_alone(job, sent, django_captur
     _claim(job, 1, worker="new@host", attempts=1, seconds_ago=1)  # just claimed: not judged yet
 
     with django_capture_on_commit_callbacks(execute=True):
-        counts = comparisons.comparison_reap()
+        counts = comparison_reaper.comparison_reap()
 
     assert counts == {"requeued": 0, "failed": 0, "resent": 0, "released": 0, "finalise_resent": 0}
     assert sent == []
@@ -547,7 +550,7 @@ def test_reaper_fails_the_job_after_max_attempts(job, settings, sent, django_cap
     settings.COMPARISON_MAX_ATTEMPTS = 3
     _claim(job, 2, worker="dead@host", attempts=3, seconds_ago=60)
 
-    counts = comparisons.comparison_reap()
+    counts = comparison_reaper.comparison_reap()
 
     job.refresh_from_db()
     assert counts["failed"] == 1
@@ -563,15 +566,15 @@ def test_reaper_resends_lost_messages_and_finalise(job, settings, sent, django_c
     long_ago = timezone.now() - timedelta(seconds=settings.COMPARISON_PENDING_RESEND_S + 5)
     ComparisonChunk.objects.filter(job=job).update(enqueued_at=long_ago)
     with django_capture_on_commit_callbacks(execute=True):
-        assert comparisons.comparison_reap()["resent"] == job.chunks_total
+        assert comparison_reaper.comparison_reap()["resent"] == job.chunks_total
     assert len(sent) == job.chunks_total
 
     for index in job.chunks.values_list("chunk_index", flat=True):
-        comparisons.comparison_chunk_run(job.pk, index, worker="inline@test")
+        comparison_worker.comparison_chunk_run(job.pk, index, worker="inline@test")
     ComparisonJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert comparisons.comparison_reap()["finalise_resent"] == 1
+        assert comparison_reaper.comparison_reap()["finalise_resent"] == 1
     assert sent == [("finalise", job.pk)]
 
 
@@ -582,10 +585,10 @@ def test_a_chunk_that_raises_is_retried_then_fails_the_job(job, settings, sent, 
     def broken(*args, **kwargs):
         raise ValueError("engine exploded")
 
-    monkeypatch.setattr(comparisons, "evaluate_chunk", broken)
+    monkeypatch.setattr(comparison_worker, "evaluate_chunk", broken)
 
-    assert comparisons.comparison_chunk_run(job.pk, 0, worker="w@test") == "retry"
-    assert comparisons.comparison_chunk_run(job.pk, 0, worker="w@test") == "failed"
+    assert comparison_worker.comparison_chunk_run(job.pk, 0, worker="w@test") == "retry"
+    assert comparison_worker.comparison_chunk_run(job.pk, 0, worker="w@test") == "failed"
     job.refresh_from_db()
     assert job.status == "failed"
     assert job.error_code == "chunk_error"
@@ -690,10 +693,10 @@ def _drain(sent: list[tuple], capture) -> list[int]:
         kind, job_id, *rest = sent.pop(0)
         with capture(execute=True):
             if kind == "chunk":
-                assert comparisons.comparison_chunk_run(job_id, rest[0], worker="inline@test") == "done"
+                assert comparison_worker.comparison_chunk_run(job_id, rest[0], worker="inline@test") == "done"
                 order.append(job_id)
             else:
-                assert comparisons.comparison_finalise(job_id) == "succeeded"
+                assert comparison_worker.comparison_finalise(job_id) == "succeeded"
     return order
 
 
@@ -732,7 +735,7 @@ def test_the_reaper_releases_chunks_a_lost_release_left_waiting(
     ComparisonChunk.objects.filter(job=job).update(enqueued_at=None)
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert comparisons.comparison_reap()["released"] == 2
+        assert comparison_reaper.comparison_reap()["released"] == 2
     assert sent == [("chunk", job.pk, 0), ("chunk", job.pk, 1)]
     with django_capture_on_commit_callbacks(execute=True):
-        assert comparisons.comparison_reap()["released"] == 0  # the window is full
+        assert comparison_reaper.comparison_reap()["released"] == 0  # the window is full

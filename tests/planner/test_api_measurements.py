@@ -9,8 +9,8 @@ import pytest
 from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
-from planner.measurements import Upload, measurement_set_upload
 from planner.models import Measurement, MeasurementSet
+from planner.services.measurements import Upload, measurement_set_upload
 from tests.planner.conftest import HEADER
 from tests.planner.test_team_races import _race
 

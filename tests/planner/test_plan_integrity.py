@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from planner import services
 from planner.models import ComparisonJob, Plan
+from planner.services import plans
 from tests.planner.conftest import ESTIMATE_INPUTS
 
 
 @pytest.mark.django_db
 def test_edits_of_different_fields_from_stale_copies_both_land(plan, editor):
     first, second = Plan.objects.get(pk=plan.pk), Plan.objects.get(pk=plan.pk)
-    services.plan_update(first, user=editor, name="Renamed")
-    services.plan_update(second, user=editor, description="Described")
+    plans.plan_update(first, user=editor, name="Renamed")
+    plans.plan_update(second, user=editor, description="Described")
 
     fresh = Plan.objects.get(pk=plan.pk)
     assert (fresh.name, fresh.description) == ("Renamed", "Described")
@@ -26,13 +26,13 @@ def test_edits_of_different_fields_from_stale_copies_both_land(plan, editor):
 def test_a_stale_rename_never_moves_the_current_version_back(plan, editor):
     stale = Plan.objects.get(pk=plan.pk)
     for batch in (2, 4, 8):
-        services.plan_update(
+        plans.plan_update(
             Plan.objects.get(pk=plan.pk), user=editor, inputs={**ESTIMATE_INPUTS, "batch_size": batch}
         )
     latest = Plan.objects.get(pk=plan.pk).current_version
     assert latest.number == 4
 
-    services.plan_update(stale, user=editor, name="Renamed late")
+    plans.plan_update(stale, user=editor, name="Renamed late")
     fresh = Plan.objects.get(pk=plan.pk)
     assert fresh.current_version_id == latest.pk and fresh.name == "Renamed late"
 
@@ -56,7 +56,7 @@ def test_only_the_owner_changes_visibility(client_for, plan, editor, team_admin)
 def test_a_private_plans_comparison_is_its_owners_alone(
     client_for, plan, editor, viewer, team_admin, catalog
 ):
-    services.plan_update(plan, user=editor, visibility="private")
+    plans.plan_update(plan, user=editor, visibility="private")
     response = client_for(editor).post(f"/api/v1/plans/{plan.pk}/compare/", {"top_k": 5}, format="json")
     assert response.status_code == 202, response.content
     job = ComparisonJob.objects.get(pk=response.json()["id"])
@@ -70,5 +70,5 @@ def test_a_private_plans_comparison_is_its_owners_alone(
         listed = client.get("/api/v1/comparisons/").json()
         assert job.pk not in [j["id"] for j in listed["results"]]
     # Shared again, the team sees it.
-    services.plan_update(plan, user=editor, visibility="team")
+    plans.plan_update(plan, user=editor, visibility="team")
     assert client_for(viewer).get(url).status_code == 200

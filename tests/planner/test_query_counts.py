@@ -10,8 +10,8 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 
-from planner import services
 from planner.models import Membership, PricePoint, Role
+from planner.services import plans, teams
 from tests.planner.conftest import ESTIMATE_INPUTS
 
 
@@ -19,8 +19,8 @@ from tests.planner.conftest import ESTIMATE_INPUTS
 def many(catalog, team, editor, team_admin):
     """Several rows behind every list: plans with versions, price points, members, teams."""
     for i in range(4):
-        plan = services.plan_create(user=editor, team=team, name=f"Plan {i}", inputs=ESTIMATE_INPUTS)
-        services.plan_recompute(plan, user=editor)
+        plan = plans.plan_create(user=editor, team=team, name=f"Plan {i}", inputs=ESTIMATE_INPUTS)
+        plans.plan_recompute(plan, user=editor)
     for hardware in catalog["hardware"]:
         for day in (1, 2):
             PricePoint.objects.create(
@@ -41,7 +41,7 @@ def many(catalog, team, editor, team_admin):
     for i in range(4):
         user = get_user_model().objects.create_user(username=f"member{i}")
         Membership.objects.create(team=team, user=user, role=Role.VIEWER)
-        services.team_create(user=editor, name=f"Team {i}", slug=f"team-{i}")
+        teams.team_create(user=editor, name=f"Team {i}", slug=f"team-{i}")
     return team
 
 

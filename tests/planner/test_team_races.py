@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, close_old_connections, connection
 from rest_framework.test import APIClient
 
-from planner import services
 from planner.models import Membership, Plan, PlanVersion, Role, Team
+from planner.services import plans, teams
 from tests.planner.conftest import ESTIMATE_INPUTS, SMALL_COMPARISON, _user
 
 ROUNDS = 10
@@ -53,13 +53,13 @@ def test_two_admins_acting_at_once_leave_the_team_an_admin(move):
         b = Membership.objects.create(team=team, user=bob, role=Role.ADMIN)
         if move == "demote each other":
             outcomes = _race(
-                lambda a=a: services.membership_set_role(Membership.objects.get(pk=a.pk), role=Role.EDITOR),
-                lambda b=b: services.membership_set_role(Membership.objects.get(pk=b.pk), role=Role.EDITOR),
+                lambda a=a: teams.membership_set_role(Membership.objects.get(pk=a.pk), role=Role.EDITOR),
+                lambda b=b: teams.membership_set_role(Membership.objects.get(pk=b.pk), role=Role.EDITOR),
             )
         else:
             outcomes = _race(
-                lambda a=a: services.membership_remove(Membership.objects.get(pk=a.pk)),
-                lambda b=b: services.membership_remove(Membership.objects.get(pk=b.pk)),
+                lambda a=a: teams.membership_remove(Membership.objects.get(pk=a.pk)),
+                lambda b=b: teams.membership_remove(Membership.objects.get(pk=b.pk)),
             )
         refused += sum(o is not None for o in outcomes)
         if not Membership.objects.filter(team=team, role=Role.ADMIN).exists():
@@ -101,7 +101,7 @@ def test_recompute_or_edit_beside_delete_is_never_a_500_nor_an_orphan_version(tr
     Membership.objects.create(team=team, user=ada, role=Role.ADMIN)
     seen: set[int] = set()
     for round_ in range(ROUNDS):
-        plan = services.plan_create(user=ada, team=team, name=f"p{round_}", inputs=ESTIMATE_INPUTS)
+        plan = plans.plan_create(user=ada, team=team, name=f"p{round_}", inputs=ESTIMATE_INPUTS)
         url = f"/api/v1/plans/{plan.pk}/"
         other = ("post", f"{url}recompute/", ada, {}) if round_ % 2 else ("patch", url, ada, {"name": "n"})
         statuses = _requests_at_once(("delete", url, ada, None), other)
@@ -129,10 +129,11 @@ def test_two_teams_created_with_one_slug_at_once_give_one_team_and_a_400():
 def test_cancel_beside_delete_of_a_comparison_is_never_a_500(transactional_catalog, monkeypatch):
     """The reliability issue's race (3 of 25 were 500s): one admin cancels a queued comparison while another
     deletes it. Either order answers 200/204/404/409, and the job is gone."""
-    from planner import comparisons
     from planner.models import ComparisonJob
+    from planner.services import comparison_messages, comparisons
 
-    monkeypatch.setattr(comparisons, "_send_chunk", lambda *args: None)  # no worker: the job stays queued
+    # No worker: the job stays queued.
+    monkeypatch.setattr(comparison_messages, "send_chunk", lambda *args: None)
     team = Team.objects.create(name="Race jobs", slug="race-jobs")
     ada, bob = _user("ada-jobs"), _user("bob-jobs")
     Membership.objects.create(team=team, user=ada, role=Role.ADMIN)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import calculator
 from planner.models import Hardware
 
 SIZED = (
@@ -104,3 +105,16 @@ def test_a_link_with_a_near_miss_name_resolves_it_or_names_the_closest_entries(c
     page = client.get("/?hardware=h100-sxm-80gb&model=llama-3.1-8").content.decode()
     assert "unknown model &#x27;llama-3.1-8&#x27;; closest matches: llama-3.1-8b" in page
     assert 'id="fig-ttft"' not in page
+
+
+@pytest.mark.django_db
+def test_batch_zero_means_the_largest_batch_that_fits(client, catalog):
+    """The API's batch 0 ("the largest batch that fits") is accepted by the form and shown resolved."""
+    largest = calculator.estimate("llama-3.1-8b", "h100-sxm-80gb", batch_size=0).performance.batch_size
+    html = client.get(
+        "/?model=llama-3.1-8b&hardware=h100-sxm-80gb&precision=fp16&batch_size=0"
+    ).content.decode()
+
+    assert largest > 1
+    assert f"Speed at batch {largest} (the largest that fits)" in html
+    assert "errorlist" not in html

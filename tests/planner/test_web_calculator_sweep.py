@@ -7,7 +7,7 @@ import pytest
 
 from calculator import estimate_deployment, resolve_deployment
 from calculator.cost import CostAssumptions
-from planner import services
+from planner.services import estimates
 from planner.web import calculator as calc
 
 CONFIGURATIONS = [
@@ -28,10 +28,10 @@ CONFIGURATIONS = [
 ]  # fmt: skip
 
 
-def _per_batch_loop(run: services.EstimateRun, db_catalog) -> list[dict[str, float]]:
+def _per_batch_loop(run: estimates.EstimateRun, db_catalog) -> list[dict[str, float]]:
     """The sweep as it was: estimate_deployment once per batch size."""
     inputs = run.inputs
-    engine_kwargs = {name: inputs[name] for name in services.ENGINE_INPUT_DEFAULTS}
+    engine_kwargs = {name: inputs[name] for name in estimates.ENGINE_INPUT_DEFAULTS}
     deployment = resolve_deployment(inputs["model"], inputs["hardware"], catalog=db_catalog, **engine_kwargs)
     points = []
     for size in calc.sweep_batch_sizes(run.estimate.memory.max_batch_size, inputs["batch_size"]):
@@ -65,7 +65,7 @@ def _per_batch_loop(run: services.EstimateRun, db_catalog) -> list[dict[str, flo
 @pytest.mark.parametrize("inputs", CONFIGURATIONS, ids=lambda c: f"{c['model']}-{c['hardware']}")
 def test_the_vectorised_sweep_equals_one_estimate_per_batch_size(catalog, inputs):
     db_catalog = calc.load_catalog()
-    run = services.estimate_run(inputs)
+    run = estimates.estimate_run(inputs)
 
     sweep = calc.batch_sweep(run, db_catalog)
     expected = _per_batch_loop(run, db_catalog)
@@ -78,6 +78,6 @@ def test_the_vectorised_sweep_equals_one_estimate_per_batch_size(catalog, inputs
 
 @pytest.mark.django_db
 def test_the_sweep_is_empty_when_the_deployment_cannot_run(catalog):
-    run = services.estimate_run({"model": "llama-3.1-70b", "hardware": "l40s-48gb", "precision": "fp16"})
+    run = estimates.estimate_run({"model": "llama-3.1-70b", "hardware": "l40s-48gb", "precision": "fp16"})
 
     assert calc.batch_sweep(run, calc.load_catalog()) == []

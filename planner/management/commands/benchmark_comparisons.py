@@ -27,9 +27,10 @@ from django.core.management.base import BaseCommand, CommandError
 from calculator.frameworks import CURRENT_FRAMEWORKS
 from calculator.planning import evaluate_chunk, plan_chunks, resolve_spec
 from calculator.precisions import PRECISIONS
-from planner import comparisons, specs
+from planner import specs
 from planner.heartbeat import live_workers
 from planner.models import ComparisonJob, LLMModel, Membership, Role, Team
+from planner.services import comparisons
 
 BENCHMARK_TEAM_SLUG = "benchmark-comparisons"
 TENSOR_PARALLEL = (1, 2, 4, 8)

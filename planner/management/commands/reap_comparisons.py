@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from planner.comparisons import comparison_reap
+from planner.services.comparison_reaper import comparison_reap
 
 
 class Command(BaseCommand):
