@@ -19,7 +19,7 @@ from calculator.catalog import default_catalog, resolve_hardware, resolve_model
 from calculator.cost import DEPLOYMENT_MODES
 from calculator.deployment import InputError
 from calculator.engine import BLOCKERS
-from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
+from calculator.frameworks import CURRENT_FRAMEWORKS, FRAMEWORKS, framework_for_version, resolve_framework
 from calculator.planning.objectives import CONSTRAINT_REASONS, CONSTRAINTS, OBJECTIVES, SIZED_OBJECTIVES
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
 from calculator.planning.slo import resolve_slo
@@ -73,6 +73,7 @@ class ComparisonSpec:
     hardware: tuple[str, ...]
     precisions: tuple[str, ...]
     frameworks: tuple[str, ...]
+    """Framework entries, each release of `framework_versions` already mapped to its engine era's entry."""
     tensor_parallel: tuple[int, ...] = (1,)
     pipeline_parallel: tuple[int, ...] = (1,)
     num_gpus: tuple[int, ...] = ()
@@ -92,6 +93,9 @@ class ComparisonSpec:
     min_output_tokens_per_s: float | None = None
     objective: str = "cost"
     top_k: int = 100
+    framework_versions: dict[str, str] = field(default_factory=dict)
+    """Release per framework (vllm: "0.5.4"): its engine era replaces the framework in `frameworks`
+    (frameworks.framework_for_version); absent: the newest era."""
 
     @property
     def sized(self) -> bool:
@@ -237,6 +241,39 @@ def _number(
     return int(value) if whole else float(value)
 
 
+def _framework_eras(
+    raw: Any, frameworks: tuple[str, ...], errors: dict[str, Any]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(frameworks with each given release's engine era in place of the framework, the releases by
+    framework key). A release must name a framework of the grid (or the era entry it already maps to)."""
+    if raw in (None, {}):
+        return frameworks, {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in raw.items()
+    ):
+        errors["framework_versions"] = 'a mapping of framework to release, e.g. {"vllm": "0.5.4"}'
+        return frameworks, {}
+    versions: dict[str, str] = {}
+    for name, release in raw.items():
+        try:
+            framework = resolve_framework(name)
+        except KeyError:
+            errors.setdefault("framework_versions", []).append(name[:MAX_NAME_SHOWN])
+            continue
+        era = framework_for_version(framework, release.strip())
+        if framework.key not in frameworks and era.key not in frameworks:
+            errors.setdefault("framework_versions", []).append(
+                f"{name[:MAX_NAME_SHOWN]} is not among the grid's frameworks"
+            )
+            continue
+        versions[framework.key] = release.strip()
+    mapped = [
+        framework_for_version(FRAMEWORKS[key], versions[key]).key if key in versions else key
+        for key in frameworks
+    ]
+    return tuple(_unique(mapped)), versions
+
+
 def resolve_spec(
     raw: dict[str, Any], catalog: Catalog | None = None, *, max_configurations: int = MAX_CONFIGURATIONS
 ) -> ComparisonSpec:
@@ -257,6 +294,7 @@ def resolve_spec(
     hardware = _names(raw, "hardware", list(catalog.hardware), lambda n: resolve_hardware(n, catalog), errors)
     precisions = _names(raw, "precisions", list(PRECISIONS), resolve_precision, errors)
     frameworks = _names(raw, "frameworks", list(CURRENT_FRAMEWORKS), resolve_framework, errors)
+    frameworks, framework_versions = _framework_eras(raw.get("framework_versions"), frameworks, errors)
     modes_raw = [str(m).strip().lower() for m in _as_list(raw.get("deployment_modes", ["cloud"]))]
     unknown_modes = [m[:MAX_NAME_SHOWN] for m in _unique(modes_raw) if m != "*" and m not in DEPLOYMENT_MODES]
     modes = tuple(DEPLOYMENT_MODES) if "*" in modes_raw else tuple(_unique(modes_raw))
@@ -330,6 +368,7 @@ def resolve_spec(
         slo=slo,
         deployment_modes=modes,
         objective=objective,
+        framework_versions=framework_versions,
         **values,
     )
     if spec.size > max_configurations:

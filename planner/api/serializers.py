@@ -448,7 +448,8 @@ class ComparisonOptionsSerializer(_StrictSerializer):
 
     grid = serializers.DictField(
         help_text='Lists (or ["*"] for the whole catalog) of models, hardware, precisions, frameworks, '
-        'deployment_modes; tensor_parallel, pipeline_parallel, num_gpus, batch_sizes (or "auto").'
+        'deployment_modes; tensor_parallel, pipeline_parallel, num_gpus, batch_sizes (or "auto"); '
+        'framework_versions {framework: release} runs that release\'s engine era (e.g. {"vllm": "0.5.4"}).'
     )
     workload = serializers.DictField(
         required=False,

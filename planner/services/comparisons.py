@@ -50,8 +50,8 @@ from planner.services import calibrations, comparison_messages
 Status = ComparisonJob.Status
 
 GRID_FIELDS = (
-    "models", "hardware", "precisions", "frameworks", "tensor_parallel", "pipeline_parallel", "num_gpus",
-    "batch_sizes", "deployment_modes",
+    "models", "hardware", "precisions", "frameworks", "framework_versions", "tensor_parallel",
+    "pipeline_parallel", "num_gpus", "batch_sizes", "deployment_modes",
 )  # fmt: skip
 WORKLOAD_FIELDS = ("prompt_tokens", "output_tokens", "requests_per_hour", "requests_per_s", "peak_to_mean")
 CONSTRAINT_FIELDS = tuple(c.name for c in CONSTRAINTS)

@@ -29,6 +29,7 @@ CALCULATOR_DEFAULTS: dict[str, Any] = {
     "precision": "fp16",
     "kv_cache_precision": "",
     "framework": "vllm",
+    "framework_version": "",
     "deployment_mode": "cloud",
     "requests_per_hour": 1000,
     "calibration": "",  # before the sizing fields: the page's form order, which the shared URL follows
@@ -102,6 +103,13 @@ class CalculatorForm(forms.Form):
     )
     framework = forms.ChoiceField(
         label="Framework", choices=[(key, spec.key) for key, spec in FRAMEWORKS.items()]
+    )
+    framework_version = forms.CharField(
+        label="Framework release",
+        required=False,
+        max_length=64,
+        help_text="e.g. 0.5.4 or 1.2.0: that release's engine era (vLLM V0 before 0.8, TensorRT-LLM 0.x "
+        "engines); blank: the newest.",
     )
     deployment_mode = forms.ChoiceField(
         label="Deployment mode",
@@ -187,6 +195,7 @@ class CalculatorForm(forms.Form):
             "precision": c["precision"],
             "kv_cache_precision": c["kv_cache_precision"] or None,
             "framework": c["framework"],
+            "framework_version": c["framework_version"].strip() or None,
             "deployment_mode": c["deployment_mode"],
             "requests_per_hour": c["requests_per_hour"],
             "request_rate": c["request_rate"] or None,
@@ -207,6 +216,7 @@ def query_from_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         pipeline_parallel=pp,
         num_gpus=gpus,
         kv_cache_precision=inputs.get("kv_cache_precision") or "",
+        framework_version=inputs.get("framework_version") or "",
         requests_per_hour=plain_number(inputs.get("requests_per_hour") or 0),
         request_rate=plain_number(inputs["request_rate"]) if inputs.get("request_rate") else "",
         peak_to_mean=plain_number(inputs["peak_to_mean"]) if inputs.get("peak_to_mean") else "",

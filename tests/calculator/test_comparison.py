@@ -501,3 +501,29 @@ def test_sized_comparison_errors_name_the_field(changes, field):
     with pytest.raises(ComparisonError) as error:
         resolve_spec({**SMALL, **changes})
     assert field in error.value.detail
+
+
+def test_a_framework_release_runs_its_engine_era_in_a_comparison():
+    spec = resolve_spec({**SMALL, "frameworks": ["vllm", "sglang"], "framework_versions": {"vLLM": "0.5.4"}})
+    assert spec.frameworks == ("vllm-v0", "sglang")
+    assert spec.framework_versions == {"vllm": "0.5.4"}
+    assert resolve_spec(json.loads(json.dumps(spec.to_dict()))) == spec
+    newest = resolve_spec({**SMALL, "frameworks": ["vllm"], "framework_versions": {"vllm": "0.19.0"}})
+    assert newest.frameworks == ("vllm",)
+    result = run_comparison(spec)
+    assert {row.framework for row in result.top} <= {"vllm-v0", "sglang"}
+
+
+@pytest.mark.parametrize(
+    ("versions", "message"),
+    [
+        ({"warp": "1.0"}, "warp"),
+        ({"tensorrt-llm": "0.17"}, "not among the grid's frameworks"),
+        ("0.5.4", "a mapping of framework to release"),
+        ({"vllm": ""}, "a mapping of framework to release"),
+    ],
+)
+def test_a_bad_framework_release_names_the_field(versions, message):
+    with pytest.raises(ComparisonError) as error:
+        resolve_spec({**SMALL, "frameworks": ["vllm"], "framework_versions": versions})
+    assert message in str(error.value.detail["framework_versions"])

@@ -148,6 +148,11 @@ def test_submit_snapshots_the_database_catalog_with_prices(
         pytest.param(
             {"grid": {**GRID, "deployment_modes": ["orbit"]}}, {"deployment_modes": ["orbit"]}, id="mode"
         ),
+        pytest.param(
+            {"grid": {**GRID, "framework_versions": {"warp": "1.0"}}},
+            {"framework_versions": ["warp"]},
+            id="framework-release",
+        ),
     ],
 )
 def test_unknown_names_are_400_naming_them_and_nothing_is_written(
@@ -739,3 +744,17 @@ def test_the_reaper_releases_chunks_a_lost_release_left_waiting(
     assert sent == [("chunk", job.pk, 0), ("chunk", job.pk, 1)]
     with django_capture_on_commit_callbacks(execute=True):
         assert comparison_reaper.comparison_reap()["released"] == 0  # the window is full
+
+
+@pytest.mark.django_db
+def test_a_framework_release_in_the_grid_ranks_its_engine_era(
+    api, team, catalog, sent, django_capture_on_commit_callbacks
+):
+    grid = {**GRID, "frameworks": ["vllm"], "framework_versions": {"vllm": "0.5.4"}}
+    response = submit(api, team, django_capture_on_commit_callbacks, grid=grid)
+    assert response.status_code == 202, response.content
+    job_id = response.json()["id"]
+    run_inline(job_id)
+
+    frameworks = set(ComparisonResultRow.objects.filter(job_id=job_id).values_list("framework", flat=True))
+    assert frameworks == {"vllm-v0"}

@@ -118,3 +118,16 @@ def test_batch_zero_means_the_largest_batch_that_fits(client, catalog):
     assert largest > 1
     assert f"Speed at batch {largest} (the largest that fits)" in html
     assert "errorlist" not in html
+
+
+@pytest.mark.django_db
+def test_a_framework_release_picks_its_engine_era(client, catalog):
+    """framework_version is an input of the web form as of the API: vLLM 0.5.4 runs the V0 engine's
+    calibration, which the page names; a blank release is the newest era."""
+    url = "/?model=llama-3.1-8b&hardware=h100-sxm-80gb&precision=fp16&framework=vllm"
+    old = client.get(url + "&framework_version=0.5.4").content.decode()
+    new = client.get(url).content.decode()
+
+    assert "vllm-v0 0.5.4: calibrated as the vLLM V0 engine (before 0.8)" in old
+    assert "vllm: calibrated as the vLLM V1 engine (0.8 and later)" in new
+    assert 'name="framework_version"' in new
