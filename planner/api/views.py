@@ -535,7 +535,7 @@ class EstimateView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
 
-    @extend_schema(request=s.EstimateRequestSerializer, responses={200: dict})
+    @extend_schema(request=s.EstimateRequestSerializer, responses={200: s.EstimateResponseSerializer})
     def post(self, request):
         form = s.EstimateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
