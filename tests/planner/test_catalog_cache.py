@@ -157,7 +157,12 @@ def test_team_prices_are_cached_per_team(client_for, editor, team, catalog):
     hardware = Hardware.objects.get(key="h100-sxm-80gb")
     _public_price(hardware, 3.0)
     PricePoint.objects.create(
-        hardware=hardware, provider="Deal", usd_per_gpu_hour=1.5, as_of=dt.date(2026, 1, 1), source="c", team=team
+        hardware=hardware,
+        provider="Deal",
+        usd_per_gpu_hour=1.5,
+        as_of=dt.date(2026, 1, 1),
+        source="c",
+        team=team,
     )
     client = client_for(editor)
 
