@@ -454,13 +454,22 @@ COMPARE_COLUMNS = (
     "tokens_per_s_per_user",
     "output_tokens_per_s",
     "usd_per_million_tokens",
+    "usd_per_million_input_tokens",
+    "usd_per_million_output_tokens_decode",
+    "usd_per_million_tokens_blended",
     "monthly_usd",
     "memory_utilization",
     "blockers",
 )
 
 
+def _rounded(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
 def _compare_row(row: ResultRow) -> dict[str, Any]:
+    """One ranked row; usd_per_million_tokens is all device time over the output tokens (what "cost" ranks
+    by), the input / decode / blended columns the same cost split by phase (cost.token_costs)."""
     return {
         "model": row.model,
         "hardware": row.hardware,
@@ -474,6 +483,9 @@ def _compare_row(row: ResultRow) -> dict[str, Any]:
         "tokens_per_s_per_user": round(1e3 / row.tpot_ms, 2),
         "output_tokens_per_s": round(row.output_tokens_per_s, 1),
         "usd_per_million_tokens": round(row.cost_per_million_tokens_usd, 4),
+        "usd_per_million_input_tokens": _rounded(row.prefill_cost_per_million_input_tokens_usd),
+        "usd_per_million_output_tokens_decode": _rounded(row.decode_cost_per_million_output_tokens_usd),
+        "usd_per_million_tokens_blended": _rounded(row.blended_cost_per_million_tokens_usd),
         "monthly_usd": round(row.monthly_cost_usd, 2),
         "memory_utilization": round(row.memory_utilization, 4),
         "blockers": "",

@@ -61,6 +61,7 @@ from calculator.planning import (
     rank_value,
     resolve_spec,
 )
+from calculator.planning.rows import SPLIT_FIELDS
 from calculator.specs import Catalog
 from planner import access, calibrations, specs
 from planner.dispatch import send_after_commit
@@ -589,6 +590,7 @@ def result_rows(
                 order_value=order_value,
                 **{name: getattr(row, name) for name in ROW_FIELDS},
                 cost_per_million_tokens_usd=_finite(row.cost_per_million_tokens_usd),
+                **{name: _finite(getattr(row, name)) for name in SPLIT_FIELDS},
                 monthly_cost_usd=_finite(row.monthly_cost_usd),
                 score=_finite(row.score),
                 feasible=feasible,

@@ -374,6 +374,9 @@ class LoadColumns:
     goodput: GoodputColumns
     within_slo: Array
     within_budget: Array
+    replica: ReplicaModel
+    """The serving model the columns come from (a row's cost split is read from it for the rows kept:
+    ReplicaModel.prefill_share at point.concurrency)."""
 
 
 def load_columns(
@@ -414,6 +417,7 @@ def load_columns(
         goodput=g,
         within_slo=within_slo,
         within_budget=within_budget,
+        replica=replica,
     )
 
 

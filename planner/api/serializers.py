@@ -674,10 +674,11 @@ class ComparisonDetailSerializer(ComparisonSerializer):
 RESULT_ROW_FIELDS = (
     "rank", "key", "model", "hardware", "precision", "framework", "tensor_parallel", "pipeline_parallel",
     "num_gpus", "requested_batch_size", "batch_size", "deployment_mode", "ttft_ms", "tpot_ms",
-    "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization", "score",
-    "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms", "utilization",
-    "binding_constraint", "feasible", "is_top", "is_pareto", "is_best_for_hardware", "is_best_for_model",
-    "best_for",
+    "output_tokens_per_s", "cost_per_million_tokens_usd", "prefill_cost_per_million_input_tokens_usd",
+    "decode_cost_per_million_output_tokens_usd", "blended_cost_per_million_tokens_usd", "monthly_cost_usd",
+    "memory_utilization", "score", "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms",
+    "utilization", "binding_constraint", "feasible", "is_top", "is_pareto", "is_best_for_hardware",
+    "is_best_for_model", "best_for",
 )  # fmt: skip
 
 

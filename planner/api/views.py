@@ -481,7 +481,9 @@ class ComparisonResultsView(generics.ListAPIView):
     renderer_classes = (*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer)
     ordering_fields = (
         "rank", "order_value", "key", "model", "hardware", "precision", "ttft_ms", "tpot_ms",
-        "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization",
+        "output_tokens_per_s", "cost_per_million_tokens_usd", "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd", "blended_cost_per_million_tokens_usd",
+        "monthly_cost_usd", "memory_utilization",
     )  # fmt: skip
 
     def get_job(self) -> ComparisonJob:
