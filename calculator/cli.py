@@ -131,11 +131,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
     if c.blocked or c.price_missing:
         console.print(f"Cost: {c.price_source}")
     else:
-        console.print(
-            f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h for {c.gpus} GPU(s) ({c.replicas} replica(s)), "
-            f"${c.monthly_usd:,.0f}/month, ${c.cost_per_request_usd:.5f}/request at this batch, "
-            f"${c.cost_per_million_tokens_usd:.2f} per 1M output tokens"
-        )
+        render_cost(est, console)
     console.print(
         f"Score: {est.performance_score:.0f}/100"
         + ("" if est.calibrated else " (uncalibrated: roofline priors)")
@@ -155,6 +151,39 @@ def render_estimate(est: Estimate, console: Console) -> None:
         console.print(f"[yellow]warning[/] {f.code}: {f.message}")
     for r in est.recommendations:
         console.print(f"[green]→[/] {r.text}")
+
+
+def _usd_figure(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if abs(value) < 0.01:
+        return f"${value:.5f}"
+    return f"${value:,.4g}" if abs(value) < 100 else f"${value:,.0f}"
+
+
+def render_cost(est: Estimate, console: Console) -> None:
+    """The cost at the estimate's batch: what the GPUs cost, per request, and per token both ways (all device
+    time over the output tokens, and each phase's device time over its own tokens, cost.token_costs)."""
+    c, p = est.cost, est.performance
+    steps = max(est.inputs["output_tokens"] - 1, 0)
+    console.print(
+        f"Cost ({c.price_source}): ${c.hourly_usd:.2f}/h for {c.gpus} GPU(s) ({c.replicas} replica(s)), "
+        f"${c.monthly_usd:,.0f}/month"
+    )
+    console.print(
+        f"Device time per batch of {p.batch_size}: prefill {c.prefill_device_s * 1e3:,.1f} ms + {steps} "
+        f"decode steps x {p.tpot_s * 1e3:.2f} ms = {(c.prefill_device_s + c.decode_device_s):,.3f} s "
+        f"(prefill share {c.prefill_share:.2%})"
+    )
+    table = Table(title="Cost at this batch")
+    table.add_column("per", justify="left")
+    table.add_column("USD", justify="right")
+    table.add_row("request", _usd_figure(c.cost_per_request_usd))
+    table.add_row("1M output tokens (all device time)", _usd_figure(c.cost_per_million_tokens_usd))
+    table.add_row("1M input tokens (prefill share)", _usd_figure(c.prefill_cost_per_million_input_tokens_usd))
+    table.add_row("1M output tokens (decode share)", _usd_figure(c.decode_cost_per_million_output_tokens_usd))
+    table.add_row("1M tokens, blended (prompt + output)", _usd_figure(c.blended_cost_per_million_tokens_usd))
+    print_table(console, table)
 
 
 def _split(value: str) -> list[str]:
@@ -329,6 +358,13 @@ def render_sizing(s: SizingEstimate, console: Console) -> None:
         f"{_usd_text(s.cost_per_request_usd, s.price_missing)}/request, "
         f"{_usd_text(s.cost_per_million_output_tokens_usd, s.price_missing)} per 1M output tokens"
     )
+    if not s.price_missing and s.prefill_share is not None:
+        console.print(
+            f"Per 1M tokens split by device time (prefill share {s.prefill_share:.1%}): "
+            f"{_usd_text(s.prefill_cost_per_million_input_tokens_usd, False)} input, "
+            f"{_usd_text(s.decode_cost_per_million_output_tokens_usd, False)} output, "
+            f"{_usd_text(s.blended_cost_per_million_tokens_usd, False)} blended"
+        )
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
@@ -418,13 +454,22 @@ COMPARE_COLUMNS = (
     "tokens_per_s_per_user",
     "output_tokens_per_s",
     "usd_per_million_tokens",
+    "usd_per_million_input_tokens",
+    "usd_per_million_output_tokens_decode",
+    "usd_per_million_tokens_blended",
     "monthly_usd",
     "memory_utilization",
     "blockers",
 )
 
 
+def _rounded(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
 def _compare_row(row: ResultRow) -> dict[str, Any]:
+    """One ranked row; usd_per_million_tokens is all device time over the output tokens (what "cost" ranks
+    by), the input / decode / blended columns the same cost split by phase (cost.token_costs)."""
     return {
         "model": row.model,
         "hardware": row.hardware,
@@ -438,6 +483,9 @@ def _compare_row(row: ResultRow) -> dict[str, Any]:
         "tokens_per_s_per_user": round(1e3 / row.tpot_ms, 2),
         "output_tokens_per_s": round(row.output_tokens_per_s, 1),
         "usd_per_million_tokens": round(row.cost_per_million_tokens_usd, 4),
+        "usd_per_million_input_tokens": _rounded(row.prefill_cost_per_million_input_tokens_usd),
+        "usd_per_million_output_tokens_decode": _rounded(row.decode_cost_per_million_output_tokens_usd),
+        "usd_per_million_tokens_blended": _rounded(row.blended_cost_per_million_tokens_usd),
         "monthly_usd": round(row.monthly_cost_usd, 2),
         "memory_utilization": round(row.memory_utilization, 4),
         "blockers": "",

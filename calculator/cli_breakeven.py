@@ -87,6 +87,48 @@ def _usd(value: float | None) -> str:
     return f"${value:,.0f}" if value >= 100 else f"${value:,.2f}"
 
 
+def _per_million(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:,.3g}" if value < 100 else f"${value:,.0f}"
+
+
+def render_token_prices(result: BreakevenResult, console: Console) -> None:
+    """$/1M input / output tokens at each level: an API's list prices; renting and buying, each request's
+    monthly cost split by the device time of its prefill and of its decode steps at the deployment's operating
+    point (breakeven module docstring), so that input x prompt + output x output tokens is the cost per
+    request, as for an API."""
+    r = result.request
+    table = Table(
+        title="per 1M input / output tokens (self-hosted: the cost split by each phase's device time)"
+    )
+    table.add_column("requests/day", justify="right")
+    for p in result.prices:
+        table.add_column(f"{p.provider} API", justify="right")
+    for option in r.options:
+        table.add_column(option, justify="right")
+    for lv in result.levels:
+        cells = [f"{lv.requests_per_day:,.0f}"]
+        cells += [
+            f"{_per_million(p.input_usd_per_million)} / {_per_million(p.output_usd_per_million)}"
+            for p in result.prices
+        ]
+        for option in r.options:
+            hosted = lv.self_hosted[option]
+            if hosted is None:
+                cells.append("-")
+                continue
+            split = hosted.token_costs(
+                lv.per_request_usd(hosted.monthly_usd), r.prompt_tokens, r.output_tokens
+            )
+            cells.append(
+                f"{_per_million(split['usd_per_million_input_tokens'])} / "
+                f"{_per_million(split['usd_per_million_output_tokens'])}"
+            )
+        table.add_row(*cells)
+    print_table(console, table)
+
+
 def render_breakeven(result: BreakevenResult, console: Console) -> None:
     r = result.request
     slo = ", ".join(f"{k} {v:g}" for k, v in r.slo.to_dict().items()) or "none (utilisation cap only)"
@@ -116,6 +158,7 @@ def render_breakeven(result: BreakevenResult, console: Console) -> None:
             ]
         table.add_row(*cells)
     print_table(console, table)
+    render_token_prices(result, console)
     for c in result.crossovers:
         if c.requests_per_day is None or c.at is None:
             console.print(

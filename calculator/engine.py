@@ -183,6 +183,9 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     (the network round trip of a cloud deployment adds to TTFT and e2e, not to the device's cycle);
     replicas = num_gpus / (tensor_parallel x pipeline_parallel): data-parallel copies, each with its own
     batch, so memory and per-request latency are one replica's and throughput and cost count them all.
+    The cost's per-token split (cost.token_costs) takes the same cycle's phases: prefill(batch) for the
+    prompts, (output - 1) x TPOT for the output tokens (the first comes out of the prefill pass), each over
+    the batch, so prefill share = prefill / (prefill + (output - 1) x TPOT).
     """
     assumptions = assumptions or CostAssumptions()
     m, p, f, e, w = batch.model, batch.precision, batch.framework, batch.efficiency, batch.workload
@@ -225,7 +228,8 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
     tpot = decode_step_time_s(m, h, p, f, w, e, batch_size, mean_context)
     rtt = np.where(batch.deployment_mode == DeploymentMode.CLOUD, assumptions.network_rtt_s, 0.0)
     ttft = prefill + rtt
-    e2e = ttft + np.maximum(w.output_tokens - 1.0, 0.0) * tpot
+    decode = np.maximum(w.output_tokens - 1.0, 0.0) * tpot
+    e2e = ttft + decode
     pipeline_overlap = np.minimum(batch_size, w.pipeline_parallel)
     replicas = replica_count(w)
     cycle = e2e - rtt
@@ -252,6 +256,10 @@ def evaluate(batch: ConfigBatch, assumptions: CostAssumptions | None = None) -> 
         tdp_watts=h.tdp_watts,
         requests_per_s=requests_per_s,
         output_tokens_per_s=output_tps,
+        prompt_tokens=w.prompt_tokens,
+        output_tokens=w.output_tokens,
+        prefill_s=prefill,
+        decode_s=decode,
         assumptions=assumptions,
     )
     return ResultColumns(

@@ -106,7 +106,16 @@ class OnlineEstimate:
 class CostEstimate:
     """The deployment as specified (every GPU of its replicas), unit costs at its batch's throughput. Figures
     are None (NaN inside the engine) when the catalog has no price (`price_missing`) or the deployment cannot
-    run (`blocked`): neither is ever $0. The replicas a traffic needs, and their cost, are the sizing's."""
+    run (`blocked`): neither is ever $0. The replicas a traffic needs, and their cost, are the sizing's.
+
+    Per-token figures (cost.py): `cost_per_million_tokens_usd` and `cost_per_1k_tokens_usd` put ALL the device
+    time on the output tokens (their meaning since the first release); the split prices the tokens as hosted
+    APIs do, each phase's share of the batch cycle's device time over its own tokens:
+        prefill_cost_per_million_input_tokens_usd  = $/request x prefill_share / prompt tokens x 1e6
+        decode_cost_per_million_output_tokens_usd  = $/request x (1 - prefill_share) / output tokens x 1e6
+        blended_cost_per_million_tokens_usd        = $/request / (prompt + output tokens) x 1e6
+    prefill_share = prefill_device_s / (prefill_device_s + decode_device_s), the batch's prefill against its
+    (output - 1) decode steps (engine.evaluate)."""
 
     hourly_usd: float
     energy_hourly_usd: float
@@ -114,7 +123,21 @@ class CostEstimate:
     cost_per_request_usd: float
     power_cost_per_request_usd: float
     cost_per_1k_tokens_usd: float
+    """All device time over the output tokens, per 1,000."""
     cost_per_million_tokens_usd: float
+    """All device time over the output tokens, per 1M (what the score and the comparisons rank by)."""
+    prefill_cost_per_million_input_tokens_usd: float
+    """The prompt's share of the cost over the prompt tokens (None without prompt tokens)."""
+    decode_cost_per_million_output_tokens_usd: float
+    """The output tokens' share of the cost over the output tokens (None without output tokens)."""
+    blended_cost_per_million_tokens_usd: float
+    """All device time over prompt + output tokens."""
+    prefill_share: float
+    """Share of the batch cycle's device time in prefill (not a price: given without a price too)."""
+    prefill_device_s: float
+    """Device time of the batch's prefill (TTFT less any network round trip)."""
+    decode_device_s: float
+    """Device time of the batch's decode steps: (output - 1) x TPOT."""
     replicas: int
     gpus: int
     price_missing: bool
@@ -367,6 +390,12 @@ def estimate_deployment(
         power_cost_per_request_usd=usd(float(c.power_cost_per_request_usd[0])),
         cost_per_1k_tokens_usd=total_per_request / tokens_per_request * 1000.0,
         cost_per_million_tokens_usd=usd(float(c.cost_per_million_tokens_usd[0])),
+        prefill_cost_per_million_input_tokens_usd=usd(float(c.prefill_cost_per_million_input_tokens_usd[0])),
+        decode_cost_per_million_output_tokens_usd=usd(float(c.decode_cost_per_million_output_tokens_usd[0])),
+        blended_cost_per_million_tokens_usd=usd(float(c.blended_cost_per_million_tokens_usd[0])),
+        prefill_share=float(c.prefill_share[0]),
+        prefill_device_s=float(c.prefill_device_s[0]),
+        decode_device_s=float(c.decode_device_s[0]),
         replicas=replicas,
         gpus=d.num_gpus,
         price_missing=price_missing,

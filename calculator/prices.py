@@ -24,8 +24,14 @@ NO_PUBLIC_PRICE: dict[str, str] = {
     "gaudi2-96gb": "only on Intel's developer cloud, no hourly list price found",
     "gaudi3-128gb": "announced for IBM Cloud and Intel's AI cloud, no hourly list price found",
     "mi250x-128gb": "one undated aggregator listing ($1.35/h) beside an obviously wrong $0.00 one: not used",
-    "v100-pcie-16gb": "V100 rentals found are SXM2 (AWS p3) or do not state the form factor",
-    "v100-pcie-32gb": "V100 rentals found are SXM2 (AWS p3dn) or do not state the form factor",
+    "v100-pcie-16gb": (
+        "V100 rentals found are SXM2 (AWS p3; Google Cloud's nvidia-tesla-v100, 15.7 FP32 TFLOPS with "
+        "NVLink, priced under v100-sxm2-16gb) or do not state the form factor"
+    ),
+    "v100-pcie-32gb": (
+        "V100 rentals found are SXM2 (AWS p3dn; Google Cloud offers only the 16 GB SXM2 part) or do not "
+        "state the form factor"
+    ),
 }
 """Datacenter accelerators of the catalog without a public on-demand price point, and why."""
 

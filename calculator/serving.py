@@ -209,6 +209,26 @@ class ReplicaModel:
             out = t if out is None else np.maximum(out, t)
         return out
 
+    def prefill_share(self, b: Array) -> Array:
+        """Share of a request's device time its prompt takes with b requests in flight (what cost.token_costs
+        splits a request's cost by): per request, the prompt's prefill P(b) / b against its decode steps
+        (output - 1) x D(b) / b, each phase's own roofline at b (`prefill_terms`, `decode_terms`),
+            share = P(b) / (P(b) + (output - 1) x D(b)).
+        Where prompts are prefilled in passes of their own this is the device time of each pass. Where chunks
+        of prompts ride on the decode steps (`mixing`) a mixed step is one roofline and takes less than the
+        two phases would apart (module docstring); its time is split in proportion to what each phase would
+        take on its own (cost allocation by stand-alone cost), so the saving of piggybacking is shared by both
+        kinds of token. Splitting on the line that binds instead (the prompt paying its FLOPs on a
+        compute-bound step, only its KV writes on a memory-bound one) is the marginal view of Sarathi-Serve
+        (Agrawal et al., OSDI 2024), but it jumps by orders of magnitude where the binding line changes with
+        the load, which a price must not. The first output token comes out of the prefill pass, hence
+        output - 1 decode steps (as in engine.evaluate)."""
+        prefill = self.prefill_terms.time_s(b)
+        decode = self.steps * self.decode_terms.time_s(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(self.prompt_tokens > 0, prefill / (prefill + decode), 0.0)
+        return np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+
     def rate_at(self, b: Array) -> Array:
         """Sustainable rate at in-flight count b (the closed form in the module docstring, smallest over the
         counted line pairs)."""

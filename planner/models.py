@@ -514,7 +514,18 @@ class ComparisonResultRow(models.Model):
     ttft_ms = models.FloatField()
     tpot_ms = models.FloatField()
     output_tokens_per_s = models.FloatField()
-    cost_per_million_tokens_usd = models.FloatField(null=True, blank=True, help_text="empty: unpriced")
+    cost_per_million_tokens_usd = models.FloatField(
+        null=True, blank=True, help_text="All device time over the output tokens (ranked by); empty: unpriced"
+    )
+    prefill_cost_per_million_input_tokens_usd = models.FloatField(
+        null=True, blank=True, help_text="The prefill's share of a request's cost over its prompt tokens."
+    )
+    decode_cost_per_million_output_tokens_usd = models.FloatField(
+        null=True, blank=True, help_text="The decode's share of a request's cost over its output tokens."
+    )
+    blended_cost_per_million_tokens_usd = models.FloatField(
+        null=True, blank=True, help_text="A request's cost over its prompt + output tokens."
+    )
     monthly_cost_usd = models.FloatField(null=True, blank=True)
     memory_utilization = models.FloatField()
     score = models.FloatField(null=True, blank=True)

@@ -11,6 +11,13 @@ Self-hosting is a step function of the traffic (whole replicas) and the API a st
 cross more than once just above each replica step; the crossover reported is the lowest traffic from which
 self-hosting stays no dearer than the API over the rest of the range scanned (found on a geometric scan,
 refined by bisection), with the deployment and its utilisation there.
+
+Per-token figures of every option at a level, priced as the APIs price tokens:
+- usd_per_million_input_tokens / usd_per_million_output_tokens: an API's list prices; for renting and buying
+  the monthly cost per request split by the device time of each phase at the deployment's operating point
+  (CapacityOption.prefill_share, serving.ReplicaModel.prefill_share; cost.token_costs): input x prompt +
+  output x output = the cost per request, as for an API;
+- usd_per_million_tokens: the cost per request over prompt + output tokens (blended at the workload's ratio).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.catalog import default_catalog, resolve_model
-from calculator.cost import CostAssumptions
+from calculator.cost import CostAssumptions, token_costs
 from calculator.deployment import InputError
 from calculator.planning.capacity import CapacityOption, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
@@ -228,6 +235,25 @@ class SelfHosted:
     """The capacity plan's cheapest priced deployment for the traffic: hardware, layout, replicas, GPUs,
     latencies and utilisation at the load."""
 
+    def token_costs(self, per_request_usd: float, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
+        """$/1M input and output tokens of `per_request_usd` (operations included), split by the prompt's
+        share of a request's device time at the deployment's operating point (cost.token_costs); None where
+        the request has no tokens of the kind."""
+        split = token_costs(
+            cost_per_request_usd=np.float64(per_request_usd),
+            prefill_share=np.float64(self.deployment.prefill_share),
+            prompt_tokens=np.float64(prompt_tokens),
+            output_tokens=np.float64(output_tokens),
+        )
+
+        def finite(value: Any) -> float | None:
+            return float(value) if np.isfinite(value) else None
+
+        return {
+            "usd_per_million_input_tokens": finite(split.prefill_cost_per_million_input_tokens_usd),
+            "usd_per_million_output_tokens": finite(split.decode_cost_per_million_output_tokens_usd),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "option": self.option,
@@ -268,25 +294,34 @@ class BreakevenResult:
 
     def to_dict(self) -> dict[str, Any]:
         tokens = self.request.prompt_tokens + self.request.output_tokens
+        listed = {p.provider: p for p in self.prices}
 
         def level(lv: Level) -> dict[str, Any]:
             options = {}
             for name, monthly in lv.api_monthly_usd.items():
+                price = listed[name]
                 options[name] = {
                     "kind": "api",
                     "monthly_usd": monthly,
                     "usd_per_request": lv.per_request_usd(monthly),
                     "usd_per_million_tokens": lv.per_request_usd(monthly) / tokens * 1e6,
+                    "usd_per_million_input_tokens": price.input_usd_per_million,
+                    "usd_per_million_output_tokens": price.output_usd_per_million,
                 }
             for name, hosted in lv.self_hosted.items():
                 if hosted is None:
                     options[name] = {"kind": name, "monthly_usd": None, "deployment": None}
                     continue
+                per_request = lv.per_request_usd(hosted.monthly_usd)
+                split = hosted.token_costs(
+                    per_request, self.request.prompt_tokens, self.request.output_tokens
+                )
                 options[name] = {
                     "kind": name,
                     "monthly_usd": hosted.monthly_usd,
-                    "usd_per_request": lv.per_request_usd(hosted.monthly_usd),
-                    "usd_per_million_tokens": lv.per_request_usd(hosted.monthly_usd) / tokens * 1e6,
+                    "usd_per_request": per_request,
+                    "usd_per_million_tokens": per_request / tokens * 1e6,
+                    **split,
                     "deployment": hosted.deployment.to_dict(),
                 }
             return {"requests_per_day": lv.requests_per_day, "options": options}

@@ -22,7 +22,7 @@ import numpy as np
 
 from calculator.calibration import Calibration, default_calibration
 from calculator.catalog import default_catalog, resolve_hardware, resolve_model
-from calculator.cost import DEPLOYMENT_MODES, HOURS_PER_MONTH, CostAssumptions
+from calculator.cost import DEPLOYMENT_MODES, HOURS_PER_MONTH, CostAssumptions, token_costs
 from calculator.deployment import InputError
 from calculator.engine import BLOCKERS, Blocker, evaluate
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
@@ -247,6 +247,16 @@ class CapacityOption:
     hourly_usd: float | None
     monthly_usd: float | None
     cost_per_million_output_tokens_usd: float | None
+    """All the replicas' cost over the output tokens served."""
+    prefill_share: float
+    """Share of a request's device time in its prompt at each replica's operating point
+    (serving.ReplicaModel.prefill_share)."""
+    prefill_cost_per_million_input_tokens_usd: float | None
+    """The prompt's share of a request's cost over the prompt tokens (cost.token_costs)."""
+    decode_cost_per_million_output_tokens_usd: float | None
+    """The output tokens' share of a request's cost over the output tokens."""
+    blended_cost_per_million_tokens_usd: float | None
+    """All the replicas' cost over prompt + output tokens."""
     output_tokens_per_s: float
     """What all replicas can serve within the SLO: replicas x goodput x output tokens (at least the traffic's
     peak when a traffic is sized); $/1M output tokens is at the traffic's mean (or this, with a budget)."""
@@ -429,8 +439,18 @@ def plan_capacity(
         return None if missing or not math.isfinite(value) else float(value)
 
     memory = flat(results.memory_utilization)
+    # The phase split of the chosen rows' cost, at each one's operating point (cost.token_costs).
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        prefill = replica.prefill_share(point.concurrency)[chosen]
+        split = token_costs(
+            cost_per_request_usd=per_million[chosen] * request.output_tokens / 1e6,
+            prefill_share=prefill,
+            prompt_tokens=np.float64(request.prompt_tokens),
+            output_tokens=np.float64(request.output_tokens),
+        )
     options = []
     for rank, (i, *where) in enumerate(zip(chosen, *coords[:5], strict=True), 1):
+        j = rank - 1
         m, h, p, f, par = (int(x) for x in where)
         tp, pp = pairs[par]
         code = int(g.binding[i])
@@ -451,6 +471,16 @@ def plan_capacity(
                 hourly_usd=usd(hourly[i], missing),
                 monthly_usd=usd(monthly[i], missing),
                 cost_per_million_output_tokens_usd=usd(per_million[i], missing),
+                prefill_share=float(prefill[j]),
+                prefill_cost_per_million_input_tokens_usd=usd(
+                    split.prefill_cost_per_million_input_tokens_usd[j], missing
+                ),
+                decode_cost_per_million_output_tokens_usd=usd(
+                    split.decode_cost_per_million_output_tokens_usd[j], missing
+                ),
+                blended_cost_per_million_tokens_usd=usd(
+                    split.blended_cost_per_million_tokens_usd[j], missing
+                ),
                 output_tokens_per_s=float(output_tps[i]),
                 output_tokens_per_s_per_gpu=float(per_gpu[i]),
                 capacity_rps_per_replica=float(g.capacity_rps[i]),

@@ -13,7 +13,7 @@ import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.catalog import default_catalog
-from calculator.cost import HOURS_PER_MONTH
+from calculator.cost import HOURS_PER_MONTH, prefill_share, token_costs
 from calculator.engine import Blocker, evaluate
 from calculator.frameworks import resolve_framework
 from calculator.grid import EntityTables, parallel_tensor_batch
@@ -300,6 +300,7 @@ class _Chunk:
         gpus_total = self.gpus[idx]
         memory = self.full(r.memory_utilization)[idx]
         columns = (self.ttft_ms[idx], self.tpot_ms[idx], self.tps[idx], self.cost[idx], self.monthly[idx])
+        split = self._token_costs(idx)
         load = self.load
         if load is not None:
             extra = (
@@ -359,9 +360,62 @@ class _Chunk:
                     memory_utilization=float(memory[n]),
                     score=score_value(spec.objective, values),
                     output_tokens_per_s_per_gpu=values["output_tokens_per_s_per_gpu"],
+                    prefill_cost_per_million_input_tokens_usd=float(split[0][n]),
+                    decode_cost_per_million_output_tokens_usd=float(split[1][n]),
+                    blended_cost_per_million_tokens_usd=float(split[2][n]),
                     **sized,
                 )
             )
+        return out
+
+    def _token_costs(self, idx: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The selected rows' cost per request split by phase (cost.token_costs): at the batch's cycle, or at
+        each replica's operating point when sized (sizing.LoadColumns.prefill_share); computed for the rows
+        kept only."""
+        r, spec, full = self.results, self.spec, self.full
+        missing = full(r.cost.price_missing)[idx]
+        if self.load is None:
+            share = prefill_share(
+                prefill_s=full(r.cost.prefill_device_s)[idx],
+                decode_s=full(r.cost.decode_device_s)[idx],
+                prompt_tokens=np.float64(spec.prompt_tokens),
+            )
+            per_request = full(r.cost.cost_per_request_usd)[idx]
+        else:
+            load = self.load
+            share = self._load_share(idx)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                served = full(load.served_rps)[idx]
+                hourly = full(r.cost.hourly_usd)[idx] * full(load.replicas)[idx]
+                per_request = np.where(served > 0, hourly / (3600.0 * served), np.inf)
+        split = token_costs(
+            cost_per_request_usd=np.where(missing, np.inf, per_request),
+            prefill_share=share,
+            prompt_tokens=np.float64(spec.prompt_tokens),
+            output_tokens=np.float64(spec.output_tokens),
+        )
+        return (
+            split.prefill_cost_per_million_input_tokens_usd * np.ones_like(share),
+            split.decode_cost_per_million_output_tokens_usd * np.ones_like(share),
+            split.blended_cost_per_million_tokens_usd * np.ones_like(share),
+        )
+
+    def _load_share(self, idx: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Prefill share at each selected row's operating point (serving.ReplicaModel.prefill_share), from
+        the serving model of the chunk's runnable rows (`spec_load`) restricted to the selected ones."""
+        load = self.load
+        assert isinstance(load, _Scattered)
+        columns, runnable = load._value, load._index
+        flat = np.ravel_multi_index(idx, self.shape)
+        out = np.full(flat.shape, np.nan)
+        if runnable.size == 0:
+            return out
+        position = np.minimum(np.searchsorted(runnable, flat), runnable.size - 1)
+        found = runnable[position] == flat
+        rows, inverse = np.unique(position[found], return_inverse=True)
+        if rows.size:
+            share = columns.replica.subset(rows).prefill_share(columns.point.concurrency[rows])
+            out[found] = share[inverse]
         return out
 
     def best(self, values: np.ndarray) -> ResultRow | None:

@@ -34,6 +34,7 @@ class ResultRow:
     tpot_ms: float
     output_tokens_per_s: float
     cost_per_million_tokens_usd: float
+    """All device time over the OUTPUT tokens (what the "cost" objective ranks by)."""
     monthly_cost_usd: float
     memory_utilization: float
     score: float
@@ -45,6 +46,12 @@ class ResultRow:
     tpot_p99_ms: float | None = None
     utilization: float | None = None
     binding_constraint: str = ""
+    prefill_cost_per_million_input_tokens_usd: float = math.nan
+    """The same cost per request split by phase (cost.token_costs): the prefill's share over the prompt
+    tokens, the decode's over the output tokens, and all of it over prompt + output tokens. Not ranked by;
+    NaN (None in `to_dict`) when unpriced or in partial results stored before the split."""
+    decode_cost_per_million_output_tokens_usd: float = math.nan
+    blended_cost_per_million_tokens_usd: float = math.nan
     rank: int = 0
     is_pareto: bool = False
 
@@ -61,7 +68,22 @@ class ResultRow:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRow:
         floats = {"cost_per_million_tokens_usd", "monthly_cost_usd", "score"}
-        return cls(**{k: (math.inf if k in floats and v is None else v) for k, v in data.items()})
+        split = set(SPLIT_FIELDS)
+
+        def value(k: str, v: Any) -> Any:
+            if v is None and k in floats:
+                return math.inf
+            return math.nan if v is None and k in split else v
+
+        return cls(**{k: value(k, v) for k, v in data.items()})
+
+
+SPLIT_FIELDS = (
+    "prefill_cost_per_million_input_tokens_usd",
+    "decode_cost_per_million_output_tokens_usd",
+    "blended_cost_per_million_tokens_usd",
+)
+"""A row's cost per token split by phase (ResultRow), in the order the front doors show them."""
 
 
 def configuration_key(

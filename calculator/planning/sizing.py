@@ -11,7 +11,10 @@ replicas = ceil(peak rate / goodput); each replica then carries peak / replicas 
 reported), GPUs = replicas x tensor_parallel x pipeline_parallel, and
     $/hour = replicas x per-replica $/hour,  $/month = $/hour x 730,
     $/request = $/hour / (3600 x mean rate),  $/1M output tokens = $/request / output tokens x 1e6,
-    $/1M tokens = $/request / (prompt + output tokens) x 1e6.
+    $/1M tokens = $/request / (prompt + output tokens) x 1e6 (blended),
+and the request's cost split by phase as hosted APIs price tokens (cost.token_costs): the prompt's share of a
+request's device time at each replica's operating point (serving.ReplicaModel.prefill_share) over the prompt
+tokens, the rest over the output tokens (idle capacity shared pro rata).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.columns import Array
-from calculator.cost import HOURS_PER_MONTH, CostAssumptions
+from calculator.cost import HOURS_PER_MONTH, CostAssumptions, token_costs
 from calculator.deployment import Deployment, deployments_batch
 from calculator.engine import BLOCKERS, evaluate
 from calculator.planning.slo import SLO, SLO_TERMS, Traffic
@@ -371,6 +374,9 @@ class LoadColumns:
     goodput: GoodputColumns
     within_slo: Array
     within_budget: Array
+    replica: ReplicaModel
+    """The serving model the columns come from (a row's cost split is read from it for the rows kept:
+    ReplicaModel.prefill_share at point.concurrency)."""
 
 
 def load_columns(
@@ -411,6 +417,7 @@ def load_columns(
         goodput=g,
         within_slo=within_slo,
         within_budget=within_budget,
+        replica=replica,
     )
 
 
@@ -468,7 +475,17 @@ class SizingEstimate:
     monthly_usd: float | None
     cost_per_request_usd: float | None
     cost_per_million_output_tokens_usd: float | None
+    """All the replicas' cost over the output tokens."""
     cost_per_million_tokens_usd: float | None
+    """All the replicas' cost over prompt + output tokens (the same figure as
+    blended_cost_per_million_tokens_usd, kept under its first name)."""
+    prefill_share: float | None
+    """Share of a request's device time in its prompt at each replica's operating point."""
+    prefill_cost_per_million_input_tokens_usd: float | None
+    """The prompt's share of a request's cost over the prompt tokens (None without prompt tokens)."""
+    decode_cost_per_million_output_tokens_usd: float | None
+    """The output tokens' share of a request's cost over the output tokens (None without output tokens)."""
+    blended_cost_per_million_tokens_usd: float | None
     curve: list[dict[str, float | None]]
     """One replica's latency against its load: requests_per_s, ttft_p99_ms, tpot_ms, e2e_p99_s."""
 
@@ -532,6 +549,20 @@ def size_deployment(
     usd_ok = feasible and not price_missing
     hourly = hourly_replica * replicas if usd_ok and replicas else None
     per_request = hourly / (3600.0 * mean_rps) if hourly is not None else None
+    share = float(replica.prefill_share(p.concurrency)[0]) if feasible else None
+    split = (
+        token_costs(
+            cost_per_request_usd=np.float64(per_request),
+            prefill_share=np.float64(share),
+            prompt_tokens=np.float64(d.prompt_tokens),
+            output_tokens=np.float64(d.output_tokens),
+        )
+        if per_request is not None and share is not None
+        else None
+    )
+
+    def split_usd(name: str) -> float | None:
+        return None if split is None else _finite(getattr(split, name))
 
     def when(value: float, scale: float = 1.0) -> float | None:
         return _finite(value, scale) if feasible else None
@@ -569,5 +600,9 @@ def size_deployment(
         cost_per_million_tokens_usd=(
             per_request / max(d.prompt_tokens + d.output_tokens, 1) * 1e6 if per_request is not None else None
         ),
+        prefill_share=share,
+        prefill_cost_per_million_input_tokens_usd=split_usd("prefill_cost_per_million_input_tokens_usd"),
+        decode_cost_per_million_output_tokens_usd=split_usd("decode_cost_per_million_output_tokens_usd"),
+        blended_cost_per_million_tokens_usd=split_usd("blended_cost_per_million_tokens_usd"),
         curve=curve,
     )

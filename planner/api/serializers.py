@@ -310,6 +310,87 @@ class EstimateRequestSerializer(EstimateInputSerializer):
     )
 
 
+class CostEstimateSerializer(serializers.Serializer):
+    """The estimate's cost at its batch (calculator.estimate.CostEstimate; output only). Dollar figures are
+    null when the catalog has no price (price_missing) or the configuration cannot run (blocked), never 0."""
+
+    hourly_usd = serializers.FloatField(allow_null=True, help_text="every GPU of the deployment")
+    energy_hourly_usd = serializers.FloatField(allow_null=True)
+    monthly_usd = serializers.FloatField(allow_null=True, help_text="hourly x 730")
+    cost_per_request_usd = serializers.FloatField(allow_null=True)
+    power_cost_per_request_usd = serializers.FloatField(allow_null=True)
+    cost_per_1k_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="all device time over the OUTPUT tokens, per 1,000"
+    )
+    cost_per_million_tokens_usd = serializers.FloatField(
+        allow_null=True,
+        help_text="all device time over the OUTPUT tokens, per 1M (the score and comparisons rank by it)",
+    )
+    prefill_cost_per_million_input_tokens_usd = serializers.FloatField(
+        allow_null=True,
+        help_text="the prefill's share of a request's cost over its prompt tokens, per 1M (null: no prompt)",
+    )
+    decode_cost_per_million_output_tokens_usd = serializers.FloatField(
+        allow_null=True,
+        help_text="the decode's share of a request's cost over its output tokens, per 1M (null: no output)",
+    )
+    blended_cost_per_million_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="all device time over prompt + output tokens, per 1M"
+    )
+    prefill_share = serializers.FloatField(
+        allow_null=True, help_text="prefill_device_s / (prefill_device_s + decode_device_s)"
+    )
+    prefill_device_s = serializers.FloatField(allow_null=True, help_text="the batch's prefill")
+    decode_device_s = serializers.FloatField(
+        allow_null=True, help_text="the batch's decode steps: (output - 1) x TPOT"
+    )
+    replicas = serializers.IntegerField()
+    gpus = serializers.IntegerField()
+    price_missing = serializers.BooleanField()
+    blocked = serializers.BooleanField()
+    price_source = serializers.CharField()
+
+
+class EstimateResultSerializer(serializers.Serializer):
+    """The engine's result (calculator.estimate.Estimate.to_dict; output only)."""
+
+    inputs = serializers.DictField(help_text="the resolved deployment")
+    memory = serializers.DictField(help_text="bytes per device")
+    performance = serializers.DictField(help_text="at the batch asked (seconds, tokens/s)")
+    max_throughput = serializers.DictField(help_text="at the largest batch that fits")
+    online = serializers.DictField(
+        allow_null=True, help_text="online serving when a rate, a concurrency or a burst is given"
+    )
+    cost = CostEstimateSerializer()
+    blockers = serializers.ListField(child=serializers.DictField(), help_text="{code, message}")
+    warnings = serializers.ListField(child=serializers.DictField(), help_text="{code, message}")
+    performance_score = serializers.FloatField()
+    recommendations = serializers.ListField(child=serializers.DictField())
+    error_bands = serializers.DictField(
+        child=serializers.FloatField(allow_null=True), help_text="cross-validated median error per metric"
+    )
+    calibrated = serializers.BooleanField()
+    parameter_sources = serializers.DictField(child=serializers.CharField())
+    assumptions = serializers.DictField()
+    engine_version = serializers.CharField()
+    sizing = serializers.DictField(
+        required=False,
+        help_text=(
+            "with a traffic: replicas, GPUs and cost within the SLO, including the same per-token split at "
+            "each replica's operating point (prefill_share, prefill_cost_per_million_input_tokens_usd, "
+            "decode_cost_per_million_output_tokens_usd, blended_cost_per_million_tokens_usd)"
+        ),
+    )
+
+
+class EstimateResponseSerializer(serializers.Serializer):
+    """POST /api/v1/estimate/ (output only)."""
+
+    inputs = serializers.DictField(help_text="the canonical inputs (names resolved to catalog keys)")
+    result = EstimateResultSerializer()
+    catalog = serializers.DictField(help_text="the catalog rows, price and calibration the result used")
+
+
 class ExportSerializer(serializers.Serializer):
     """POST /api/v1/export/: the configuration as something to deploy (output only)."""
 
@@ -588,10 +669,11 @@ class ComparisonDetailSerializer(ComparisonSerializer):
 RESULT_ROW_FIELDS = (
     "rank", "key", "model", "hardware", "precision", "framework", "tensor_parallel", "pipeline_parallel",
     "num_gpus", "requested_batch_size", "batch_size", "deployment_mode", "ttft_ms", "tpot_ms",
-    "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization", "score",
-    "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms", "utilization",
-    "binding_constraint", "feasible", "is_top", "is_pareto", "is_best_for_hardware", "is_best_for_model",
-    "best_for",
+    "output_tokens_per_s", "cost_per_million_tokens_usd", "prefill_cost_per_million_input_tokens_usd",
+    "decode_cost_per_million_output_tokens_usd", "blended_cost_per_million_tokens_usd", "monthly_cost_usd",
+    "memory_utilization", "score", "replicas", "output_tokens_per_s_per_gpu", "ttft_p99_ms", "tpot_p99_ms",
+    "utilization", "binding_constraint", "feasible", "is_top", "is_pareto", "is_best_for_hardware",
+    "is_best_for_model", "best_for",
 )  # fmt: skip
 
 
@@ -717,7 +799,21 @@ class CapacityOptionSerializer(serializers.Serializer):
     price_missing = serializers.BooleanField()
     hourly_usd = serializers.FloatField(allow_null=True)
     monthly_usd = serializers.FloatField(allow_null=True)
-    cost_per_million_output_tokens_usd = serializers.FloatField(allow_null=True)
+    cost_per_million_output_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="all the replicas' cost over the output tokens served"
+    )
+    prefill_share = serializers.FloatField(
+        allow_null=True, help_text="share of a request's device time in its prompt at the operating point"
+    )
+    prefill_cost_per_million_input_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="the prompt's share of a request's cost over its prompt tokens, per 1M"
+    )
+    decode_cost_per_million_output_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="the output tokens' share of a request's cost over them, per 1M"
+    )
+    blended_cost_per_million_tokens_usd = serializers.FloatField(
+        allow_null=True, help_text="all the replicas' cost over prompt + output tokens, per 1M"
+    )
     output_tokens_per_s = serializers.FloatField(allow_null=True)
     output_tokens_per_s_per_gpu = serializers.FloatField(allow_null=True)
     capacity_rps_per_replica = serializers.FloatField(allow_null=True)
@@ -797,7 +893,12 @@ class BreakevenSerializer(serializers.Serializer):
     request = serializers.DictField(help_text="the request as the engine resolved it")
     prices = serializers.ListField(child=serializers.DictField(), help_text="hosted-API prices compared")
     levels = serializers.ListField(
-        child=serializers.DictField(), help_text="monthly cost of each option at each traffic level asked"
+        child=serializers.DictField(),
+        help_text=(
+            "at each traffic level asked, each option's monthly_usd, usd_per_request, usd_per_million_tokens "
+            "(blended over prompt + output), usd_per_million_input_tokens and usd_per_million_output_tokens "
+            "(an API's list prices; for rent and buy the cost per request split by each phase's device time)"
+        ),
     )
     curve = serializers.ListField(child=serializers.DictField(), help_text="the same on a geometric grid")
     crossovers = serializers.ListField(

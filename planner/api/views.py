@@ -437,7 +437,9 @@ class ComparisonResultsView(generics.ListAPIView):
     renderer_classes = (*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer)
     ordering_fields = (
         "rank", "order_value", "key", "model", "hardware", "precision", "ttft_ms", "tpot_ms",
-        "output_tokens_per_s", "cost_per_million_tokens_usd", "monthly_cost_usd", "memory_utilization",
+        "output_tokens_per_s", "cost_per_million_tokens_usd", "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd", "blended_cost_per_million_tokens_usd",
+        "monthly_cost_usd", "memory_utilization",
     )  # fmt: skip
 
     def get_job(self) -> ComparisonJob:
@@ -491,7 +493,7 @@ class EstimateView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = (EstimateAnonThrottle, EstimateUserThrottle)
 
-    @extend_schema(request=s.EstimateRequestSerializer, responses={200: dict})
+    @extend_schema(request=s.EstimateRequestSerializer, responses={200: s.EstimateResponseSerializer})
     def post(self, request):
         form = s.EstimateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -18,6 +18,7 @@ from calculator.planning import (
     constraint_value,
     rank_value,
 )
+from calculator.planning.rows import SPLIT_FIELDS
 from planner.models import ComparisonResultRow
 
 ROW_FIELDS = (
@@ -88,6 +89,7 @@ def result_rows(
                 order_value=order_value,
                 **{name: getattr(row, name) for name in ROW_FIELDS},
                 cost_per_million_tokens_usd=_finite(row.cost_per_million_tokens_usd),
+                **{name: _finite(getattr(row, name)) for name in SPLIT_FIELDS},
                 monthly_cost_usd=_finite(row.monthly_cost_usd),
                 score=_finite(row.score),
                 feasible=feasible,

@@ -187,6 +187,40 @@ class MemorySegment:
     percent: float
 
 
+def _token_split(cost: dict[str, Any], prefix: str) -> list[Figure]:
+    """The cost per token as hosted APIs price it: each phase's share of a request's device time over its own
+    tokens, and all of it over prompt + output (cost.token_costs). Results stored before the split existed
+    have none of these keys: no card."""
+    if "blended_cost_per_million_tokens_usd" not in cost:
+        return []
+    missing = bool(cost.get("price_missing"))
+    share = cost.get("prefill_share")
+    share_text = f"prefill {_percent(share)} of device time" if share is not None else "prefill share"
+    return [
+        Figure(
+            f"{prefix}_per_million_input",
+            "Per 1M input tokens",
+            _price(cost["prefill_cost_per_million_input_tokens_usd"], missing),
+            cost["prefill_cost_per_million_input_tokens_usd"],
+            f"{share_text}, over the prompt tokens",
+        ),
+        Figure(
+            f"{prefix}_per_million_output",
+            "Per 1M output tokens, decode share",
+            _price(cost["decode_cost_per_million_output_tokens_usd"], missing),
+            cost["decode_cost_per_million_output_tokens_usd"],
+            "the decode steps' device time over the output tokens",
+        ),
+        Figure(
+            f"{prefix}_per_million_blended",
+            "Per 1M tokens, blended",
+            _price(cost["blended_cost_per_million_tokens_usd"], missing),
+            cost["blended_cost_per_million_tokens_usd"],
+            "all device time over prompt + output tokens",
+        ),
+    ]
+
+
 def present(result: dict[str, Any]) -> dict[str, Any]:
     """What the results panel shows, formatted; raw values stay alongside as data attributes."""
     mem, perf, cost, bands = result["memory"], result["performance"], result["cost"], result["error_bands"]
@@ -252,6 +286,7 @@ def present(result: dict[str, Any]) -> dict[str, Any]:
                 cost["cost_per_million_tokens_usd"],
                 cost_band,
             ),
+            *_token_split(cost, "cost"),
             Figure(
                 "monthly",
                 "Monthly",
@@ -424,8 +459,9 @@ def present_sizing(sizing: dict[str, Any] | None) -> dict[str, Any] | None:
             "Per 1M output tokens",
             _price(sizing["cost_per_million_output_tokens_usd"], missing),
             sizing["cost_per_million_output_tokens_usd"],
-            "at the mean rate",
+            "at the mean rate, all cost over the output tokens",
         ),
+        *_token_split({**sizing, "price_missing": missing}, "sizing"),
     ]
     view["point"] = [
         ("Requests/s per replica", _number(sizing["requests_per_s_per_replica"], 2)),

@@ -43,7 +43,9 @@ COLUMNS = (
     ("ttft_ms", "TTFT ms", True),
     ("tpot_ms", "TPOT ms", True),
     ("output_tokens_per_s", "Tok/s", True),
-    ("cost_per_million_tokens_usd", "$ / 1M tok", True),
+    ("cost_per_million_tokens_usd", "$ / 1M out tok", True),
+    ("prefill_cost_per_million_input_tokens_usd", "$ / 1M in, prefill", True),
+    ("decode_cost_per_million_output_tokens_usd", "$ / 1M out, decode", True),
     ("monthly_cost_usd", "$ / month", True),
     ("memory_utilization", "Memory", True),
 )
@@ -58,6 +60,9 @@ ORDERING_FIELDS = (
     "tpot_ms",
     "output_tokens_per_s",
     "cost_per_million_tokens_usd",
+    "prefill_cost_per_million_input_tokens_usd",
+    "decode_cost_per_million_output_tokens_usd",
+    "blended_cost_per_million_tokens_usd",
     "monthly_cost_usd",
     "memory_utilization",
 )  # fmt: skip  (the API's ComparisonResultsView.ordering_fields)
@@ -164,6 +169,13 @@ def table_rows(rows: list[ComparisonResultRow], hardware_names: dict[str, str]) 
             "tpot_ms": (row.tpot_ms, f"{row.tpot_ms:,.2f}"),
             "output_tokens_per_s": (row.output_tokens_per_s, f"{row.output_tokens_per_s:,.0f}"),
             "cost_per_million_tokens_usd": (cost, _usd(cost)),
+            **{
+                name: (getattr(row, name), _usd(getattr(row, name)))
+                for name in (
+                    "prefill_cost_per_million_input_tokens_usd",
+                    "decode_cost_per_million_output_tokens_usd",
+                )
+            },
             "monthly_cost_usd": (monthly, _usd(monthly)),
             "memory_utilization": (row.memory_utilization, f"{row.memory_utilization * 100:.0f}%"),
         }

@@ -160,6 +160,40 @@ def test_breakeven_prints_the_costs_and_where_self_hosting_wins():
     assert bad.returncode == 2 and "providers" in bad.stdout
 
 
+def test_estimate_prints_the_cost_per_token_both_ways_and_the_device_time_behind_it():
+    args = ("estimate", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-p", "fp8", "--tp", "4", "-b", "8")
+    out = run(*args, "--prompt-tokens", "2000", "--output-tokens", "200")
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "Device time per batch of 8: prefill" in text and "+ 199 decode steps x" in text
+    for label in (
+        "1M output tokens (all device time)",
+        "1M input tokens (prefill share)",
+        "1M output tokens (decode share)",
+        "1M tokens, blended (prompt + output)",
+    ):
+        assert label in text
+    cost = json.loads(run(*args, "--prompt-tokens", "2000", "--output-tokens", "200", "--json").stdout)[
+        "cost"
+    ]
+    both = (
+        cost["prefill_cost_per_million_input_tokens_usd"] * 2000
+        + cost["decode_cost_per_million_output_tokens_usd"] * 200
+    ) / 1e6
+    assert both == pytest.approx(cost["cost_per_request_usd"], rel=1e-9)
+
+
+def test_breakeven_prints_input_and_output_token_prices_for_every_option():
+    out = run(
+        "breakeven", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-f", "vllm", "-p", "fp8",
+        "--requests-per-day", "100000", "--ttft-p99-ms", "2000", "--provider", "deepinfra",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "per 1M input / output tokens (self-hosted: the cost split by each phase's device time)" in text
+    assert "$0.13 / $0.4" in text
+
+
 PLAN_8 = ("plan", "-m", "llama-3.1-70b", "-H", "h100-sxm-80gb", "-p", "fp8", "-f", "vllm", "--gpus", "8")
 COMPARE_4 = ("compare", "-m", "llama-3.1-8b", "-H", "h100-sxm-80gb,a100-sxm-80gb", "-p", "fp16,fp8")
 

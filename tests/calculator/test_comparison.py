@@ -384,6 +384,12 @@ def test_top_rows_agree_with_estimate(objective):
                 est.cost.cost_per_million_tokens_usd, rel=1e-9
             )
             assert row.monthly_cost_usd == pytest.approx(est.cost.monthly_usd, rel=1e-9)
+            for name in (
+                "prefill_cost_per_million_input_tokens_usd",
+                "decode_cost_per_million_output_tokens_usd",
+                "blended_cost_per_million_tokens_usd",
+            ):
+                assert getattr(row, name) == pytest.approx(getattr(est.cost, name), rel=1e-9)
         else:  # estimate reports $0 and says why; the comparison keeps such rows out of cost rankings
             assert est.cost.price_source.startswith("no ")
             assert row.monthly_cost_usd == math.inf
@@ -461,6 +467,14 @@ def test_a_sized_comparison_agrees_with_sizing_one_configuration():
         assert row.output_tokens_per_s >= 10 * 200 * (1 - 1e-9)  # what the replicas serve within the SLO
         per_million = s.cost_per_million_output_tokens_usd / s.replicas * row.replicas
         assert row.cost_per_million_tokens_usd == pytest.approx(per_million)
+        # The split at the row's own operating point adds up to its cost per request.
+        per_request = row.cost_per_million_tokens_usd * 200 / 1e6
+        both = (
+            row.prefill_cost_per_million_input_tokens_usd * 1000
+            + row.decode_cost_per_million_output_tokens_usd * 200
+        ) / 1e6
+        assert both == pytest.approx(per_request, rel=1e-9)
+        assert row.blended_cost_per_million_tokens_usd == pytest.approx(per_request / 1200 * 1e6, rel=1e-9)
     monthly = [r.monthly_cost_usd for r in result.top]
     assert monthly == sorted(monthly)
 

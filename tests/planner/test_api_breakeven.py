@@ -118,3 +118,29 @@ def test_anonymous_break_evens_share_the_estimate_throttle(client_for, catalog):
     assert statuses[:30] == [200] * 30
     assert statuses[30] == 429
     assert client.post("/api/v1/estimate/", {}, format="json").status_code == 429
+
+
+@pytest.mark.django_db
+def test_every_option_prices_input_and_output_tokens_apart(client_for, catalog):
+    response = client_for(None).post(URL, {**QUESTION, "options": ["rent", "buy"]}, format="json")
+
+    assert response.status_code == 200, response.content
+    listed = {p.provider: p for p in hosted_prices() if p.model == "llama-3.1-70b"}
+    for level in response.json()["levels"]:
+        for name, option in level["options"].items():
+            if option["monthly_usd"] is None:
+                continue
+            per_request = option["usd_per_request"]
+            both = (
+                option["usd_per_million_input_tokens"] * 1000 + option["usd_per_million_output_tokens"] * 200
+            ) / 1e6
+            assert both == pytest.approx(per_request, rel=1e-9)
+            assert option["usd_per_million_tokens"] == pytest.approx(per_request / 1200 * 1e6)
+            if option["kind"] == "api":
+                assert option["usd_per_million_input_tokens"] == listed[name].input_usd_per_million
+                assert option["usd_per_million_output_tokens"] == listed[name].output_usd_per_million
+            else:
+                share = option["deployment"]["prefill_share"]
+                assert option["usd_per_million_input_tokens"] == pytest.approx(
+                    per_request * share / 1000 * 1e6
+                )

@@ -308,6 +308,13 @@ def test_results_match_the_engine_run_in_one_process(api, job):
         assert stored.rank == row.rank
         assert stored.tpot_ms == row.tpot_ms
         assert stored.cost_per_million_tokens_usd == row.cost_per_million_tokens_usd
+        assert (
+            stored.prefill_cost_per_million_input_tokens_usd == row.prefill_cost_per_million_input_tokens_usd
+        )
+        assert (
+            stored.decode_cost_per_million_output_tokens_usd == row.decode_cost_per_million_output_tokens_usd
+        )
+        assert stored.blended_cost_per_million_tokens_usd == row.blended_cost_per_million_tokens_usd
     assert job.summary["infeasible_by_reason"] == {k: v for k, v in expected.infeasible.items() if v}
     assert job.summary["feasible"] + job.summary["infeasible"] == SIZE
     assert job.summary["recommendations"] == list(expected.recommendations)
@@ -375,6 +382,12 @@ def test_results_export_as_csv(api, job):
     assert {"rank", "model", "hardware", "tpot_ms", "cost_per_million_tokens_usd", "is_pareto"} <= set(
         rows[0]
     )
+    split = {
+        "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd",
+        "blended_cost_per_million_tokens_usd",
+    }
+    assert split <= set(rows[0])
 
 
 # --- Rerun idempotency --------------------------------------------------------------------------------------

@@ -253,3 +253,57 @@ def test_an_unknown_name_suggests_catalog_entries_once_each(client_for, catalog)
     suggested = message.split("closest matches: ")[1].split(", ")
     assert suggested[0] == "h100-sxm-80gb"
     assert len(suggested) == len(set(suggested))
+
+
+@pytest.mark.django_db
+def test_the_cost_splits_into_input_and_output_tokens_as_documented(client_for, catalog):
+    body = {**ESTIMATE_INPUTS, "output_tokens": 256, "batch_size": 8, "request_rate": 2.0}
+    response = client_for(None).post(URL, body, format="json")
+
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    cost = result["cost"]
+    expected = calculator.estimate(
+        "llama-3.1-8b", "h100-sxm-80gb", prompt_tokens=1024, output_tokens=256, batch_size=8
+    ).cost
+    for name in (
+        "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd",
+        "blended_cost_per_million_tokens_usd",
+        "prefill_share",
+    ):
+        assert cost[name] == pytest.approx(getattr(expected, name), rel=1e-12)
+    # input x prompt + output x output tokens = the cost per request; the old figure keeps its meaning.
+    total = (
+        cost["prefill_cost_per_million_input_tokens_usd"] * 1024
+        + cost["decode_cost_per_million_output_tokens_usd"] * 256
+    ) / 1e6
+    assert total == pytest.approx(cost["cost_per_request_usd"], rel=1e-9)
+    assert cost["cost_per_million_tokens_usd"] * 256 / 1e6 == pytest.approx(cost["cost_per_request_usd"])
+    # With a traffic the sizing carries the same split at each replica's operating point.
+    sizing = result["sizing"]
+    sized = (
+        sizing["prefill_cost_per_million_input_tokens_usd"] * 1024
+        + sizing["decode_cost_per_million_output_tokens_usd"] * 256
+    ) / 1e6
+    assert sized == pytest.approx(sizing["cost_per_request_usd"], rel=1e-9)
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_cost_fields_of_the_estimate(client_for, catalog):
+    schema = client_for(None).get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operation = schema["paths"]["/api/v1/estimate/"]["post"]
+    reference = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    components = schema["components"]["schemas"]
+    response = components[reference.rsplit("/", 1)[-1]]
+    result = components[response["properties"]["result"]["$ref"].rsplit("/", 1)[-1]]
+    cost = components[result["properties"]["cost"]["$ref"].rsplit("/", 1)[-1]]["properties"]
+    for name in (
+        "cost_per_million_tokens_usd",
+        "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd",
+        "blended_cost_per_million_tokens_usd",
+        "prefill_share",
+    ):
+        assert name in cost
+    assert "OUTPUT tokens" in cost["cost_per_million_tokens_usd"]["description"]

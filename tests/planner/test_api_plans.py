@@ -158,3 +158,41 @@ def test_plans_filter_and_order_on_whitelisted_fields_only(api, team, editor, ca
     assert filtered["count"] == 0
     # An ordering field outside the whitelist is ignored, not an error or a data leak.
     assert api.get("/api/v1/plans/?ordering=owner__password").status_code == 200
+
+
+SPLIT = (
+    "prefill_cost_per_million_input_tokens_usd",
+    "decode_cost_per_million_output_tokens_usd",
+    "blended_cost_per_million_tokens_usd",
+    "prefill_share",
+    "prefill_device_s",
+    "decode_device_s",
+)
+
+
+@pytest.mark.django_db
+def test_a_version_stored_before_the_cost_split_renders_and_recompute_adds_the_split(
+    api, client, editor, plan
+):
+    """Versions never change: one stored before the split keeps its result (and its pages still render);
+    a recompute makes a new version whose cost carries the split."""
+    old = plan.versions.get(number=1)
+    for name in SPLIT:
+        del old.result["cost"][name]
+    PlanVersion.objects.filter(pk=old.pk).update(result=old.result)
+    client.force_login(editor)
+
+    assert client.get(f"/plans/{plan.pk}/").status_code == 200
+    assert client.get("/plans/").status_code == 200
+    response = api.post(f"/api/v1/plans/{plan.pk}/recompute/")
+
+    assert response.status_code == 201, response.content
+    cost = response.json()["result"]["cost"]
+    assert set(SPLIT) <= set(cost)
+    both = (
+        cost["prefill_cost_per_million_input_tokens_usd"] * 1024
+        + cost["decode_cost_per_million_output_tokens_usd"] * 256
+    ) / 1e6
+    assert both == pytest.approx(cost["cost_per_request_usd"], rel=1e-9)
+    assert not set(SPLIT) & set(plan.versions.get(number=1).result["cost"])
+    assert client.get(f"/plans/{plan.pk}/diff/?a=1&b=2").status_code == 200

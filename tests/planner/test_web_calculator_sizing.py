@@ -8,6 +8,7 @@ import pytest
 
 import calculator
 from planner.models import Hardware
+from planner.web.calculator import present
 
 SIZED = (
     "/?model=llama-3.1-70b&hardware=h100-sxm-80gb&precision=fp8&tensor_parallel=4&num_gpus=4"
@@ -131,3 +132,49 @@ def test_a_framework_release_picks_its_engine_era(client, catalog):
     assert "vllm-v0 0.5.4: calibrated as the vLLM V0 engine (before 0.8)" in old
     assert "vllm: calibrated as the vLLM V1 engine (0.8 and later)" in new
     assert 'name="framework_version"' in new
+
+
+def _raw(html: str, key: str) -> float:
+    match = re.search(rf'id="fig-{key}" data-raw="([^"]*)"', html)
+    assert match, key
+    return float(match.group(1))
+
+
+@pytest.mark.django_db
+def test_the_cost_cards_split_input_and_output_tokens_and_add_up(client, catalog):
+    html = client.get(SIZED).content.decode()
+
+    for prefix in ("cost", "sizing"):
+        for kind in ("input", "output", "blended"):
+            assert _card(html, f"{prefix}_per_million_{kind}").startswith("$")
+    per_request = _raw(html, "cost_per_request")
+    both = (_raw(html, "cost_per_million_input") * 1000 + _raw(html, "cost_per_million_output") * 200) / 1e6
+    assert both == pytest.approx(per_request, rel=1e-9)
+    assert _raw(html, "cost_per_million_blended") == pytest.approx(per_request / 1200 * 1e6, rel=1e-9)
+    assert 'id="cost-split-note"' in html and "as hosted APIs price input and output tokens apart" in html
+
+
+def test_a_result_stored_before_the_split_still_renders():
+    result = calculator.estimate("llama-3.1-8b", "h100-sxm-80gb").to_dict()
+    for name in (
+        "prefill_cost_per_million_input_tokens_usd",
+        "decode_cost_per_million_output_tokens_usd",
+        "blended_cost_per_million_tokens_usd",
+        "prefill_share",
+        "prefill_device_s",
+        "decode_device_s",
+    ):
+        del result["cost"][name]
+    keys = [figure.key for figure in present(result)["costs"]]
+
+    assert keys == ["cost_per_request", "cost_per_million", "monthly"]
+
+
+@pytest.mark.django_db
+def test_a_missing_price_gives_no_split_in_dollars(client, catalog):
+    Hardware.objects.filter(key="h100-sxm-80gb").update(cloud_usd_per_hour=0.0)
+    html = client.get(SIZED).content.decode()
+
+    for kind in ("input", "output", "blended"):
+        assert _card(html, f"cost_per_million_{kind}") == "no price in the catalog"
+        assert _card(html, f"sizing_per_million_{kind}") == "no price in the catalog"

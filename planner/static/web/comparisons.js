@@ -106,7 +106,7 @@
           legend: { position: "bottom", labels: { boxWidth: 14 } },
           tooltip: {
             callbacks: {
-              label: (ctx) => `${ctx.raw.label}: TPOT ${ctx.raw.x.toFixed(2)} ms, $${ctx.raw.y.toPrecision(3)} / 1M tok`,
+              label: (ctx) => `${ctx.raw.label}: TPOT ${ctx.raw.x.toFixed(2)} ms, $${ctx.raw.y.toPrecision(3)} / 1M output tok`,
             },
           },
         },
