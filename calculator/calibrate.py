@@ -40,6 +40,7 @@ from calculator.calibration import (
 )
 from calculator.catalog import default_catalog
 from calculator.columns import HARDWARE_CLASSES, hardware_class
+from calculator.progress import ProgressCallback, reported
 from calculator.validate import (
     MEMORY_METRICS,
     PERFORMANCE_METRICS,
@@ -256,9 +257,11 @@ def cross_validate(
     sweeps: int,
     memory: dict[str, float],
     workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    stage: str = "cross-validation folds",
 ) -> dict[str, tuple[float, float]]:
     """Refit without each group of rows and predict them: {row id: (measured, predicted)}.
-    Folds run in parallel processes (one per core by default)."""
+    Folds run in parallel processes (one per core by default); `progress` hears of each finished fold."""
     folds = []
     for group in sorted({key(row) for row, _ in items}):
         held = np.array([key(row) == group for row, _ in items])
@@ -272,7 +275,7 @@ def cross_validate(
     else:
         pool = ProcessPoolExecutor(max_workers=workers)
         results = pool.map(_fold, folds)
-    for part in results:
+    for part in reported(results, len(folds), stage, progress):
         out.update(part)
     if workers != 1:
         pool.shutdown()
@@ -341,6 +344,7 @@ def fit_calibration(
     excluded: int,
     cross_validate_folds: bool = True,
     sweeps: int = 2,
+    progress: ProgressCallback | None = None,
 ) -> tuple[Calibration, dict[str, Any]]:
     """The calibration fitted on the rows of `files` (`per_file`: each file's rows, split by `split_rows`
     into `perf` and `mem_rows`; `excluded` rows were left out), with its error bands and provenance, and the
@@ -353,8 +357,22 @@ def fit_calibration(
     report: dict[str, Any] = {"in_sample": in_sample.summary()}
     bands: dict[str, dict[str, float]] = {}
     if cross_validate_folds:
-        loso = cross_validate(perf, lambda r: r.get("source", ""), sweeps=sweeps, memory=memory)
-        loho = cross_validate(perf, lambda r: r.get("hardware", ""), sweeps=sweeps, memory=memory)
+        loso = cross_validate(
+            perf,
+            lambda r: r.get("source", ""),
+            sweeps=sweeps,
+            memory=memory,
+            progress=progress,
+            stage="leave one source out",
+        )
+        loho = cross_validate(
+            perf,
+            lambda r: r.get("hardware", ""),
+            sweeps=sweeps,
+            memory=memory,
+            progress=progress,
+            stage="leave one hardware out",
+        )
 
         # Each cross-validation's error, grouped four ways (row, Deployment) -> group label.
         groupings: dict[str, Callable[[dict[str, str], Any], str]] = {

@@ -21,6 +21,7 @@ from calculator.calibration import Calibration, load_calibration
 from calculator.catalog import default_catalog
 from calculator.cli_breakeven import add_parser as breakeven_parser
 from calculator.cli_breakeven import cmd_breakeven
+from calculator.cli_progress import progress_bars
 from calculator.cli_tables import print_table
 from calculator.deployment import Deployment, InputError, resolve_deployment
 from calculator.estimate import Estimate
@@ -492,6 +493,10 @@ def _compare_row(row: ResultRow) -> dict[str, Any]:
     }
 
 
+LARGE_GRID = 1_000_000
+"""Configurations from which `compare` shows its progress (a million take about a second on one core)."""
+
+
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """Rank the grid of the given lists with the vectorised comparison engine (`run_comparison`): every
     feasible configuration row by row, best first; the infeasible ones as one row per reason with their
@@ -514,7 +519,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     }
     spec = resolve_spec(raw)
     spec = replace(spec, top_k=spec.size)  # every feasible configuration, row by row
-    result = run_comparison(spec, calibration=calibration)
+    with progress_bars(enabled=spec.size >= LARGE_GRID) as progress:
+        result = run_comparison(spec, calibration=calibration, progress=progress)
     rows = [{**_compare_row(row), "rank": row.rank} for row in result.top]
     counts = [(reason, n) for reason, n in result.infeasible.items() if n]
     # Without a price a configuration is not ranked by cost (nor by the balanced index): count it instead.
@@ -650,7 +656,10 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
 def cmd_refit(args: argparse.Namespace, console: Console) -> int:
     from calculator.refit import refit_family
 
-    report = refit_family(args.files, args.family, calibration_path=args.calibration, out=args.out)
+    with progress_bars() as progress:
+        report = refit_family(
+            args.files, args.family, calibration_path=args.calibration, out=args.out, progress=progress
+        )
     table = Table(title=f"{args.family} refitted on {report['rows']:,} rows: median absolute error")
     for col in ("metric", "in-sample", "source held out", "hardware held out"):
         table.add_column(col, justify="left" if col == "metric" else "right")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from calculator.calibrate import fit_calibration, split_rows
 from calculator.calibration import Calibration
+from calculator.cli_progress import progress_bars
 from calculator.specs import Catalog
 from calculator.validate import BREAKDOWN_METRICS, ValidationReport, breakdown, predict_rows
 
@@ -41,10 +42,16 @@ def validate_file(
     calibration: Calibration | None = None,
     catalog: Catalog | None = None,
 ) -> ValidationReport:
-    """Predict every row of one CSV file, or of several read together."""
+    """Predict every row of one CSV file, or of several read together; files of LARGE_FILE_ROWS rows or
+    more show a progress bar on a terminal."""
     files = [paths] if isinstance(paths, str | Path) else list(paths)
     rows = [row for path in files for row in read_rows(path)]
-    return predict_rows(rows, calibration=calibration, catalog=catalog)
+    with progress_bars(enabled=len(rows) >= LARGE_FILE_ROWS) as progress:
+        return predict_rows(rows, calibration=calibration, catalog=catalog, progress=progress)
+
+
+LARGE_FILE_ROWS = 10_000
+"""Rows from which `validate` shows its progress (serving.csv's 5,930 take about a second)."""
 
 
 def render_breakdown(report: ValidationReport, by: str, console: Console) -> None:
@@ -102,15 +109,17 @@ def run_calibration(
         f"fitting on {len(perf)} performance rows, {len(mem_rows)} memory rows "
         f"({len(exclusions)} excluded, see {EXCLUSIONS_PATH.name})"
     )
-    final, report = fit_calibration(
-        files,
-        per_file,
-        perf,
-        mem_rows,
-        excluded=len(exclusions),
-        cross_validate_folds=cross_validate_folds,
-        sweeps=sweeps,
-    )
+    with progress_bars() as progress:
+        final, report = fit_calibration(
+            files,
+            per_file,
+            perf,
+            mem_rows,
+            excluded=len(exclusions),
+            cross_validate_folds=cross_validate_folds,
+            sweeps=sweeps,
+            progress=progress,
+        )
     if cross_validate_folds:
         _render_cv(report, console)
     if out:

@@ -9,7 +9,7 @@ planning layer's (`calculator.planning.advice`): it composes estimates, estimate
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -184,16 +184,22 @@ class Estimate:
         return not self.blockers
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
+        """JSON-ready: nested dataclasses as dicts, non-finite floats as None. What dataclasses.asdict
+        gives, without its deep copy of every leaf (the leaves are numbers and strings): an estimate is
+        converted on every API call."""
+        return _plain(self)  # type: ignore[no-any-return]
 
-        return clean(asdict(self))  # type: ignore[no-any-return]
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _row(results: ResultColumns, i: int) -> dict[str, float]:

@@ -33,6 +33,7 @@ from calculator.catalog import default_catalog
 from calculator.cli_validate import read_rows
 from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import InputError
+from calculator.progress import ProgressCallback, reported
 from calculator.validate import predict_performance, prepare_performance, resolve_rows
 
 Item = tuple[dict[str, str], Any]
@@ -91,8 +92,11 @@ def cross_validate_family(
     key: Callable[[dict[str, str]], str],
     *,
     sweeps: int = 2,
+    progress: ProgressCallback | None = None,
+    stage: str = "cross-validation folds",
 ) -> dict[str, tuple[float, float]]:
-    """Refit the family without each group of its rows and predict them: {row id: (measured, predicted)}."""
+    """Refit the family without each group of its rows and predict them: {row id: (measured, predicted)};
+    `progress` hears of each finished fold."""
     folds = []
     for group in sorted({key(row) for row, _ in items}):
         held = np.array([key(row) == group for row, _ in items])
@@ -103,13 +107,18 @@ def cross_validate_family(
         folds.append((train, test, calibration, family, sweeps))
     out: dict[str, tuple[float, float]] = {}
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for part in pool.map(_fold, folds):
+        for part in reported(pool.map(_fold, folds), len(folds), stage, progress):
             out.update(part)
     return out
 
 
 def refit_family(
-    files: list[str], family: str, *, calibration_path: str | None = None, out: str | None = None
+    files: list[str],
+    family: str,
+    *,
+    calibration_path: str | None = None,
+    out: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Refit `family` on `files`, cross-validate it and write the calibration (to `out`, default: in place).
     Returns the report: rows, in-sample and cross-validated median APE per metric, the new entries."""
@@ -119,8 +128,22 @@ def refit_family(
     if len(items) < MIN_ROWS:
         raise InputError("files", f"only {len(items)} usable {family} rows")
     fitted = fit_family(items, calibration, family)
-    loso = cross_validate_family(items, calibration, family, lambda r: r.get("source", ""))
-    loho = cross_validate_family(items, calibration, family, lambda r: r.get("hardware", ""))
+    loso = cross_validate_family(
+        items,
+        calibration,
+        family,
+        lambda r: r.get("source", ""),
+        progress=progress,
+        stage="leave one source out",
+    )
+    loho = cross_validate_family(
+        items,
+        calibration,
+        family,
+        lambda r: r.get("hardware", ""),
+        progress=progress,
+        stage="leave one hardware out",
+    )
     bands = {k: v for k, v in error_bands(items, loso, loho).items() if k.split("/")[0] == family}
     kept = {k: v for k, v in calibration.error_bands.items() if k.split("/")[0] != family}
     in_sample, _ = predict_performance(prepare_performance(items, fitted), fitted)

@@ -22,6 +22,7 @@ from calculator.columns import HARDWARE_CLASSES, hardware_class
 from calculator.deployment import Deployment, InputError, deployments_batch, resolve_deployment
 from calculator.engine import ConfigBatch, evaluate
 from calculator.frameworks import framework_for_version, resolve_framework
+from calculator.progress import ProgressCallback, reported
 from calculator.serving import burst_operating_point, disaggregated_operating_point, online_operating_point
 from calculator.specs import Catalog
 
@@ -297,15 +298,19 @@ Item = tuple[dict[str, str], Deployment]
 
 
 def resolve_rows(
-    rows: Iterable[dict[str, str]], catalog: Catalog | None = None
+    rows: Iterable[dict[str, str]],
+    catalog: Catalog | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[list[Item], list[Item], list[tuple[str, str]]]:
     """(performance rows, memory rows, unresolved (row id, why)): each row with a measured value mapped to
-    its deployment under its scenario (what `validate`, `refit` and team fits predict)."""
+    its deployment under its scenario (what `validate`, `refit` and team fits predict); `progress` hears of
+    every row mapped (the slow part: predicting them is one vectorised pass)."""
     catalog = catalog or default_catalog()
     perf: list[Item] = []
     mem: list[Item] = []
     unresolved: list[tuple[str, str]] = []
-    for row in rows:
+    rows = list(rows)
+    for row in reported(rows, len(rows), "rows mapped to deployments", progress):
         metric = row.get("metric", "")
         try:
             value = float(row.get("value") or "nan")
@@ -323,12 +328,16 @@ def resolve_rows(
 
 
 def predict_rows(
-    rows: list[dict[str, str]], *, calibration: Calibration | None = None, catalog: Catalog | None = None
+    rows: list[dict[str, str]],
+    *,
+    calibration: Calibration | None = None,
+    catalog: Catalog | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ValidationReport:
     """Predict each row's metric; rows that cannot be mapped are listed as unresolved with the reason."""
     calibration = calibration or default_calibration()
     report = ValidationReport(rows=len(rows))
-    perf, mem, report.unresolved = resolve_rows(rows, catalog)
+    perf, mem, report.unresolved = resolve_rows(rows, catalog, progress)
     if perf:
         report.predictions.extend(_predict_performance(perf, calibration))
     if mem:

@@ -28,6 +28,7 @@ from calculator.planning.partials import PartialResult, evaluate_chunk
 from calculator.planning.recommend import recommendations_text
 from calculator.planning.rows import ResultRow
 from calculator.planning.spec import REASONS, ComparisonSpec
+from calculator.progress import ProgressCallback
 from calculator.specs import Catalog
 
 
@@ -159,8 +160,19 @@ def run_comparison(
     catalog: Catalog | None = None,
     calibration: Calibration | None = None,
     target: int = 250_000,
+    progress: ProgressCallback | None = None,
 ) -> ComparisonResult:
-    """Plan, evaluate every chunk in this process, merge (tests and the command line)."""
+    """Plan, evaluate every chunk in this process, merge (tests and the command line); `progress` hears of
+    each evaluated chunk ("configurations": done and total counted in configurations)."""
     chunks = plan_chunks(spec, target)
-    partials = [evaluate_chunk(spec, c, catalog=catalog, calibration=calibration) for c in chunks]
+    partials = []
+    done = 0
+    if progress is not None:
+        progress("configurations", 0, spec.size)
+    for chunk in chunks:
+        partial = evaluate_chunk(spec, chunk, catalog=catalog, calibration=calibration)
+        partials.append(partial)
+        done += partial.evaluated
+        if progress is not None:
+            progress("configurations", done, spec.size)
     return merge_partials(spec, partials)
