@@ -268,6 +268,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     deployment = _deployment(
         args,
         framework_version=args.framework_version,
+        attention_data_parallel=args.attention_dp,
         num_gpus=args.num_gpus,
         request_rate=args.request_rate,
         concurrency=args.concurrency,
@@ -737,6 +738,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-gpus", type=int, default=None, help="every GPU: TP x PP x replicas")
     p.add_argument(
         "--framework-version", default=None, help="framework release, e.g. 0.5.4 (picks its engine era)"
+    )
+    p.add_argument(
+        "--attention-dp",
+        type=int,
+        default=1,
+        help="attention data-parallel groups among the TP GPUs (SGLang --enable-dp-attention, TensorRT-LLM "
+        "enable_attention_dp); routed experts stay sharded over all of them",
     )
     _add_slo_args(p)
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")

@@ -470,6 +470,7 @@ def _inputs(d: Deployment) -> dict[str, Any]:
         "replicas": d.replicas,
         "tensor_parallel": d.tensor_parallel,
         "pipeline_parallel": d.pipeline_parallel,
+        "attention_data_parallel": d.attention_data_parallel,
         "prompt_tokens": d.prompt_tokens,
         "output_tokens": d.output_tokens,
         "batch_size": d.batch_size,

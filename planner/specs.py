@@ -71,9 +71,12 @@ def hardware_row_values(spec: HardwareSpec) -> dict[str, Any]:
 
 
 def spec_as_dict(spec: ModelSpec | HardwareSpec) -> dict[str, Any]:
-    """JSON-safe dict of a spec, as stored in a plan version's catalog snapshot."""
-    values = dataclasses.asdict(spec)
-    values["aliases"] = list(values["aliases"])
+    """JSON-safe dict of a spec, as stored in a plan version's catalog snapshot (a spec's fields are numbers,
+    strings and the aliases tuple: a field copy, not dataclasses.asdict's deep copy, which every estimate
+    paid for twice)."""
+    fields = _MODEL_FIELDS if isinstance(spec, ModelSpec) else _HARDWARE_FIELDS
+    values = {name: getattr(spec, name) for name in fields}
+    values["aliases"] = list(spec.aliases)
     return values
 
 

@@ -240,6 +240,16 @@ class EstimateInputSerializer(_StrictSerializer):
         help_text="The framework release, e.g. '0.5.4': picks its engine era (vLLM before 0.8 runs the V0 "
         "engine's calibration); default the newest era. The result names the era in inputs.framework_era.",
     )
+    attention_data_parallel = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=4096,
+        help_text="Attention data-parallel groups among the tensor-parallel GPUs (SGLang "
+        "--enable-dp-attention, TensorRT-LLM enable_attention_dp): non-expert weights in every group, "
+        "routed experts sharded over all GPUs, each sequence's KV cache in its group; must divide "
+        "tensor_parallel. Default 1 (plain tensor parallelism).",
+    )
     calibration = serializers.CharField(
         max_length=32,
         required=False,

@@ -45,6 +45,7 @@ OPTIONAL_INPUTS = (
     "calibration",
     "replicas",
     "framework_version",
+    "attention_data_parallel",
     "slo",
     "peak_to_mean",
     "peak_requests_per_s",
@@ -107,7 +108,7 @@ def _resolve_all(inputs: dict[str, Any], catalog) -> tuple[Any, Any, Any, tuple[
     model = named("model", resolve_model, catalog.models)
     hardware = named("hardware", resolve_hardware, catalog.hardware)
     kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
-    for name in ("replicas", "framework_version"):
+    for name in ("replicas", "framework_version", "attention_data_parallel"):
         if name in inputs:
             kwargs[name] = inputs[name]
     deployment = None

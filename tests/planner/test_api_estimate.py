@@ -307,3 +307,35 @@ def test_the_schema_documents_the_cost_fields_of_the_estimate(client_for, catalo
     ):
         assert name in cost
     assert "OUTPUT tokens" in cost["cost_per_million_tokens_usd"]["description"]
+
+
+@pytest.mark.django_db
+def test_attention_data_parallel_is_an_input_and_checked(client_for, catalog):
+    """Data-parallel attention over TP 4: a dense model's weights are then held by each of the 2 groups
+    (double per GPU), as the engine computes it; a degree that does not divide TP is a 400 on its field."""
+    body = {
+        **ESTIMATE_INPUTS,
+        "model": "llama-3.1-70b",
+        "precision": "fp8",
+        "tensor_parallel": 4,
+        "num_gpus": 4,
+    }
+    plain = client_for(None).post(URL, body, format="json")
+    grouped = client_for(None).post(URL, {**body, "attention_data_parallel": 2}, format="json")
+    bad = client_for(None).post(URL, {**body, "attention_data_parallel": 3}, format="json")
+
+    assert plain.status_code == grouped.status_code == 200, grouped.content
+    expected = calculator.estimate(
+        "llama-3.1-70b",
+        "h100-sxm-80gb",
+        prompt_tokens=1024,
+        precision="fp8",
+        tensor_parallel=4,
+        num_gpus=4,
+        attention_data_parallel=2,
+    ).to_dict()
+    assert grouped.json()["result"]["memory"] == expected["memory"]
+    weights = [r.json()["result"]["memory"]["weights_bytes"] for r in (plain, grouped)]
+    assert weights[1] == pytest.approx(2 * weights[0])
+    assert grouped.json()["inputs"]["attention_data_parallel"] == 2
+    assert bad.status_code == 400 and "attention_data_parallel" in bad.json()["detail"]
