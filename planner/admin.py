@@ -13,6 +13,7 @@ from django.urls import path, reverse
 
 from planner.models import (
     Hardware,
+    HostedApiPrice,
     LLMModel,
     Membership,
     Plan,
@@ -143,6 +144,25 @@ class PricePointAdmin(admin.ModelAdmin):
     search_fields = ("hardware__key", "provider", "region", "source")
     list_select_related = ("hardware", "team")
     autocomplete_fields = ("hardware",)
+
+
+@admin.register(HostedApiPrice)
+class HostedApiPriceAdmin(admin.ModelAdmin):
+    list_display = (
+        "provider",
+        "model",
+        "api_model",
+        "usd_per_million_input_tokens",
+        "usd_per_million_output_tokens",
+        "usd_per_million_cached_input_tokens",
+        "precision",
+        "as_of",
+    )
+    list_filter = ("provider", "model", "precision", "as_of")
+    search_fields = ("provider", "api_model", "model__key", "source", "notes")
+    list_select_related = ("model",)
+    autocomplete_fields = ("model",)
+    date_hierarchy = "as_of"
 
 
 class MembershipInline(admin.TabularInline):

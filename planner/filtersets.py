@@ -10,6 +10,7 @@ from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
     Hardware,
+    HostedApiPrice,
     LLMModel,
     MeasurementSet,
     Plan,
@@ -44,6 +45,14 @@ class PricePointFilter(django_filters.FilterSet):
     class Meta:
         model = PricePoint
         fields = ("hardware", "provider", "region", "kind", "team", "catalog_default")
+
+
+class HostedApiPriceFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model__key")
+
+    class Meta:
+        model = HostedApiPrice
+        fields = ("model", "provider", "api_model", "precision")
 
 
 # --- Plans and comparisons --------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -311,6 +313,59 @@ class PricePoint(models.Model):
     def __str__(self) -> str:
         scope = f" for {self.team}" if self.team_id else ""
         return f"{self.hardware.key} {self.provider} {self.kind} ${self.usd_per_gpu_hour}/h{scope}"
+
+
+def _finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise ValidationError(f"must be a finite number, got {value!r}.")
+
+
+class HostedApiPrice(models.Model):
+    """A hosted API's list price per 1M tokens for one model, as the provider lists it on a date, with the
+    page it was read from (calculator/data/hosted_api_prices.csv seeds these rows; the break-even compares
+    against the latest row per provider and catalog model, planner.specs.hosted_prices)."""
+
+    provider = models.CharField(max_length=100)
+    model = models.ForeignKey(
+        LLMModel, on_delete=models.CASCADE, related_name="hosted_prices",
+        help_text="The catalog model with the same weights the provider serves.",
+    )  # fmt: skip
+    api_model = models.CharField(
+        max_length=200, help_text="The provider's name for the model, as they list it."
+    )
+    usd_per_million_input_tokens = models.FloatField(validators=[MinValueValidator(0.0), _finite])
+    usd_per_million_output_tokens = models.FloatField(validators=[MinValueValidator(0.0), _finite])
+    usd_per_million_cached_input_tokens = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), _finite],
+        help_text="Empty where the provider lists no cached-input price.",
+    )  # fmt: skip
+    precision = models.CharField(
+        max_length=32, blank=True, help_text="The weights' precision as served, where the provider says."
+    )
+    notes = models.TextField(blank=True)
+    as_of = models.DateField(help_text="When the price was read.")
+    source = models.TextField(help_text="The page the price was read from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_id", "provider", "-as_of", "id"]
+        verbose_name = "hosted API price"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "api_model", "as_of"], name="hostedapiprice_unique_listing"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.provider} {self.api_model} ${self.usd_per_million_input_tokens:g} / "
+            f"${self.usd_per_million_output_tokens:g} per 1M ({self.as_of})"
+        )
+
+    def clean(self) -> None:
+        if not (self.source or "").strip():
+            raise ValidationError({"source": "every price needs a source."})
 
 
 class CatalogRevision(models.Model):

@@ -10,6 +10,7 @@ from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
     Hardware,
+    HostedApiPrice,
     LLMModel,
     Membership,
     Plan,
@@ -51,6 +52,10 @@ def hardware_list() -> QuerySet[Hardware]:
 
 def model_list() -> QuerySet[LLMModel]:
     return LLMModel.objects.all()
+
+
+def hosted_api_prices() -> QuerySet[HostedApiPrice]:
+    return HostedApiPrice.objects.select_related("model")
 
 
 def prices_for(user) -> QuerySet[PricePoint]:

@@ -6,6 +6,9 @@ conversion is a field-by-field copy; nothing else in the service should know bot
 Prices: the cloud price the engine sees is, in order, the team's latest on-demand PricePoint (when a team
 is given), the latest public on-demand PricePoint marked `catalog_default` (the catalog's choice among the
 public prices of several providers and dates, calculator/prices.py), then Hardware.cloud_usd_per_hour.
+
+Hosted-API prices: HostedApiPrice rows become the break-even's HostedPrice (hosted_prices), read afresh for
+each break-even rather than cached with the catalog.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 from django.db.models import Q
 
+from calculator.planning.breakeven import HostedPrice
 from calculator.specs import Catalog, HardwareSpec, ModelSpec
-from planner.models import CatalogRevision, Hardware, LLMModel, PricePoint, Team
+from planner.models import CatalogRevision, Hardware, HostedApiPrice, LLMModel, PricePoint, Team
 
 _MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSpec))
 _HARDWARE_FIELDS = tuple(f.name for f in dataclasses.fields(HardwareSpec))
@@ -113,6 +117,48 @@ def price_for(row: Hardware, price_points: dict[int, Price]) -> Price:
     return price_points.get(row.pk) or Price(
         usd_per_gpu_hour=row.cloud_usd_per_hour, origin="hardware", source=row.source
     )
+
+
+def hosted_price(row: HostedApiPrice) -> HostedPrice:
+    """A HostedApiPrice row as the break-even's HostedPrice (model: the catalog key of the same weights)."""
+    return HostedPrice(
+        provider=row.provider,
+        model=row.model.key,
+        api_model=row.api_model,
+        input_usd_per_million=row.usd_per_million_input_tokens,
+        output_usd_per_million=row.usd_per_million_output_tokens,
+        cached_input_usd_per_million=row.usd_per_million_cached_input_tokens,
+        precision=row.precision,
+        as_of=row.as_of,
+        source=row.source,
+        notes=row.notes,
+    )
+
+
+def hosted_price_row_values(price: HostedPrice, model_ids: dict[str, int]) -> dict[str, Any]:
+    """The HostedApiPrice column values of an engine HostedPrice (seed_catalog, tests)."""
+    return {
+        "provider": price.provider,
+        "model_id": model_ids[price.model],
+        "api_model": price.api_model,
+        "usd_per_million_input_tokens": price.input_usd_per_million,
+        "usd_per_million_output_tokens": price.output_usd_per_million,
+        "usd_per_million_cached_input_tokens": price.cached_input_usd_per_million,
+        "precision": price.precision,
+        "as_of": price.as_of,
+        "source": price.source,
+        "notes": price.notes,
+    }
+
+
+def hosted_prices(model: str | None = None) -> tuple[HostedPrice, ...]:
+    """The hosted-API price list as it is in the database now (one query; not cached, so a staff edit counts
+    in the next break-even), every row or those of one catalog model. The break-even keeps the latest
+    row per provider (calculator.planning.breakeven.current_prices)."""
+    rows = HostedApiPrice.objects.select_related("model").order_by("as_of", "id")
+    if model is not None:
+        rows = rows.filter(model__key=model)
+    return tuple(hosted_price(row) for row in rows)
 
 
 @dataclass(frozen=True, kw_only=True)

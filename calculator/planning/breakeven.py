@@ -102,6 +102,18 @@ def hosted_prices(path: Path = PRICES_PATH) -> tuple[HostedPrice, ...]:
     return tuple(out)
 
 
+def current_prices(prices: tuple[HostedPrice, ...], model: str) -> tuple[HostedPrice, ...]:
+    """The prices listed for `model`, one per provider: the one read last (latest as_of; of two read the
+    same day, the later in the list), so a price list that keeps its history compares today's figures."""
+    latest: dict[str, HostedPrice] = {}
+    for price in prices:
+        if price.model == model and (
+            price.provider not in latest or price.as_of >= latest[price.provider].as_of
+        ):
+            latest[price.provider] = price
+    return tuple(latest.values())
+
+
 @dataclass(frozen=True, kw_only=True)
 class BreakevenRequest:
     model: str
@@ -153,9 +165,16 @@ def _names(raw: dict[str, Any], name: str, default: tuple[str, ...]) -> tuple[st
     return tuple(values)
 
 
-def resolve_breakeven_request(raw: dict[str, Any], catalog: Catalog | None = None) -> BreakevenRequest:
-    """Validate a break-even question (JSON-like dict); InputError names the offending field."""
+def resolve_breakeven_request(
+    raw: dict[str, Any],
+    catalog: Catalog | None = None,
+    *,
+    prices: tuple[HostedPrice, ...] | None = None,
+) -> BreakevenRequest:
+    """Validate a break-even question (JSON-like dict); InputError names the offending field. `prices` is
+    the hosted-API price list the providers are checked against (default: data/hosted_api_prices.csv)."""
     catalog = catalog or default_catalog()
+    prices = hosted_prices() if prices is None else prices
     allowed = set(BreakevenRequest.__dataclass_fields__) - {"today"}
     extra = sorted(set(raw) - allowed)
     if extra:
@@ -186,7 +205,7 @@ def resolve_breakeven_request(raw: dict[str, Any], catalog: Catalog | None = Non
         raise InputError(
             "options", f"must be some of {', '.join(OPTIONS)}, got {', '.join(unknown) or 'none'}"
         )
-    listed = {p.provider for p in hosted_prices() if p.model == model}
+    listed = {p.provider for p in prices if p.model == model}
     providers = _names(raw, "providers", ())
     missing = [p for p in providers if p not in listed]
     if missing:
@@ -403,8 +422,10 @@ def compute_breakeven(
     calibration: Calibration | None = None,
     prices: tuple[HostedPrice, ...] | None = None,
 ) -> BreakevenResult:
+    """Monthly cost of each hosted API listed for the model (`prices`, default data/hosted_api_prices.csv;
+    the latest price per provider, current_prices) and of renting and buying, per level and on a curve."""
     catalog = catalog or default_catalog()
-    listed = [p for p in (prices or hosted_prices()) if p.model == request.model]
+    listed = current_prices(hosted_prices() if prices is None else prices, request.model)
     chosen = tuple(p for p in listed if not request.providers or p.provider in request.providers)
     costs = _SelfHostCosts(request, catalog, calibration)
 
@@ -495,6 +516,7 @@ __all__ = [
     "BreakevenResult",
     "HostedPrice",
     "compute_breakeven",
+    "current_prices",
     "hosted_prices",
     "resolve_breakeven_request",
 ]

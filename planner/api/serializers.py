@@ -14,6 +14,7 @@ from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
     Hardware,
+    HostedApiPrice,
     Invitation,
     LLMModel,
     Membership,
@@ -144,6 +145,27 @@ class PricePointSerializer(serializers.ModelSerializer):
             "catalog_default", "team", "created_at",
         )  # fmt: skip
         read_only_fields = ("id", "created_at")
+
+
+class HostedApiPriceSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(
+        slug_field="key",
+        queryset=LLMModel.objects.all(),
+        help_text="Catalog key of the model with the same weights.",
+    )
+
+    class Meta:
+        model = HostedApiPrice
+        fields = (
+            "id", "provider", "model", "api_model", "usd_per_million_input_tokens",
+            "usd_per_million_output_tokens", "usd_per_million_cached_input_tokens", "precision", "notes",
+            "as_of", "source", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def validate(self, attrs):
+        _run_model_clean(HostedApiPrice, self.instance, attrs)
+        return attrs
 
 
 # --- Teams ------------------------------------------------------------------------------------------------

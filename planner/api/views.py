@@ -30,6 +30,7 @@ from planner.filtersets import (
     ComparisonFilter,
     ComparisonResultFilter,
     HardwareFilter,
+    HostedApiPriceFilter,
     LLMModelFilter,
     PlanFilter,
     PricePointFilter,
@@ -37,6 +38,7 @@ from planner.filtersets import (
 from planner.models import (
     ComparisonJob,
     ComparisonResultRow,
+    HostedApiPrice,
     Invitation,
     PricePoint,
     Team,
@@ -142,6 +144,41 @@ class PricePointViewSet(viewsets.ModelViewSet):
         if self.request.user.is_staff:
             return PricePoint.objects.select_related("hardware", "team")
         return selectors.prices_for(self.request.user)
+
+
+class HostedApiPriceViewSet(viewsets.ModelViewSet):
+    """Hosted-API list prices per 1M tokens (the break-even's); any signed-in user reads, staff write, and
+    staff writes are recorded in the admin's history."""
+
+    permission_classes = (IsStaffOrReadOnly,)
+    serializer_class = s.HostedApiPriceSerializer
+    filterset_class = HostedApiPriceFilter
+    filter_backends = (
+        django_filters.rest_framework.DjangoFilterBackend,
+        filters.SearchFilter,
+        filters.OrderingFilter,
+    )
+    search_fields = ("provider", "api_model", "model__key")
+    ordering_fields = (
+        "as_of", "provider", "usd_per_million_input_tokens", "usd_per_million_output_tokens", "created_at",
+    )  # fmt: skip
+    ordering = ("model__key", "provider", "-as_of", "id")
+
+    def get_queryset(self):
+        return selectors.hosted_api_prices()
+
+    def perform_create(self, serializer):
+        serializer.instance = catalog.catalog_row_create(
+            HostedApiPrice, user=self.request.user, values=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = catalog.catalog_row_update(
+            serializer.instance, user=self.request.user, values=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        catalog.catalog_row_delete(instance, user=self.request.user)
 
 
 # --- Teams ------------------------------------------------------------------------------------------------

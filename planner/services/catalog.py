@@ -1,5 +1,6 @@
-"""Catalog edits through the API (hardware and model rows: create, change, delete, duplicate, import a
-config.json), each recorded in the admin's change history as an admin edit is."""
+"""Catalog edits through the API (hardware, model and hosted-API price rows: create, change, delete;
+hardware and models: duplicate, import a config.json), each recorded in the admin's change history as an
+admin edit is."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.core.exceptions import ValidationError
 
 from calculator.hf_config import ConfigImportError, model_from_hf_config
 from planner import specs
-from planner.models import Hardware, LLMModel
+from planner.models import Hardware, HostedApiPrice, LLMModel
+
+CatalogRow = Hardware | LLMModel | HostedApiPrice
 
 
 def catalog_log(user, obj, action: int, message: str = "") -> None:
@@ -42,15 +45,15 @@ def catalog_log_deletion(user, obj) -> None:
 
 
 def catalog_row_create(
-    model_class: type[Hardware] | type[LLMModel], *, user, values: dict[str, Any]
-) -> Hardware | LLMModel:
+    model_class: type[Hardware] | type[LLMModel] | type[HostedApiPrice], *, user, values: dict[str, Any]
+) -> CatalogRow:
     """A new row from checked values (the API's serializer ran the model's clean()), recorded as added."""
     row = model_class.objects.create(**values)
     catalog_log(user, row, ADDITION)
     return row
 
 
-def catalog_row_update(row: Hardware | LLMModel, *, user, values: dict[str, Any]) -> Hardware | LLMModel:
+def catalog_row_update(row: CatalogRow, *, user, values: dict[str, Any]) -> CatalogRow:
     """The row with `values` set and saved, recorded as changed (naming the fields given)."""
     for name, value in values.items():
         setattr(row, name, value)
@@ -59,7 +62,7 @@ def catalog_row_update(row: Hardware | LLMModel, *, user, values: dict[str, Any]
     return row
 
 
-def catalog_row_delete(row: Hardware | LLMModel, *, user) -> None:
+def catalog_row_delete(row: CatalogRow, *, user) -> None:
     """Record the deletion in the admin's history, then delete the row."""
     catalog_log_deletion(user, row)
     row.delete()

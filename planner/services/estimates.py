@@ -230,6 +230,8 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
 
 def breakeven(raw: dict[str, Any], *, team: Team | int | None = None) -> BreakevenResult:
     """A hosted API against renting or buying (calculator.planning.breakeven) on the catalog as it is in the
-    database now, with the prices an estimate gets."""
+    database now, with the prices an estimate gets and the hosted-API prices of the HostedApiPrice rows."""
     db = specs.catalog_from_db(team)
-    return compute_breakeven(resolve_breakeven_request(raw, db.catalog), catalog=db.catalog)
+    prices = specs.hosted_prices()
+    request = resolve_breakeven_request(raw, db.catalog, prices=prices)
+    return compute_breakeven(request, catalog=db.catalog, prices=prices)

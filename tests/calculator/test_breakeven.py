@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -12,6 +13,7 @@ from calculator.cost import HOURS_PER_MONTH, HOURS_PER_YEAR, CostAssumptions
 from calculator.planning.breakeven import (
     DAYS_PER_MONTH,
     compute_breakeven,
+    current_prices,
     hosted_prices,
     resolve_breakeven_request,
 )
@@ -119,3 +121,24 @@ def test_bad_questions_name_the_field(change, field):
     with pytest.raises(InputError) as error:
         resolve_breakeven_request({**QUESTION, **change})
     assert error.value.field == field
+
+
+def test_a_price_list_given_replaces_the_file_and_the_latest_price_per_provider_counts():
+    listed = [p for p in hosted_prices() if p.model == "llama-3.1-70b" and p.provider == "fireworks"]
+    older = dataclasses.replace(listed[0], as_of=dt.date(2026, 1, 1), output_usd_per_million=5.0)
+    newer = dataclasses.replace(listed[0], output_usd_per_million=1.5)
+    prices = (newer, older)
+    assert current_prices(prices, "llama-3.1-70b") == (newer,)
+
+    question = {**QUESTION, "requests_per_day": [1000], "options": ["rent"]}
+    result = compute_breakeven(resolve_breakeven_request(question, prices=prices), prices=prices)
+    assert result.prices == (newer,)
+    assert result.levels[0].api_monthly_usd == {
+        "fireworks": pytest.approx(1000 * DAYS_PER_MONTH * (1000 * 0.9 + 200 * 1.5) / 1e6)
+    }
+    with pytest.raises(InputError) as error:
+        resolve_breakeven_request({**question, "providers": ["deepinfra"]}, prices=prices)
+    assert error.value.field == "providers"
+    # An empty list is a list with no APIs in it, not a reason to fall back on the file.
+    empty = compute_breakeven(resolve_breakeven_request(question, prices=()), prices=())
+    assert empty.prices == () and "no hosted API price" in " ".join(empty.notes)

@@ -49,7 +49,12 @@ PERMISSION_TESTS: dict[str, tuple[str, ...]] = {
     ),
     **{
         f"{method} /api/v1/{resource}/{lookup}": (CATALOG, PUT) if method == "PUT" else (CATALOG,)
-        for resource, param in (("hardware", "{key}"), ("models", "{key}"), ("prices", "{id}"))
+        for resource, param in (
+            ("hardware", "{key}"),
+            ("models", "{key}"),
+            ("prices", "{id}"),
+            ("hosted-api-prices", "{id}"),
+        )
         for method, lookup in (
             ("GET", ""),
             ("POST", ""),

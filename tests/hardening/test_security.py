@@ -148,5 +148,12 @@ def test_full_updates_need_the_same_rights_as_partial_ones(users, client_for, pl
         client_for(users["editor"]).put(f"/api/v1/hardware/{hardware.key}/", {}, format="json").status_code
         == 403
     )
+    hosted = catalog["hosted_prices"][0]
+    assert (
+        client_for(users["editor"])
+        .put(f"/api/v1/hosted-api-prices/{hosted.pk}/", {}, format="json")
+        .status_code
+        == 403
+    )
     assert Plan.objects.get(pk=plan.pk).name == "Chat bot"
     assert Team.objects.get(pk=team.pk).name == "Inference"

@@ -1,4 +1,5 @@
-"""Fixtures for the API tests: a small catalog from the engine's CSVs, one team with a member of every role,
+"""Fixtures for the API tests: a small catalog from the engine's CSVs (with the hosted-API prices of its
+models), one team with a member of every role,
 an outsider (in another team, with a plan of their own), a staff user, and API clients for each.
 
     team_admin (admin of `team`), editor (owner of `plan`), viewer -- members of `team`
@@ -19,9 +20,18 @@ from rest_framework.test import APIClient
 
 from calculator.calibration import default_calibration
 from calculator.catalog import default_catalog
+from calculator.planning.breakeven import hosted_prices
 from calculator.team_fit import fit_team
 from planner import specs
-from planner.models import Hardware, LLMModel, Membership, Role, Team, TeamCalibration
+from planner.models import (
+    Hardware,
+    HostedApiPrice,
+    LLMModel,
+    Membership,
+    Role,
+    Team,
+    TeamCalibration,
+)
 from planner.services import calibrations, plans, teams
 from planner.services.measurements import Upload, measurement_set_upload
 
@@ -66,7 +76,13 @@ def load_catalog_rows() -> dict[str, list]:
     hardware = [
         Hardware.objects.create(**specs.hardware_row_values(engine.hardware[k])) for k in CATALOG_HARDWARE
     ]
-    return {"models": models, "hardware": hardware}
+    model_ids = {row.key: row.pk for row in models}
+    hosted = [
+        HostedApiPrice.objects.create(**specs.hosted_price_row_values(price, model_ids))
+        for price in hosted_prices()
+        if price.model in model_ids
+    ]
+    return {"models": models, "hardware": hardware, "hosted_prices": hosted}
 
 
 def _user(username: str, **extra):

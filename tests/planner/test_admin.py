@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from planner.models import Hardware, LLMModel
+from planner.models import Hardware, HostedApiPrice, LLMModel
 
 FIXTURES = Path(__file__).resolve().parent.parent / "calculator" / "fixtures"
 
@@ -25,6 +25,7 @@ def admin_client_with_catalog(admin_client, catalog):
         "/admin/planner/hardware/?q=h100&kind__exact=datacenter_gpu",
         "/admin/planner/llmmodel/?q=llama&attention__exact=gqa",
         "/admin/planner/pricepoint/",
+        "/admin/planner/hostedapiprice/?q=llama&provider=deepinfra",
         "/admin/planner/team/",
         "/admin/planner/plan/",
         "/admin/planner/llmmodel/import-config/",
@@ -93,3 +94,31 @@ def test_admin_import_shows_config_errors(admin_client_with_catalog):
     assert response.status_code == 200
     assert "config" in response.context["form"].errors
     assert LLMModel.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_admin_edits_a_hosted_price_and_records_it(admin_client_with_catalog, catalog):
+    row = HostedApiPrice.objects.get(provider="fireworks", model__key="llama-3.1-70b")
+    url = f"/admin/planner/hostedapiprice/{row.pk}/change/"
+    form = {
+        "provider": row.provider,
+        "model": row.model_id,
+        "api_model": row.api_model,
+        "usd_per_million_input_tokens": "0.5",
+        "usd_per_million_output_tokens": "-1",
+        "usd_per_million_cached_input_tokens": "",
+        "precision": row.precision,
+        "notes": row.notes,
+        "as_of": row.as_of.isoformat(),
+        "source": row.source,
+    }
+
+    refused = admin_client_with_catalog.post(url, form)
+    assert refused.status_code == 200  # the form again, with the error
+    assert HostedApiPrice.objects.get(pk=row.pk).usd_per_million_output_tokens == 0.9
+
+    saved = admin_client_with_catalog.post(url, {**form, "usd_per_million_output_tokens": "0.7"})
+    assert saved.status_code == 302
+    row.refresh_from_db()
+    assert (row.usd_per_million_input_tokens, row.usd_per_million_output_tokens) == (0.5, 0.7)
+    assert LogEntry.objects.filter(object_id=str(row.pk), content_type__model="hostedapiprice").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.models import Hardware, LLMModel, Plan, PricePoint, Team
+from planner.models import Hardware, HostedApiPrice, LLMModel, Plan, PricePoint, Team
 from tests.planner.conftest import ESTIMATE_INPUTS
 
 ACTORS = ("anonymous", "outsider", "viewer", "editor", "team_admin", "staff")
@@ -156,6 +156,24 @@ def _catalog_case(resource: str, catalog) -> tuple[str, str, dict, dict, type]:
     if resource == "models":
         row = catalog["models"][0]
         return "/api/v1/models/", f"/api/v1/models/{row.key}/", NEW_MODEL, {"notes": "edited"}, LLMModel
+    if resource == "hosted-api-prices":
+        row = catalog["hosted_prices"][0]
+        body = {
+            "provider": "acme",
+            "model": catalog["models"][0].key,
+            "api_model": "acme/tiny",
+            "usd_per_million_input_tokens": 0.1,
+            "usd_per_million_output_tokens": 0.3,
+            "as_of": "2026-02-01",
+            "source": "https://acme.example/pricing",
+        }
+        return (
+            "/api/v1/hosted-api-prices/",
+            f"/api/v1/hosted-api-prices/{row.pk}/",
+            body,
+            {"usd_per_million_output_tokens": 0.5},
+            HostedApiPrice,
+        )
     point = PricePoint.objects.create(
         hardware=catalog["hardware"][0],
         provider="Acme",
@@ -175,7 +193,7 @@ def _catalog_case(resource: str, catalog) -> tuple[str, str, dict, dict, type]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("resource", ["hardware", "models", "prices"])
+@pytest.mark.parametrize("resource", ["hardware", "models", "prices", "hosted-api-prices"])
 @pytest.mark.parametrize(("actor", "action", "expected"), CATALOG_MATRIX)
 def test_catalog_permissions(resource, actor, action, expected, users, client_for, catalog):
     url, detail, create_body, update_body, model_class = _catalog_case(resource, catalog)

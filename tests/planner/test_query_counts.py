@@ -51,6 +51,8 @@ LISTS = [
     pytest.param("/api/v1/models/", 2, id="models"),
     pytest.param("/api/v1/models/?search=llama&ordering=params_total", 2, id="models-searched"),
     pytest.param("/api/v1/prices/", 2, id="prices"),
+    pytest.param("/api/v1/hosted-api-prices/", 2, id="hosted-api-prices"),
+    pytest.param("/api/v1/hosted-api-prices/?model=llama-3.1-70b&search=meta", 2, id="hosted-filtered"),
     pytest.param("/api/v1/teams/", 2, id="teams"),
     pytest.param("/api/v1/plans/", 2, id="plans"),
     pytest.param("/api/v1/plans/?ordering=name&search=Plan", 2, id="plans-searched"),

@@ -8,8 +8,10 @@ import pytest
 from django.core.management import call_command
 
 from calculator.catalog import load_catalog
+from calculator.planning.breakeven import hosted_prices
 from calculator.prices import load_price_points
-from planner.models import Hardware, LLMModel, PricePoint
+from planner import specs
+from planner.models import Hardware, HostedApiPrice, LLMModel, PricePoint
 from planner.specs import catalog_from_db
 
 
@@ -85,3 +87,24 @@ def test_seeded_price_points_name_provider_and_date():
     h200 = PricePoint.objects.filter(hardware__key="h200-sxm-141gb", kind="on_demand")
     assert {p.provider for p in h200} >= {"Nebius", "CoreWeave", "Hyperstack"}
     assert all(p.as_of.year == 2026 and "2026" in p.source for p in h200)
+
+
+@pytest.mark.django_db
+def test_hosted_prices_are_seeded_once_with_edits_kept_and_overwrite_restoring_them():
+    call_command("seed_catalog")
+    listed = hosted_prices()
+    assert HostedApiPrice.objects.count() == len(listed)
+    assert specs.hosted_prices() == tuple(sorted(listed, key=lambda p: p.as_of))
+
+    lookup = {"provider": "fireworks", "api_model": listed[3].api_model, "as_of": listed[3].as_of}
+    HostedApiPrice.objects.filter(**lookup).update(usd_per_million_output_tokens=1.25, notes="curated")
+    call_command("seed_catalog")
+    assert HostedApiPrice.objects.count() == len(listed)
+    kept = HostedApiPrice.objects.get(**lookup)
+    assert (kept.usd_per_million_output_tokens, kept.notes) == (1.25, "curated")
+
+    call_command("seed_catalog", "--overwrite")
+    assert HostedApiPrice.objects.count() == len(listed)
+    restored = HostedApiPrice.objects.get(**lookup)
+    assert restored.usd_per_million_output_tokens == listed[3].output_usd_per_million
+    assert restored.notes == listed[3].notes

@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+from calculator.planning.breakeven import DAYS_PER_MONTH
+from planner.models import HostedApiPrice
+
 PAGE = (
     "/breakeven/?model=llama-3.1-70b&hardware=h100-sxm-80gb&precisions=fp8&frameworks=vllm"
     "&levels=1000%2C+100000%2C+1000000&prompt_tokens=1000&output_tokens=200&slo_ttft_p99_ms=2000&options=rent"
@@ -62,3 +65,18 @@ def test_errors_are_shown_next_to_their_field(client, catalog, query, field):
     page = client.get(url).content.decode()
     errors = re.search(rf'id="errors-{field}">(.*?)</div>', page, re.S).group(1)
     assert "field-error" in errors, (field, errors)
+
+
+@pytest.mark.django_db
+def test_the_page_compares_the_hosted_prices_in_the_database(client, catalog):
+    HostedApiPrice.objects.filter(provider="fireworks", model__key="llama-3.1-70b").update(
+        usd_per_million_input_tokens=2.0, usd_per_million_output_tokens=2.0
+    )
+    HostedApiPrice.objects.filter(provider="together").delete()
+
+    page = client.get(PAGE.replace("levels=1000%2C+100000%2C+1000000", "levels=100000")).content.decode()
+
+    row = re.search(r"<tr data-requests-per-day=.*?</tr>", page, re.S).group(0)
+    cell = re.search(r'data-option="fireworks" data-monthly="([^"]*)"', row).group(1)
+    assert float(cell) == pytest.approx(100000 * DAYS_PER_MONTH * 1200 * 2.0 / 1e6)
+    assert 'data-option="together"' not in row

@@ -3,7 +3,9 @@
 Rows are matched by key. An existing row is left as it is (admin edits survive a re-seed) unless
 --overwrite is given, which restores every CSV value. Each hardware row with a cloud price also gets a
 public on-demand PricePoint (provider and date parsed from the CSV's cloud_price_source), matched by
-(hardware, provider, region, kind, as_of) so a re-seed adds nothing.
+(hardware, provider, region, kind, as_of) so a re-seed adds nothing. Hosted-API prices
+(calculator/data/hosted_api_prices.csv) become HostedApiPrice rows matched by (provider, api_model, as_of):
+an existing row keeps its edits unless --overwrite is given, as catalog rows do.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from calculator.catalog import HARDWARE_CSV, load_catalog
+from calculator.planning.breakeven import PRICES_PATH, hosted_prices
 from calculator.prices import load_price_points
 from planner import specs
-from planner.models import Hardware, LLMModel, PricePoint
+from planner.models import Hardware, HostedApiPrice, LLMModel, PricePoint
 
 _DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _REGION = re.compile(r"\b([a-z]{2}-[a-z]+-\d)\b")
@@ -37,7 +40,10 @@ def _price_origin(text: str, fallback: dt.date) -> tuple[str, str, dt.date]:
 
 
 class Command(BaseCommand):
-    help = "Upsert models, hardware and public cloud prices from calculator/data by key (edits kept)."
+    help = (
+        "Upsert models, hardware, public cloud prices and hosted-API prices from calculator/data by key "
+        "(edits kept)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -48,7 +54,7 @@ class Command(BaseCommand):
         catalog = load_catalog()
         with HARDWARE_CSV.open(newline="", encoding="utf-8") as fh:
             price_sources = {row["key"]: row["cloud_price_source"].strip() for row in csv.DictReader(fh)}
-        counts = {"created": 0, "updated": 0, "kept": 0, "prices": 0}
+        counts = {"created": 0, "updated": 0, "kept": 0, "prices": 0, "hosted": 0}
         with transaction.atomic():
             for rows, model_class, to_values in (
                 (catalog.models, LLMModel, specs.model_row_values),
@@ -128,8 +134,17 @@ class Command(BaseCommand):
                 )
                 _point, created = upsert(**lookup, defaults=defaults)
                 counts["prices"] += created
+            model_ids = dict(LLMModel.objects.values_list("key", "id"))
+            upsert = (
+                HostedApiPrice.objects.update_or_create if overwrite else HostedApiPrice.objects.get_or_create
+            )
+            for price in hosted_prices(PRICES_PATH):
+                values = specs.hosted_price_row_values(price, model_ids)
+                lookup = {name: values.pop(name) for name in ("provider", "api_model", "as_of")}
+                _row, created = upsert(**lookup, defaults=values)
+                counts["hosted"] += created
         self.stdout.write(
             f"Catalog: {len(catalog.models)} models, {len(catalog.hardware)} hardware; "
             f"{counts['created']} created, {counts['updated']} restored, {counts['kept']} kept, "
-            f"{counts['prices']} price points added."
+            f"{counts['prices']} price points and {counts['hosted']} hosted-API prices added."
         )
