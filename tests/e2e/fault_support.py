@@ -118,10 +118,12 @@ def _log_lines(worker: WorkerProcess) -> list[str]:
         return []
 
 
-def log_count(worker: WorkerProcess, text: str) -> int:
-    """How many lines of the worker's log contain `text`: when a fault has bitten (a write the database
-    refused leaves no row to read) and the retry figures of a FAULT line; outcomes are read from the rows."""
-    return sum(text in line for line in _log_lines(worker))
+def log_count(worker: WorkerProcess, text: str, *more: str) -> int:
+    """How many lines of the worker's log contain `text` (and each of `more`): when a fault has bitten (a
+    write the database refused leaves no row to read) and the retry figures of a FAULT line; outcomes are
+    read from the rows."""
+    texts = (text, *more)
+    return sum(all(t in line for t in texts) for line in _log_lines(worker))
 
 
 def reaper_resent_messages(worker: WorkerProcess) -> int:
