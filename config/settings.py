@@ -221,6 +221,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PLANNER_MAX_BODY_BYTES", 1_048_576, minim
 # A team's benchmark file (planner.services.measurements) may be larger: the upload paths take this much,
 # plus the multipart form's own bytes; a larger file is refused with the same 413.
 MEASUREMENT_UPLOAD_MAX_BYTES = env_int("PLANNER_MAX_UPLOAD_BYTES", 20 * 1_048_576, minimum=1024)
+# An estimate billed at a price point read longer ago than this carries a stale_price warning.
+PRICE_STALE_AFTER_DAYS = env_int("PLANNER_PRICE_STALE_AFTER_DAYS", 365, minimum=1)
 UPLOAD_PATH_PREFIXES = ("/api/v1/measurement-sets/", "/measurements/")
 
 # --- Cache (DRF throttling counters) --------------------------------------------------------------------

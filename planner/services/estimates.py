@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from calculator import ENGINE_VERSION, Estimate, InputError, estimate_with_advice, resolve_deployment
 from calculator.catalog import UnknownNameError, resolve_hardware, resolve_model
 from calculator.cost import CostAssumptions
 from calculator.deployment import InputErrors
+from calculator.estimate import Finding
 from calculator.planning.breakeven import BreakevenResult, compute_breakeven, resolve_breakeven_request
 from calculator.planning.capacity import CapacityPlan, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION, SizingEstimate, size_deployment
@@ -154,6 +159,7 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
     result = estimate_with_advice(
         deployment, calibration=calibration, assumptions=assumptions, catalog=db.catalog
     )
+    result = flag_stale_price(result, db.prices[hardware.key])
     sizing = None
     if traffic is not None:
         sizing = size_deployment(
@@ -180,6 +186,23 @@ def estimate_run(inputs: dict[str, Any], *, team: Team | int | None = None) -> E
         },
     }
     return EstimateRun(inputs=inputs, estimate=result, catalog_snapshot=snapshot, sizing=sizing)
+
+
+def flag_stale_price(estimate: Estimate, price: specs.Price, today: date | None = None) -> Estimate:
+    """The estimate with a stale_price warning when it is billed at a price point read more than
+    PRICE_STALE_AFTER_DAYS ago (the snapshot keeps the price and its date either way); a hardware row's own
+    column has no date and is not judged."""
+    if not price.as_of:
+        return estimate
+    age_days = ((today or timezone.localdate()) - date.fromisoformat(price.as_of)).days
+    if age_days <= settings.PRICE_STALE_AFTER_DAYS:
+        return estimate
+    finding = Finding(
+        code="stale_price",
+        message=f"the {price.provider} price (${price.usd_per_gpu_hour:g} per GPU-hour) was read {age_days} "
+        f"days ago ({price.as_of}): check it is current",
+    )
+    return dataclasses.replace(estimate, warnings=[*estimate.warnings, finding])
 
 
 def _team_cells(row) -> dict[str, Any] | None:

@@ -339,3 +339,25 @@ def test_attention_data_parallel_is_an_input_and_checked(client_for, catalog):
     assert weights[1] == pytest.approx(2 * weights[0])
     assert grouped.json()["inputs"]["attention_data_parallel"] == 2
     assert bad.status_code == 400 and "attention_data_parallel" in bad.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_price_read_long_ago_is_flagged_in_the_estimate(client_for, catalog, settings):
+    """Stale price points are flagged in results: a price read more than PRICE_STALE_AFTER_DAYS ago gives
+    a stale_price warning naming its provider and date; a recent one, or the hardware row's own column,
+    none."""
+    settings.PRICE_STALE_AFTER_DAYS = 365
+    hardware = Hardware.objects.get(key="h100-sxm-80gb")
+
+    def warnings() -> list[dict]:
+        body = client_for(None).post(URL, ESTIMATE_INPUTS, format="json").json()["result"]
+        return [w for w in body["warnings"] if w["code"] == "stale_price"]
+
+    assert warnings() == []  # the hardware row's price has no date
+    point = PricePoint.objects.create(
+        hardware=hardware, provider="Oldcloud", usd_per_gpu_hour=2.5, as_of=dt.date(2020, 1, 1), source="q"
+    )
+    (stale,) = warnings()
+    assert "Oldcloud" in stale["message"] and "2020-01-01" in stale["message"]
+    PricePoint.objects.filter(pk=point.pk).update(as_of=dt.date.today())
+    assert warnings() == []
