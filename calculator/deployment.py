@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -304,6 +304,43 @@ def _index(items: list, key_of) -> tuple[list, np.ndarray]:  # type: ignore[no-u
     return entities, index
 
 
+BATCH_COLUMNS = (
+    "kv_bytes_per_element",
+    "tensor_parallel",
+    "pipeline_parallel",
+    "num_gpus",
+    "prompt_tokens",
+    "output_tokens",
+    "batch_size",
+    "requests_per_hour",
+    "context_tokens",
+    "gpu_memory_utilization",
+    "attention_data_parallel",
+)
+"""The Deployment fields a ConfigBatch carries as float columns (deployment_mode goes as its enum code)."""
+
+
+def _batch(
+    tables: EntityTables,
+    indexes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    column: Callable[[str], np.ndarray],
+    deployment_mode: np.ndarray,
+    calibration: Calibration | None,
+) -> ConfigBatch:
+    """build_batch with (model, hardware, precision, framework) row indexes and each BATCH_COLUMNS field."""
+    mi, hi, pi, fi = indexes
+    return build_batch(
+        tables,
+        model_index=mi,
+        hardware_index=hi,
+        precision_index=pi,
+        framework_index=fi,
+        deployment_mode=deployment_mode,
+        calibration=calibration,
+        **{name: column(name) for name in BATCH_COLUMNS},
+    )
+
+
 def deployments_batch(
     deployments: Sequence[Deployment], calibration: Calibration | None = None
 ) -> ConfigBatch:
@@ -318,26 +355,8 @@ def deployments_batch(
     def column(name: str) -> np.ndarray:
         return np.array([float(getattr(d, name) or 0) for d in deployments])
 
-    return build_batch(
-        tables,
-        model_index=mi,
-        hardware_index=hi,
-        precision_index=pi,
-        framework_index=fi,
-        kv_bytes_per_element=column("kv_bytes_per_element"),
-        tensor_parallel=column("tensor_parallel"),
-        pipeline_parallel=column("pipeline_parallel"),
-        num_gpus=column("num_gpus"),
-        prompt_tokens=column("prompt_tokens"),
-        output_tokens=column("output_tokens"),
-        batch_size=column("batch_size"),
-        deployment_mode=np.array([DeploymentMode.of(d.deployment_mode) for d in deployments]),
-        requests_per_hour=column("requests_per_hour"),
-        context_tokens=column("context_tokens"),
-        gpu_memory_utilization=column("gpu_memory_utilization"),
-        attention_data_parallel=column("attention_data_parallel"),
-        calibration=calibration,
-    )
+    modes = np.array([DeploymentMode.of(d.deployment_mode) for d in deployments])
+    return _batch(tables, (mi, hi, pi, fi), column, modes, calibration)
 
 
 def variants_batch(
@@ -346,7 +365,9 @@ def variants_batch(
     calibration: Calibration | None = None,
 ) -> ConfigBatch:
     """`deployments_batch` of base.replace(precision=p, hardware=h, tensor_parallel=tp, num_gpus=tp x pp) for
-    each (p, h, tp), built from columns without the deployments (advice evaluates hundreds per estimate)."""
+    each (p, h, tp), built from columns without the deployments (advice evaluates hundreds per estimate).
+    The alternatives run plain tensor parallelism (attention_data_parallel 1: the base's groups need not
+    divide another TP degree)."""
     precisions, pi = _index([v[0] for v in variants], lambda s: s.key)
     hardware, hi = _index([v[1] for v in variants], id)
     n = len(variants)
@@ -355,26 +376,14 @@ def variants_batch(
         models=[base.model], hardware=hardware, precisions=precisions, frameworks=[base.framework]
     )
     first = np.zeros(n, dtype=np.intp)
+    varied = {
+        "tensor_parallel": tp,
+        "num_gpus": tp * base.pipeline_parallel,
+        "attention_data_parallel": np.ones(n),
+    }
 
-    def same(name: str) -> np.ndarray:
-        return np.full(n, float(getattr(base, name) or 0))
+    def column(name: str) -> np.ndarray:
+        return varied[name] if name in varied else np.full(n, float(getattr(base, name) or 0))
 
-    return build_batch(
-        tables,
-        model_index=first,
-        hardware_index=hi,
-        precision_index=pi,
-        framework_index=first,
-        kv_bytes_per_element=same("kv_bytes_per_element"),
-        tensor_parallel=tp,
-        pipeline_parallel=same("pipeline_parallel"),
-        num_gpus=tp * base.pipeline_parallel,
-        prompt_tokens=same("prompt_tokens"),
-        output_tokens=same("output_tokens"),
-        batch_size=same("batch_size"),
-        deployment_mode=np.full(n, DeploymentMode.of(base.deployment_mode), dtype=np.int64),
-        requests_per_hour=same("requests_per_hour"),
-        context_tokens=same("context_tokens"),
-        gpu_memory_utilization=same("gpu_memory_utilization"),
-        calibration=calibration,
-    )
+    modes = np.full(n, DeploymentMode.of(base.deployment_mode), dtype=np.int64)
+    return _batch(tables, (first, hi, pi, first), column, modes, calibration)

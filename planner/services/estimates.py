@@ -46,11 +46,11 @@ ENGINE_INPUT_DEFAULTS: dict[str, Any] = {
 # Inputs kept in the canonical inputs only where given (so plans saved before they existed keep their
 # canonical form): the replica count, the framework release, and what sizing needs (SLO, peak traffic,
 # utilisation cap).
+OPTIONAL_ENGINE_INPUTS = ("replicas", "framework_version", "attention_data_parallel")
+"""Engine inputs passed on only where given (resolve_deployment's defaults otherwise)."""
 OPTIONAL_INPUTS = (
     "calibration",
-    "replicas",
-    "framework_version",
-    "attention_data_parallel",
+    *OPTIONAL_ENGINE_INPUTS,
     "slo",
     "peak_to_mean",
     "peak_requests_per_s",
@@ -113,7 +113,7 @@ def _resolve_all(inputs: dict[str, Any], catalog) -> tuple[Any, Any, Any, tuple[
     model = named("model", resolve_model, catalog.models)
     hardware = named("hardware", resolve_hardware, catalog.hardware)
     kwargs = {name: inputs[name] for name in ENGINE_INPUT_DEFAULTS}
-    for name in ("replicas", "framework_version", "attention_data_parallel"):
+    for name in OPTIONAL_ENGINE_INPUTS:
         if name in inputs:
             kwargs[name] = inputs[name]
     deployment = None
