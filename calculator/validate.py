@@ -669,7 +669,10 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         columns["decode_tokens_per_s_per_user"][idx] = 1.0 / tpot
         columns["output_tokens_per_s_total"][idx] = output
         columns["total_tokens_per_s"][idx] = output * io[idx]
-        steps = np.maximum(sub.workload.output_tokens - 1.0, 0.0)
+        # The median request's decode: output lengths L = mean x ((1 - cv) + cv x E), E ~ Exp(1) (the
+        # burst model's spread: sampled datasets such as ShareGPT), whose median is mean x (1 - cv + cv ln 2).
+        median_output = sub.workload.output_tokens * (1.0 - prep.online_cv + prep.online_cv * np.log(2.0))
+        steps = np.maximum(median_output - 1.0, 0.0)
         columns["e2e_latency_s"][idx] = np.where(
             median, pick("ttft_p50_s") + steps * tpot, pick("e2e_latency_s")
         )

@@ -273,3 +273,12 @@ def test_a_short_open_loop_run_reports_its_finite_duration():
     assert short < long <= endless
     assert endless == pytest.approx(2 * 200, rel=1e-6)
     assert long == pytest.approx(endless, rel=0.01)
+
+
+def test_a_median_e2e_of_sampled_lengths_decodes_the_median_output():
+    """ShareGPT-like output lengths (exponential spread) have a median of ln 2 of their mean: a median
+    end-to-end latency decodes that many tokens, a mean one the mean."""
+    rate = {"metric": "e2e_latency_s", "concurrency": "", "request_rate": "1", "statistic": "median"}
+    fixed = predicted(**rate)
+    sampled = predicted(**rate, notes="dataset sharegpt")
+    assert sampled < 0.75 * fixed
