@@ -181,13 +181,46 @@ def _row_deployment(
         tensor_parallel=tp,
         pipeline_parallel=pp,
         num_gpus=gpus,
-        prompt_tokens=int(_num(row, "input_tokens")),
-        output_tokens=int(_num(row, "output_tokens")),
+        prompt_tokens=round(mean_length(row, "input_tokens")),
+        output_tokens=round(mean_length(row, "output_tokens")),
         batch_size=batch,
         deployment_mode="local",
         attention_data_parallel=dp,
         catalog=catalog,
     )
+
+
+PRINTED_TOTALS = re.compile(
+    r"(?:total[_ ]input(?:_tokens)?|input)\s+(\d+)\s*/\s*(?:total[_ ]output(?:_tokens)?|generated)\s+(\d+)"
+    r"(?:\s+tokens)?\s+over\s+(\d+)\s+(?:completed\s+)?requests",
+    re.IGNORECASE,
+)
+"""A run's printed totals in `lengths` ("total input 215312 / generated 195544 tokens over 1000 requests",
+"total_input_tokens 1525074 / total_output_tokens 1544818 over 3000 completed requests")."""
+RANGE_RATIO = re.compile(r"random[-_]range[-_]ratio[ =]+(\d*\.?\d+)|(sglang default)", re.IGNORECASE)
+"""A stated length that is the upper end of a uniform draw [ratio x L, L] (sglang `bench_serving
+--random-range-ratio`, whose default is 0.0: lengths from 1 to L). AIConfigurator's rows, whose ratio is
+"most likely 0.8" but not recorded, keep their stated lengths (their prefill costs were fitted on them)."""
+
+
+def mean_length(row: dict[str, str], column: str) -> float:
+    """Mean request length (tokens) of `column` ("input_tokens" or "output_tokens"). The columns hold the
+    stated length, which for random-length clients is an upper bound (serving.csv README, "Lengths"): where
+    `lengths` prints the run's totals the mean is total / requests; where it states a uniform draw from
+    [ratio x L, L] the mean is (1 + ratio) / 2 x L (sglang bench_serving draws randint(max(ratio L, 1), L));
+    otherwise the stated length."""
+    stated = _num(row, column)
+    text = row.get("lengths") or ""
+    totals = PRINTED_TOTALS.search(text)
+    if totals and int(totals.group(3)) > 0:
+        total = int(totals.group(1) if column == "input_tokens" else totals.group(2))
+        return total / int(totals.group(3))
+    ratio = RANGE_RATIO.search(text)
+    if ratio and stated > 0:
+        value = ratio.group(1) or "0"
+        low = max(min(float(value), 1.0) * stated, 1.0)
+        return (low + stated) / 2
+    return stated
 
 
 def _row_precision(row: dict[str, str], catalog: Catalog) -> tuple[str, str | None]:
@@ -381,6 +414,10 @@ class PreparedPerformance:
     online_burst: np.ndarray
     """Requests sent at once (0: not a burst): rows at an unbounded rate ("inf")."""
     online_cv: np.ndarray
+    online_prompts: np.ndarray
+    """Prompts an open-loop run sent in all (0: not stated): its throughput is counted over a finite run."""
+    online_longest: np.ndarray
+    """Longest output a request of the row may have (the stated length: an upper bound where lengths vary)."""
     """Output-length coefficient of variation: 1 for sampled datasets (ShareGPT), 0 for fixed lengths."""
     online_median: np.ndarray
     """The row reports a median (`statistic`): TTFT and e2e are predicted as p50s, not means."""
@@ -404,8 +441,10 @@ def prepare_performance(
     deployments = [d for _, d in items]
     rows = [row for row, _ in items]
     batch = deployments_batch(deployments, calibration)
+    # Offline runs whose notes count the prompts sent at once are bursts of that many (_burst_size).
     online_index = np.array(
-        [i for i, row in enumerate(rows) if row["scenario"] == "online_rate"], dtype=np.intp
+        [i for i, row in enumerate(rows) if row["scenario"] == "online_rate" or offline_burst_size(row) > 0],
+        dtype=np.intp,
     )
     online_batch = (
         deployments_batch([deployments[i] for i in online_index], calibration) if len(online_index) else None
@@ -447,6 +486,8 @@ def prepare_performance(
         online_concurrency=np.array([_num(rows[i], "concurrency", 0.0) for i in online_index]),
         online_burst=_burst_sizes([rows[i] for i in online_index]),
         online_cv=np.array([_output_length_cv(rows[i]) for i in online_index]),
+        online_prompts=np.array([_prompt_count(rows[i]) for i in online_index]),
+        online_longest=np.array([_num(rows[i], "output_tokens") for i in online_index]),
         disagg_index=disagg_index,
         disagg_prefill=deployments_batch(prefill_engines, calibration) if prefill_engines else None,
         disagg_decode=(
@@ -490,14 +531,51 @@ def _burst_sizes(rows: list[dict[str, str]]) -> np.ndarray:
     return np.array([run_size[run] for run in runs])
 
 
+OFFLINE_BURST = re.compile(r"\b(?:all )?(\d+) prompts (?:all )?at once", re.IGNORECASE)
+"""How an offline run's notes count the prompts it sent together ("all 1000 prompts at once", "5000 prompts
+all at once": vllm / sglang bench_serving at request rate inf without a concurrency cap)."""
+
+
+def offline_burst_size(row: dict[str, str]) -> float:
+    """Prompts an offline max-throughput row sent at once (0 where its notes do not count them). Such a run
+    is a finite burst, not a steady full batch: its throughput is total output over the time until the
+    last request ends, its TTFT the admission wait (burst_operating_point)."""
+    if row.get("scenario") != "offline_max_throughput":
+        return 0.0
+    match = OFFLINE_BURST.search(row.get("notes") or "")
+    return float(match.group(1)) if match else 0.0
+
+
 def _burst_size(row: dict[str, str]) -> float:
     """A row at an unbounded rate ("request rate inf", "QPS=INF", "sent at once") is a burst: of its
     concurrency when given, else UNBOUNDED_RATE_BURST. Other online rows are open or closed loops."""
+    if offline := offline_burst_size(row):
+        return offline
     if _num(row, "request_rate", 0.0) > 0:
         return 0.0
     if not UNBOUNDED_RATE.search(row.get("notes") or ""):
         return 0.0
     return _num(row, "concurrency", 0.0) or float(UNBOUNDED_RATE_BURST)
+
+
+PROMPT_COUNT = re.compile(r"num[-_ ]prompts[ =]*(\d+)|\b(\d+) prompts\b(?! of)", re.IGNORECASE)
+"""How notes count a benchmark's prompts ("--num-prompts 200", "Num Prompts 300", "Poisson request rate 4.0
+req/s, 1200 prompts"; not "9 system prompts of 100 tokens")."""
+
+
+def _prompt_count(row: dict[str, str]) -> float:
+    match = PROMPT_COUNT.search(row.get("notes") or "")
+    return float(match.group(1) or match.group(2)) if match else 0.0
+
+
+def finite_run_rate(prompts: np.ndarray, served_per_s: np.ndarray, tail_s: np.ndarray) -> np.ndarray:
+    """Requests/s a benchmark client reports for `prompts` requests offered at a rate the replica serves at
+    `served_per_s`: completed requests over the run's duration, from the first arrival until the last
+    request ends, (prompts - 1) / served + the last request's end-to-end latency `tail_s` (vLLM and sglang
+    bench_serving divide by that duration). Where the run is long against one request this is the served
+    rate; a short run (200 prompts at 16 req/s, each decoding for tens of seconds) reports much less."""
+    duration_s = np.maximum(prompts - 1.0, 0.0) / np.maximum(served_per_s, 1e-12) + tail_s
+    return prompts / np.maximum(duration_s, 1e-12)
 
 
 def _output_length_cv(row: dict[str, str]) -> float:
@@ -559,11 +637,31 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
             return np.where(is_burst, getattr(burst, name), chosen)
 
         tpot = pick("tpot_s")
-        output = pick("output_tokens_per_s") * replicas
+        served = pick("requests_per_s")
+        # A finite open-loop run (its prompt count stated) ends when its last request does: the last arrival
+        # decodes the longest output the row allows (finite_run_rate). Offered above its capacity, a replica
+        # takes at least as long as for the same prompts sent at once (burst_operating_point: the queue
+        # served at capacity, then the batch drains), and at least the arrivals' span.
+        finite = is_open & (prep.online_prompts > 0)
+        prompts = np.maximum(prep.online_prompts / replicas, 1.0)
+        ttft_s = pick("ttft_mean_s")
+        longest_s = ttft_s + np.maximum(prep.online_longest - 1.0, 0.0) * tpot
+        finite_rate = finite_run_rate(prompts, served, np.where(np.isfinite(longest_s), longest_s, 0.0))
+        saturated = pick("saturated")
+        if np.any(finite & saturated):
+            sent_at_once = burst_operating_point(sub, cap, requests=prompts, output_length_cv=prep.online_cv)
+            span_s = np.maximum(prompts - 1.0, 0.0) / np.maximum(rates, 1e-12)
+            burst_s = prompts / np.maximum(sent_at_once.requests_per_s, 1e-12)
+            finite_rate = np.where(saturated, prompts / np.maximum(span_s, burst_s), finite_rate)
+        served = np.where(finite, np.minimum(finite_rate, served), served)
+        output = served * sub.workload.output_tokens * replicas
         median = prep.online_median
         columns["ttft_ms"][idx] = np.where(median, pick("ttft_p50_s"), pick("ttft_mean_s")) * 1e3
-        columns["tpot_ms"][idx] = tpot * 1e3
-        columns["itl_ms"][idx] = tpot * 1e3
+        # An offline burst's token gaps stay the steady full batch's (above): past its first wave the
+        # engine refills every freed slot from the queue, prefilling between or inside the decode steps.
+        steady = prep.offline[idx]
+        columns["tpot_ms"][idx] = np.where(steady, columns["tpot_ms"][idx], tpot * 1e3)
+        columns["itl_ms"][idx] = np.where(steady, columns["itl_ms"][idx], tpot * 1e3)
         columns["ttft_p90_ms"][idx] = pick("ttft_p90_s") * 1e3
         columns["ttft_p99_ms"][idx] = pick("ttft_p99_s") * 1e3
         columns["e2e_latency_p90_s"][idx] = pick("e2e_p90_s")
@@ -571,11 +669,14 @@ def predict_performance(prep: PreparedPerformance, calibration: Calibration) -> 
         columns["decode_tokens_per_s_per_user"][idx] = 1.0 / tpot
         columns["output_tokens_per_s_total"][idx] = output
         columns["total_tokens_per_s"][idx] = output * io[idx]
-        steps = np.maximum(sub.workload.output_tokens - 1.0, 0.0)
+        # The median request's decode: output lengths L = mean x ((1 - cv) + cv x E), E ~ Exp(1) (the
+        # burst model's spread: sampled datasets such as ShareGPT), whose median is mean x (1 - cv + cv ln 2).
+        median_output = sub.workload.output_tokens * (1.0 - prep.online_cv + prep.online_cv * np.log(2.0))
+        steps = np.maximum(median_output - 1.0, 0.0)
         columns["e2e_latency_s"][idx] = np.where(
             median, pick("ttft_p50_s") + steps * tpot, pick("e2e_latency_s")
         )
-        columns["requests_per_s"][idx] = pick("requests_per_s") * replicas
+        columns["requests_per_s"][idx] = served * replicas
     if prep.disagg_prefill is not None and prep.disagg_decode is not None:
         idx = prep.disagg_index
         fi, ci = prep.family_index[idx], prep.class_index[idx]

@@ -229,3 +229,56 @@ def test_tensorrt_llm_1x_has_its_own_software_costs_and_0x_keeps_the_earlier_fit
     new = estimate("llama-3.1-8b", "h100-sxm-80gb", framework="tensorrt-llm", with_recommendations=False)
     assert old.inputs["framework"] == "tensorrt-llm-v0" and "before 1.0" in old.inputs["framework_era"]
     assert new.inputs["framework"] == "tensorrt-llm" and "1.x" in new.inputs["framework_era"]
+
+
+def test_random_lengths_are_predicted_at_their_mean():
+    """A stated length that is the top of a random draw is predicted at the run's mean: its printed totals
+    over its requests, else (1 + ratio) / 2 of the stated length; fixed lengths stay as stated."""
+    from calculator.validate import mean_length
+
+    totals = {
+        **BASE,
+        "lengths": "assumed: ShareGPT; this run printed total input 215312 / generated 195544 tokens "
+        "over 1000 requests",
+    }
+    assert mean_length(totals, "input_tokens") == pytest.approx(215.312)
+    assert mean_length(totals, "output_tokens") == pytest.approx(195.544)
+    drawn = {**BASE, "lengths": "stated: --random-input 1024 with random_range_ratio 0.0 (lengths vary)"}
+    assert mean_length(drawn, "input_tokens") == pytest.approx((1 + 1000) / 2)
+    fixed = {**BASE, "lengths": "stated: random 1024 in / 1024 out, --random-range-ratio 1 (fixed lengths)"}
+    assert mean_length(fixed, "output_tokens") == 200
+    e2e = {"metric": "e2e_latency_s", "concurrency": "1", "scenario": "single_stream"}
+    assert predicted(**e2e, lengths=drawn["lengths"]) < 0.6 * predicted(**e2e, lengths="stated")
+
+
+def test_an_offline_burst_is_a_finite_run_of_its_prompts():
+    """An offline row whose notes count the prompts sent at once is that burst: its throughput is the total
+    output over the time the last request ends: a short burst drains well below a full batch's rate, and the
+    rate grows with the count."""
+    offline = {"scenario": "offline_max_throughput", "concurrency": "", "request_rate": "inf"}
+    steady = predicted(metric="output_tokens_per_s_total", **offline)
+    few = predicted(metric="output_tokens_per_s_total", notes="all 10 prompts at once", **offline)
+    many = predicted(metric="output_tokens_per_s_total", notes="all 5000 prompts at once", **offline)
+    assert few < many
+    assert few < 0.5 * steady
+
+
+def test_a_short_open_loop_run_reports_its_finite_duration():
+    """An open-loop run of few prompts counts its throughput over arrivals plus the last request's decode
+    (finite_run_rate): below the offered rate x output, approaching it as the run lengthens."""
+    rate = {"concurrency": "", "request_rate": "2", "metric": "output_tokens_per_s_total"}
+    endless = predicted(**rate)
+    short = predicted(**rate, notes="--num-prompts 20")
+    long = predicted(**rate, notes="--num-prompts 20000")
+    assert short < long <= endless
+    assert endless == pytest.approx(2 * 200, rel=1e-6)
+    assert long == pytest.approx(endless, rel=0.01)
+
+
+def test_a_median_e2e_of_sampled_lengths_decodes_the_median_output():
+    """ShareGPT-like output lengths (exponential spread) have a median of ln 2 of their mean: a median
+    end-to-end latency decodes that many tokens, a mean one the mean."""
+    rate = {"metric": "e2e_latency_s", "concurrency": "", "request_rate": "1", "statistic": "median"}
+    fixed = predicted(**rate)
+    sampled = predicted(**rate, notes="dataset sharegpt")
+    assert sampled < 0.75 * fixed
