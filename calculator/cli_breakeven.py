@@ -13,6 +13,8 @@ from calculator.calibration import load_calibration
 from calculator.cli_tables import print_table
 from calculator.planning.breakeven import (
     DEFAULT_LEVELS,
+    OPTION_LABELS,
+    OPTIONS,
     BreakevenResult,
     compute_breakeven,
     resolve_breakeven_request,
@@ -38,7 +40,11 @@ def add_parser(sub: Any, slo_args: Any) -> None:
     p.add_argument("--hardware", "-H", default="*", help="hardware keys, comma-separated (default: all)")
     p.add_argument("--precision", "-p", default="bf16,fp16,fp8", help="self-hosted precisions ('*': all)")
     p.add_argument("--framework", "-f", default="*")
-    p.add_argument("--options", default="rent,buy", help="self-hosted options: rent, buy")
+    p.add_argument(
+        "--options",
+        default=",".join(OPTIONS),
+        help=f"self-hosted options (default: all): {', '.join(OPTIONS)}; rent: the on-demand default",
+    )
     p.add_argument("--provider", default="", help="hosted APIs to compare (default: all listed)")
     p.add_argument("--lifetime-years", type=float, default=3.0)
     p.add_argument("--usd-per-kwh", type=float, default=0.12)
@@ -87,6 +93,20 @@ def _usd(value: float | None) -> str:
     return f"${value:,.0f}" if value >= 100 else f"${value:,.2f}"
 
 
+def _billed(price: dict[str, Any] | None) -> str:
+    """What a priced rent kind or a buy was billed at, in a few words (empty for the catalog default)."""
+    if not price:
+        return ""
+    if "instances" in price:
+        return (
+            f"; {price['instances']} x {price['gpus_per_instance']}-GPU instance at "
+            f"${price['usd_per_instance_hour']:g}/h, {price['provider']} {price['as_of']}"
+        )
+    if price["basis"] == "server":
+        return f"; {price['servers']} x {price['server']} at ${price['server_usd']:,.0f}"
+    return "; accelerator purchase price"
+
+
 def _per_million(value: float | None) -> str:
     if value is None:
         return "-"
@@ -106,7 +126,7 @@ def render_token_prices(result: BreakevenResult, console: Console) -> None:
     for p in result.prices:
         table.add_column(f"{p.provider} API", justify="right")
     for option in r.options:
-        table.add_column(option, justify="right")
+        table.add_column(OPTION_LABELS[option], justify="right")
     for lv in result.levels:
         cells = [f"{lv.requests_per_day:,.0f}"]
         cells += [
@@ -140,8 +160,8 @@ def render_breakeven(result: BreakevenResult, console: Console) -> None:
     for p in result.prices:
         table.add_column(f"{p.provider} API", justify="right")
     for option in r.options:
-        table.add_column(option, justify="right")
-        table.add_column(f"{option}: deployment", justify="left")
+        table.add_column(OPTION_LABELS[option], justify="right")
+        table.add_column(f"{OPTION_LABELS[option]}: deployment", justify="left")
     for lv in result.levels:
         cells = [f"{lv.requests_per_day:,.0f}"]
         cells += [_usd(lv.api_monthly_usd[p.provider]) for p in result.prices]
@@ -154,20 +174,20 @@ def render_breakeven(result: BreakevenResult, console: Console) -> None:
             cells += [
                 _usd(hosted.monthly_usd),
                 f"{d.replicas} x {d.hardware} TP{d.tensor_parallel} {d.precision} {d.framework} "
-                f"({d.utilization:.0%})",
+                f"({d.utilization:.0%}){_billed(hosted.price)}",
             ]
         table.add_row(*cells)
     print_table(console, table)
     render_token_prices(result, console)
     for c in result.crossovers:
         if c.requests_per_day is None or c.at is None:
-            console.print(
-                f"{c.option} never undercuts {c.provider}'s API up to {max(r.requests_per_day) * 10:,.0f}/day"
-            )
+            label, top = OPTION_LABELS[c.option], max(r.requests_per_day) * 10
+            console.print(f"{label} never undercuts {c.provider}'s API up to {top:,.0f}/day")
             continue
         d = c.at.deployment
         console.print(
-            f"{c.option} undercuts {c.provider}'s API from {c.requests_per_day:,.0f} requests/day: "
+            f"{OPTION_LABELS[c.option]} undercuts {c.provider}'s API from {c.requests_per_day:,.0f} "
+            "requests/day: "
             f"{d.replicas} x {d.hardware} TP{d.tensor_parallel} {d.precision} at {d.utilization:.0%} "
             f"utilisation, {_usd(c.at.monthly_usd)}/month against {_usd(c.api_monthly_usd)}"
         )

@@ -47,7 +47,10 @@ def duplicate_rows(modeladmin, request, queryset):
 class PricePointInline(admin.TabularInline):
     model = PricePoint
     extra = 0
-    fields = ("provider", "region", "kind", "usd_per_gpu_hour", "as_of", "catalog_default", "team", "source")
+    fields = (
+        "provider", "region", "kind", "gpus_per_instance", "usd_per_instance_hour", "usd_per_gpu_hour",
+        "as_of", "catalog_default", "team", "source",
+    )  # fmt: skip
 
 
 @admin.register(Hardware)
@@ -135,6 +138,8 @@ class PricePointAdmin(admin.ModelAdmin):
         "provider",
         "region",
         "kind",
+        "gpus_per_instance",
+        "instance_usd",
         "usd_per_gpu_hour",
         "as_of",
         "catalog_default",
@@ -144,6 +149,10 @@ class PricePointAdmin(admin.ModelAdmin):
     search_fields = ("hardware__key", "provider", "region", "source")
     list_select_related = ("hardware", "team")
     autocomplete_fields = ("hardware",)
+
+    @admin.display(description="$/instance-hour", ordering="usd_per_instance_hour")
+    def instance_usd(self, row: PricePoint) -> float:
+        return row.instance_usd_per_hour
 
 
 @admin.register(HostedApiPrice)

@@ -8,6 +8,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from calculator.prices import INSTANCE_PRICE_TOLERANCE_USD_PER_GPU
+
 
 class WorkerHeartbeat(models.Model):
     """One row per Celery worker node, refreshed every few seconds while it runs (planner.heartbeat)."""
@@ -279,17 +281,30 @@ class PricePointQuerySet(models.QuerySet):
 
 
 class PricePoint(models.Model):
-    """A rental price for one GPU of a hardware row; with a team, that team's override of public prices."""
+    """A rental price for one GPU of a hardware row, and for the instance the provider rents it in; with a
+    team, that team's override of public prices."""
 
     class Kind(models.TextChoices):
         ON_DEMAND = "on_demand", "On demand"
         SPOT = "spot", "Spot"
-        RESERVED = "reserved", "Reserved"
+        RESERVED_1Y = "reserved_1y", "Reserved, 1 year"
+        RESERVED_3Y = "reserved_3y", "Reserved, 3 years"
 
     hardware = models.ForeignKey(Hardware, on_delete=models.CASCADE, related_name="price_points")
     provider = models.CharField(max_length=100)
     region = models.CharField(max_length=100, blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ON_DEMAND)
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.ON_DEMAND,
+        help_text="A reserved term bills every hour of the term whether the GPUs are used or not.",
+    )  # fmt: skip
+    gpus_per_instance = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)],
+        help_text="GPUs in the smallest instance rented at this price (1 where single GPUs are rented).",
+    )  # fmt: skip
+    usd_per_instance_hour = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0)],
+        help_text="The instance's hourly price; empty means GPUs per instance x $/GPU-hour.",
+    )  # fmt: skip
     usd_per_gpu_hour = models.FloatField(validators=[MinValueValidator(0.0)])
     as_of = models.DateField()
     source = models.TextField()
@@ -313,6 +328,30 @@ class PricePoint(models.Model):
     def __str__(self) -> str:
         scope = f" for {self.team}" if self.team_id else ""
         return f"{self.hardware.key} {self.provider} {self.kind} ${self.usd_per_gpu_hour}/h{scope}"
+
+    @property
+    def instance_usd_per_hour(self) -> float:
+        """The instance's hourly price: usd_per_instance_hour, or GPUs x $/GPU-hour when empty."""
+        if self.usd_per_instance_hour is not None:
+            return self.usd_per_instance_hour
+        return self.usd_per_gpu_hour * self.gpus_per_instance
+
+    def clean(self) -> None:
+        """An instance price must be $/GPU-hour x GPUs per instance, to a cent per GPU (as
+        calculator.prices checks the price file)."""
+        super().clean()
+        gpus, instance = self.gpus_per_instance or 1, self.usd_per_instance_hour
+        if instance is None or self.usd_per_gpu_hour is None:
+            return
+        if abs(instance - self.usd_per_gpu_hour * gpus) > INSTANCE_PRICE_TOLERANCE_USD_PER_GPU * gpus + 1e-9:
+            raise ValidationError(
+                {
+                    "usd_per_instance_hour": (
+                        f"{instance:g} is not usd_per_gpu_hour {self.usd_per_gpu_hour:g} x gpus_per_instance "
+                        f"{gpus} (= {self.usd_per_gpu_hour * gpus:g}, to a cent per GPU)."
+                    )
+                }
+            )
 
 
 def _finite(value: float) -> None:

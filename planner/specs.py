@@ -23,6 +23,7 @@ from typing import Any
 from django.db.models import Q
 
 from calculator.planning.breakeven import HostedPrice
+from calculator.prices import PricePointRow
 from calculator.specs import Catalog, HardwareSpec, ModelSpec
 from planner.models import CatalogRevision, Hardware, HostedApiPrice, LLMModel, PricePoint, Team
 
@@ -111,6 +112,34 @@ def prices(team: Team | int | None = None) -> dict[int, Price]:
                 ),
             )
     return {hardware_id: price for hardware_id, (_rank, price) in chosen.items()}
+
+
+def rental_points(team: Team | int | None = None) -> tuple[PricePointRow, ...]:
+    """Every public price point, and the team's, as the engine's PricePointRow (the break-even's rent kinds
+    pick each accelerator's cheapest of a kind, calculator.prices.cheapest_by_hardware). Where the team has a
+    point of a kind for an accelerator, only the team's points of that kind count for it: a team's own
+    price beats any public one, as for the on-demand default (one query)."""
+    team_id = team.pk if isinstance(team, Team) else team
+    scope = Q(team__isnull=True) if team_id is None else Q(team__isnull=True) | Q(team_id=team_id)
+    rows = PricePoint.objects.filter(scope).select_related("hardware")
+    points = [(row.team_id is not None, _price_point_row(row)) for row in rows]
+    overridden = {(p.hardware, p.kind) for own, p in points if own}
+    return tuple(p for own, p in points if own or (p.hardware, p.kind) not in overridden)
+
+
+def _price_point_row(row: PricePoint) -> PricePointRow:
+    return PricePointRow(
+        hardware=row.hardware.key,
+        provider=row.provider,
+        region=row.region,
+        kind=row.kind,
+        usd_per_gpu_hour=row.usd_per_gpu_hour,
+        as_of=row.as_of,
+        source=row.source,
+        quote="",
+        gpus_per_instance=row.gpus_per_instance,
+        usd_per_instance_hour=row.instance_usd_per_hour,
+    )
 
 
 def price_for(row: Hardware, price_points: dict[int, Price]) -> Price:

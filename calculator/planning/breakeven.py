@@ -4,9 +4,19 @@ For each traffic level (requests per day; the peak is mean x peak_to_mean) the m
 - each hosted API serving the model's weights (data/hosted_api_prices.csv, each price with its source):
       requests/day x 365/12 x (prompt x $/1M input + output x $/1M output) / 1e6;
 - rent: the cheapest catalog deployment sized for the traffic within the SLO (capacity.plan_capacity at the
-  catalog's cloud prices: replicas from the serving model at the load, never a batch-1 figure);
+  catalog's on-demand cloud prices: replicas from the serving model at the load, never a batch-1 figure);
+- rent_spot, rent_reserved_1y, rent_reserved_3y: the same at each accelerator's cheapest rental point of that
+  kind (prices.cheapest_by_hardware; data/gpu_prices.csv, or the service's price points), over the
+  accelerators that have one, billed by whole instances: ceil(GPUs / gpus_per_instance) x $/instance-hour x
+  730 h. Every rent option keeps its replicas up all month (no autoscaling), so each bills every hour; a
+  reserved term bills every hour of the term whether the GPUs are used or not, and its monthly figure is the
+  term's cost spread evenly (1 or 3 years of hours at the reserved rate). Spot capacity can be reclaimed
+  at short notice; the option prices it, it does not make it dependable;
 - buy: the cheapest deployment at purchase price, straight-line over `lifetime_years`, plus power (GPUs x
-  TDP x power_utilization x PUE x $/kWh) and operations ($ per GPU-month).
+  TDP x power_utilization x PUE x $/kWh) and operations ($ per GPU-month). Where a whole server's price is
+  published (data/server_prices.csv: NVIDIA DGX systems' list prices as reported) the accelerator is priced
+  at the server's price per GPU (host, network cards and storage included) and bought in whole servers;
+  otherwise at the accelerator's own purchase price (hardware.csv purchase_usd, no host server).
 Self-hosting is a step function of the traffic (whole replicas) and the API a straight line, so the two can
 cross more than once just above each replica step; the crossover reported is the lowest traffic from which
 self-hosting stays no dearer than the API over the rest of the range scanned (found on a geometric scan,
@@ -25,7 +35,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,18 +44,40 @@ import numpy as np
 
 from calculator.calibration import Calibration
 from calculator.catalog import default_catalog, resolve_model
-from calculator.cost import CostAssumptions, token_costs
+from calculator.cost import HOURS_PER_MONTH, HOURS_PER_YEAR, CostAssumptions, token_costs
 from calculator.deployment import InputError
 from calculator.planning.capacity import CapacityOption, plan_capacity, resolve_capacity_request
 from calculator.planning.sizing import DEFAULT_MAX_UTILIZATION
 from calculator.planning.slo import SLO, resolve_slo
+from calculator.prices import (
+    PricePointRow,
+    ServerPrice,
+    cheapest_by_hardware,
+    cheapest_servers,
+    load_price_points,
+    load_server_prices,
+)
 from calculator.specs import Catalog
 
 PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "hosted_api_prices.csv"
 DAYS_PER_MONTH = 365.0 / 12.0
 SECONDS_PER_DAY = 86_400.0
 DEFAULT_LEVELS = (1_000, 10_000, 100_000, 1_000_000)
-OPTIONS = ("rent", "buy")
+RENT_KINDS = {
+    "rent": "on_demand",
+    "rent_spot": "spot",
+    "rent_reserved_1y": "reserved_1y",
+    "rent_reserved_3y": "reserved_3y",
+}
+"""Each rent option and the price kind it bills (rent: the catalog's on-demand default, as before)."""
+OPTIONS = ("rent", "rent_spot", "rent_reserved_1y", "rent_reserved_3y", "buy")
+OPTION_LABELS = {
+    "rent": "rent (on-demand)",
+    "rent_spot": "rent (spot)",
+    "rent_reserved_1y": "rent (1-year reserved)",
+    "rent_reserved_3y": "rent (3-year reserved)",
+    "buy": "buy",
+}
 CURVE_POINTS = 25
 """Traffic levels of the chart's curve (geometric, a decade below the lowest level to a decade above the
 highest)."""
@@ -247,12 +279,18 @@ def resolve_breakeven_request(
 @dataclass(frozen=True, kw_only=True)
 class SelfHosted:
     option: str
-    """rent or buy."""
+    """One of OPTIONS."""
     monthly_usd: float
-    """The deployment's monthly cost, operations included."""
+    """The deployment's monthly cost, operations included (for a priced kind, in whole instances; for buy with
+    a server price, in whole servers)."""
     deployment: CapacityOption
     """The capacity plan's cheapest priced deployment for the traffic: hardware, layout, replicas, GPUs,
-    latencies and utilisation at the load."""
+    latencies and utilisation at the load (its own monthly_usd bills the GPUs alone)."""
+    price: dict[str, Any] | None = None
+    """What the option was billed at: for a priced rent kind the price point (provider, region, kind, $/GPU-
+    and $/instance-hour, GPUs per instance, instances, date, source); for buy the basis ("server": the whole
+    server's price per GPU, with the server, its price, servers bought, date and source; "accelerator": the
+    accelerator's own purchase price). None for rent at the catalog's default."""
 
     def token_costs(self, per_request_usd: float, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
         """$/1M input and output tokens of `per_request_usd` (operations included), split by the prompt's
@@ -276,8 +314,10 @@ class SelfHosted:
     def to_dict(self) -> dict[str, Any]:
         return {
             "option": self.option,
+            "label": OPTION_LABELS[self.option],
             "monthly_usd": self.monthly_usd,
             "deployment": self.deployment.to_dict(),
+            "price": self.price,
         }
 
 
@@ -329,7 +369,13 @@ class BreakevenResult:
                 }
             for name, hosted in lv.self_hosted.items():
                 if hosted is None:
-                    options[name] = {"kind": name, "monthly_usd": None, "deployment": None}
+                    options[name] = {
+                        "kind": name,
+                        "label": OPTION_LABELS[name],
+                        "monthly_usd": None,
+                        "deployment": None,
+                        "price": None,
+                    }
                     continue
                 per_request = lv.per_request_usd(hosted.monthly_usd)
                 split = hosted.token_costs(
@@ -337,11 +383,13 @@ class BreakevenResult:
                 )
                 options[name] = {
                     "kind": name,
+                    "label": OPTION_LABELS[name],
                     "monthly_usd": hosted.monthly_usd,
                     "usd_per_request": per_request,
                     "usd_per_million_tokens": per_request / tokens * 1e6,
                     **split,
                     "deployment": hosted.deployment.to_dict(),
+                    "price": hosted.price,
                 }
             return {"requests_per_day": lv.requests_per_day, "options": options}
 
@@ -350,19 +398,26 @@ class BreakevenResult:
             "prices": [p.to_dict() for p in self.prices],
             "levels": [level(lv) for lv in self.levels],
             "curve": [level(lv) for lv in self.curve],
-            "crossovers": [{**asdict(c), "at": asdict(c.at) if c.at else None} for c in self.crossovers],
+            "crossovers": [
+                {**asdict(c), "label": OPTION_LABELS[c.option], "at": asdict(c.at) if c.at else None}
+                for c in self.crossovers
+            ],
             "notes": list(self.notes),
         }
 
 
 def _capacity_request(
-    request: BreakevenRequest, requests_per_day: float, option: str, catalog: Catalog
+    request: BreakevenRequest,
+    requests_per_day: float,
+    option: str,
+    catalog: Catalog,
+    hardware: tuple[str, ...] | None = None,
 ) -> Any:
     mean = requests_per_day / SECONDS_PER_DAY
     return resolve_capacity_request(
         {
             "model": request.model,
-            "hardware": list(request.hardware),
+            "hardware": list(request.hardware if hardware is None else hardware),
             "precisions": list(request.precisions),
             "frameworks": list(request.frameworks),
             "prompt_tokens": request.prompt_tokens,
@@ -371,7 +426,7 @@ def _capacity_request(
             "peak_to_mean": request.peak_to_mean,
             "slo": request.slo.to_dict(),
             "max_utilization": request.max_utilization,
-            "deployment_mode": "cloud" if option == "rent" else "local",
+            "deployment_mode": "local" if option == "buy" else "cloud",
             "objective": "cost",
             "top_k": 50,
         },
@@ -382,12 +437,47 @@ def _capacity_request(
 class _SelfHostCosts:
     """The cheapest priced deployment for a traffic and option, each capacity plan computed once."""
 
-    def __init__(self, request: BreakevenRequest, catalog: Catalog, calibration: Calibration | None):
+    def __init__(
+        self,
+        request: BreakevenRequest,
+        catalog: Catalog,
+        calibration: Calibration | None,
+        rental_points: tuple[PricePointRow, ...],
+        servers: dict[str, ServerPrice],
+    ):
         self.request, self.catalog, self.calibration = request, catalog, calibration
         self.assumptions = CostAssumptions(
             lifetime_years=request.lifetime_years, usd_per_kwh=request.usd_per_kwh, pue=request.pue
         )
         self.cache: dict[tuple[str, float], SelfHosted | None] = {}
+        wanted = set(_capacity_request(request, min(request.requests_per_day), "rent", catalog).hardware)
+        # Each priced rent kind plans on a catalog whose cloud price is that kind's cheapest point, over the
+        # accelerators asked for that have one (none: the option has no deployment, nothing is planned).
+        self.kind_catalogs: dict[str, tuple[Catalog, dict[str, PricePointRow]]] = {}
+        for option, kind in RENT_KINDS.items():
+            if option == "rent":
+                continue
+            points = {
+                key: point
+                for key, point in cheapest_by_hardware(rental_points, kind).items()
+                if key in wanted and key in catalog.hardware
+            }
+            hardware = {
+                key: replace(spec, cloud_usd_per_hour=points[key].usd_per_gpu_hour)
+                for key, spec in catalog.hardware.items()
+                if key in points
+            }
+            self.kind_catalogs[option] = (replace(catalog, hardware=hardware), points)
+        self.servers = {key: s for key, s in servers.items() if key in catalog.hardware}
+        self.buy_catalog = replace(
+            catalog,
+            hardware={
+                key: replace(spec, purchase_usd=self.servers[key].usd_per_gpu)
+                if key in self.servers
+                else spec
+                for key, spec in catalog.hardware.items()
+            },
+        )
 
     def __call__(self, option: str, requests_per_day: float) -> SelfHosted | None:
         key = (option, requests_per_day)
@@ -395,24 +485,85 @@ class _SelfHostCosts:
             self.cache[key] = self._cheapest(option, requests_per_day)
         return self.cache[key]
 
-    def _cheapest(self, option: str, requests_per_day: float) -> SelfHosted | None:
-        capacity = _capacity_request(self.request, requests_per_day, option, self.catalog)
-        plan = plan_capacity(
-            capacity, catalog=self.catalog, calibration=self.calibration, assumptions=self.assumptions
+    def _plan(self, option: str, requests_per_day: float, catalog: Catalog) -> Any:
+        hardware = None if catalog is self.catalog or option == "buy" else tuple(catalog.hardware)
+        capacity = _capacity_request(self.request, requests_per_day, option, catalog, hardware)
+        return plan_capacity(
+            capacity, catalog=catalog, calibration=self.calibration, assumptions=self.assumptions
         )
-        best: tuple[float, CapacityOption] | None = None
+
+    def _cheapest(self, option: str, requests_per_day: float) -> SelfHosted | None:
+        if option == "rent":
+            catalog, points = self.catalog, None
+        elif option == "buy":
+            catalog, points = self.buy_catalog, None
+        else:
+            catalog, points = self.kind_catalogs[option]
+            if not points:
+                return None
+        plan = self._plan(option, requests_per_day, catalog)
+        best: tuple[float, CapacityOption, dict[str, Any] | None] | None = None
         for o in plan.options:
             if o.monthly_usd is None:
                 continue
-            monthly = o.monthly_usd + (
-                self.request.ops_usd_per_gpu_month * o.gpus if option == "buy" else 0.0
-            )
+            monthly, price = o.monthly_usd, None
+            if points is not None:
+                monthly, price = _whole_instances(o, points[o.hardware])
+            elif option == "buy":
+                monthly, price = self._purchase(o)
+                monthly += self.request.ops_usd_per_gpu_month * o.gpus
             if best is None or monthly < best[0]:
-                best = (monthly, o)
+                best = (monthly, o, price)
         if best is None:
             return None
-        monthly, o = best
-        return SelfHosted(option=option, monthly_usd=monthly, deployment=o)
+        monthly, o, price = best
+        return SelfHosted(option=option, monthly_usd=monthly, deployment=o, price=price)
+
+    def _purchase(self, o: CapacityOption) -> tuple[float, dict[str, Any]]:
+        """Buy's monthly cost and its basis: a published whole server is bought whole (the GPUs a server
+        holds beyond the deployment's are paid for too, without their power)."""
+        server = self.servers.get(o.hardware)
+        assert o.monthly_usd is not None
+        if server is None:
+            basis = {
+                "basis": "accelerator",
+                "usd_per_gpu": self.catalog.hardware[o.hardware].purchase_usd,
+            }
+            return o.monthly_usd, basis
+        servers = math.ceil(o.gpus / server.gpus_per_server)
+        idle_gpus = servers * server.gpus_per_server - o.gpus
+        idle = (
+            server.usd_per_gpu * idle_gpus / (self.request.lifetime_years * HOURS_PER_YEAR) * HOURS_PER_MONTH
+        )
+        basis = {
+            "basis": "server",
+            "server": server.server,
+            "server_usd": server.usd,
+            "gpus_per_server": server.gpus_per_server,
+            "servers": servers,
+            "usd_per_gpu": server.usd_per_gpu,
+            "price_kind": server.kind,
+            "as_of": server.as_of.isoformat(),
+            "source": server.source,
+        }
+        return o.monthly_usd + idle, basis
+
+
+def _whole_instances(o: CapacityOption, point: PricePointRow) -> tuple[float, dict[str, Any]]:
+    """Monthly cost of a deployment rented at `point` in whole instances, and the price it was billed at."""
+    instances = math.ceil(o.gpus / point.gpus_per_instance)
+    monthly = instances * point.usd_per_instance_hour * HOURS_PER_MONTH
+    return monthly, {
+        "kind": point.kind,
+        "provider": point.provider,
+        "region": point.region,
+        "usd_per_gpu_hour": point.usd_per_gpu_hour,
+        "gpus_per_instance": point.gpus_per_instance,
+        "usd_per_instance_hour": point.usd_per_instance_hour,
+        "instances": instances,
+        "as_of": point.as_of.isoformat(),
+        "source": point.source,
+    }
 
 
 def compute_breakeven(
@@ -421,13 +572,20 @@ def compute_breakeven(
     catalog: Catalog | None = None,
     calibration: Calibration | None = None,
     prices: tuple[HostedPrice, ...] | None = None,
+    rental_points: tuple[PricePointRow, ...] | None = None,
+    server_prices: tuple[ServerPrice, ...] | None = None,
 ) -> BreakevenResult:
     """Monthly cost of each hosted API listed for the model (`prices`, default data/hosted_api_prices.csv;
-    the latest price per provider, current_prices) and of renting and buying, per level and on a curve."""
+    the latest price per provider, current_prices) and of renting (at the catalog's on-demand default, and at
+    each accelerator's cheapest spot, 1-year and 3-year reserved point of `rental_points`, default
+    data/gpu_prices.csv) and buying (whole servers of `server_prices`, default data/server_prices.csv, where
+    one is listed), per level and on a curve."""
     catalog = catalog or default_catalog()
     listed = current_prices(hosted_prices() if prices is None else prices, request.model)
     chosen = tuple(p for p in listed if not request.providers or p.provider in request.providers)
-    costs = _SelfHostCosts(request, catalog, calibration)
+    points = tuple(load_price_points()) if rental_points is None else rental_points
+    servers = cheapest_servers(load_server_prices() if server_prices is None else server_prices)
+    costs = _SelfHostCosts(request, catalog, calibration, points, servers)
 
     def level(requests_per_day: float) -> Level:
         return Level(
@@ -456,16 +614,36 @@ def compute_breakeven(
     if not chosen:
         notes.append(f"no hosted API price is listed for {request.model}: self-hosted options only.")
     if "buy" in request.options:
+        whole = ", ".join(f"{s.server} (${s.usd:,.0f}, {s.kind})" for s in costs.servers.values())
         notes.append(
             "buy counts each accelerator's catalog purchase price (not the host server, network or rack) "
             f"over {request.lifetime_years:g} years and its power at PUE {request.pue:g} and "
             f"${request.usd_per_kwh:g}/kWh, plus ${request.ops_usd_per_gpu_month:g} per GPU-month of "
-            "operations."
+            "operations"
+            + (
+                f"; where a whole server's price is listed it counts that server's price per GPU instead, "
+                f"host included, bought in whole servers: {whole}."
+                if whole
+                else "."
+            )
         )
     for option in request.options:
+        kind = RENT_KINDS.get(option, "")
+        if kind.startswith("reserved"):
+            years = kind.removeprefix("reserved_").removesuffix("y")
+            notes.append(
+                f"{OPTION_LABELS[option]} bills every hour of the {years}-year term whether the GPUs are "
+                "used or not (the monthly figure is the term's cost spread evenly), in whole instances."
+            )
+        elif kind == "spot":
+            notes.append(
+                f"{OPTION_LABELS[option]} can be reclaimed by the provider at short notice; billed in whole "
+                "instances at the cheapest spot point listed."
+            )
         if all(lv.self_hosted[option] is None for lv in curve):
             notes.append(
-                f"{option}: no catalog deployment with a {option} price meets the SLO in this range."
+                f"{OPTION_LABELS[option]}: no catalog deployment with a price of this kind meets the SLO in "
+                "this range."
             )
     return BreakevenResult(
         request=request,
@@ -512,6 +690,9 @@ def _crossover(
 
 
 __all__ = [
+    "OPTIONS",
+    "OPTION_LABELS",
+    "RENT_KINDS",
     "BreakevenRequest",
     "BreakevenResult",
     "HostedPrice",

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from calculator.planning import OBJECTIVES
+from calculator.planning.breakeven import OPTIONS
 from calculator.planning.capacity import CAPACITY_OBJECTIVES
 from planner.models import (
     ComparisonJob,
@@ -141,10 +142,14 @@ class PricePointSerializer(serializers.ModelSerializer):
     class Meta:
         model = PricePoint
         fields = (
-            "id", "hardware", "provider", "region", "kind", "usd_per_gpu_hour", "as_of", "source",
-            "catalog_default", "team", "created_at",
+            "id", "hardware", "provider", "region", "kind", "gpus_per_instance", "usd_per_instance_hour",
+            "usd_per_gpu_hour", "as_of", "source", "catalog_default", "team", "created_at",
         )  # fmt: skip
         read_only_fields = ("id", "created_at")
+
+    def validate(self, attrs):
+        _run_model_clean(PricePoint, self.instance, attrs)
+        return attrs
 
 
 class HostedApiPriceSerializer(serializers.ModelSerializer):
@@ -907,7 +912,12 @@ class BreakevenRequestSerializer(_StrictSerializer):
         help_text='default bf16, fp16, fp8; "*" = all',
     )
     frameworks = _OneOrMany(child=serializers.CharField(max_length=32), required=False)
-    options = _OneOrMany(child=serializers.ChoiceField(choices=("rent", "buy")), required=False)
+    options = _OneOrMany(
+        child=serializers.ChoiceField(choices=OPTIONS),
+        required=False,
+        help_text="default: all; rent is the catalog's on-demand price, rent_spot / rent_reserved_1y / "
+        "rent_reserved_3y each accelerator's cheapest point of that kind",
+    )
     providers = _OneOrMany(
         child=serializers.CharField(max_length=100), required=False, help_text="default: every listed API"
     )

@@ -36,6 +36,17 @@ def _trigger_name(table: str, operation: str = "") -> str:
     return f"{table}_catalog_revision{'_' + operation.lower() if operation else ''}"
 
 
+def recreate_sqlite_triggers(schema_editor, table: str) -> None:
+    """Re-create one table's SQLite triggers: a later migration that rebuilds the table on SQLite (AddField
+    with a constraint, RemoveField) drops them with the old table. PostgreSQL alters tables in place."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for operation in OPERATIONS:
+        name = _trigger_name(table, operation)
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name};")
+        schema_editor.execute(f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN {SQLITE_BUMP} END;")
+
+
 def create_triggers(apps, schema_editor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":

@@ -19,16 +19,8 @@ PROXY_NOTES = {
 
 
 def restore_revision_triggers(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "sqlite":
-        return  # PostgreSQL alters the table in place: its statement triggers stay
     revision = importlib.import_module("planner.migrations.0009_catalog_revision")
-    table = apps.get_model("planner", "LLMModel")._meta.db_table
-    for operation in revision.OPERATIONS:
-        name = revision._trigger_name(table, operation)
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name};")
-        schema_editor.execute(
-            f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN {revision.SQLITE_BUMP} END;"
-        )
+    revision.recreate_sqlite_triggers(schema_editor, apps.get_model("planner", "LLMModel")._meta.db_table)
 
 
 def fill_proxy_notes(apps, schema_editor) -> None:

@@ -253,8 +253,12 @@ def capacity_plan(raw: dict[str, Any], *, team: Team | int | None = None) -> Cap
 
 def breakeven(raw: dict[str, Any], *, team: Team | int | None = None) -> BreakevenResult:
     """A hosted API against renting or buying (calculator.planning.breakeven) on the catalog as it is in the
-    database now, with the prices an estimate gets and the hosted-API prices of the HostedApiPrice rows."""
+    database now, with the prices an estimate gets, every price point of each rent kind (the team's where it
+    has one, specs.rental_points) and the hosted-API prices of the HostedApiPrice rows. Whole-server prices
+    are the engine's file (calculator/data/server_prices.csv); they have no table."""
     db = specs.catalog_from_db(team)
     prices = specs.hosted_prices()
     request = resolve_breakeven_request(raw, db.catalog, prices=prices)
-    return compute_breakeven(request, catalog=db.catalog, prices=prices)
+    return compute_breakeven(
+        request, catalog=db.catalog, prices=prices, rental_points=specs.rental_points(team)
+    )

@@ -13,7 +13,7 @@ from django.shortcuts import render
 
 from calculator import InputError
 from calculator.frameworks import FRAMEWORKS
-from calculator.planning.breakeven import DEFAULT_LEVELS, OPTIONS
+from calculator.planning.breakeven import DEFAULT_LEVELS, OPTION_LABELS, OPTIONS
 from calculator.precisions import PRECISIONS
 from planner.services import estimates
 from planner.web import calculator as calc
@@ -57,9 +57,15 @@ class BreakevenForm(forms.Form):
     options = forms.MultipleChoiceField(
         label="Self-hosted options",
         required=False,
-        choices=[("rent", "Rent (cloud price)"), ("buy", "Buy (purchase + power)")],
+        choices=[
+            ("rent", "Rent on demand (the catalog's cloud price)"),
+            ("rent_spot", "Rent spot (cheapest spot point, whole instances)"),
+            ("rent_reserved_1y", "Rent 1-year reserved (every hour of the term billed)"),
+            ("rent_reserved_3y", "Rent 3-year reserved (every hour of the term billed)"),
+            ("buy", "Buy (purchase + power; a whole server's list price where published)"),
+        ],
         widget=forms.CheckboxSelectMultiple,
-        help_text="None picked: both.",
+        help_text="None picked: all.",
     )
     lifetime_years = forms.FloatField(label="Lifetime (years)", required=False, min_value=0.01, initial=3)
     usd_per_kwh = forms.FloatField(label="$/kWh", required=False, min_value=0, initial=0.12)
@@ -116,9 +122,14 @@ def chart_data(result: dict[str, Any]) -> dict[str, Any]:
             if lv["options"][name]["monthly_usd"]
         ]
         kind = "api" if name not in OPTIONS else name
-        lines.append({"label": f"{name} API" if kind == "api" else name, "kind": kind, "points": points})
+        label = f"{name} API" if kind == "api" else OPTION_LABELS[name]
+        lines.append({"label": label, "kind": kind, "points": points})
     crossings = [
-        {"label": f"{c['option']} = {c['provider']}", "x": c["requests_per_day"], "y": c["api_monthly_usd"]}
+        {
+            "label": f"{OPTION_LABELS[c['option']]} = {c['provider']}",
+            "x": c["requests_per_day"],
+            "y": c["api_monthly_usd"],
+        }
         for c in result["crossovers"]
         if c["requests_per_day"] is not None
     ]
@@ -145,11 +156,12 @@ def breakeven(request: HttpRequest) -> HttpResponse:
             form.add_error(field if field in form.fields else None, error.message)
         else:
             tokens = result["request"]["prompt_tokens"] + result["request"]["output_tokens"]
-            columns = [p["provider"] for p in result["prices"]] + list(result["request"]["options"])
+            names = [p["provider"] for p in result["prices"]] + list(result["request"]["options"])
+            columns = [{"name": n, "label": OPTION_LABELS.get(n) or f"{n} API"} for n in names]
             rows = []
             for lv in result["levels"]:
                 cells = []
-                for name in columns:
+                for name in names:
                     option = lv["options"][name]
                     deployment = option.get("deployment")
                     cells.append({"name": name, **option, "deployment": deployment, "tokens": tokens})

@@ -142,3 +142,106 @@ def test_a_price_list_given_replaces_the_file_and_the_latest_price_per_provider_
     # An empty list is a list with no APIs in it, not a reason to fall back on the file.
     empty = compute_breakeven(resolve_breakeven_request(question, prices=()), prices=())
     assert empty.prices == () and "no hosted API price" in " ".join(empty.notes)
+
+
+def _point(hardware, kind, usd_per_gpu_hour, gpus_per_instance=1, provider="Example"):
+    from calculator.prices import PricePointRow
+
+    return PricePointRow(
+        hardware=hardware,
+        provider=provider,
+        region="",
+        kind=kind,
+        usd_per_gpu_hour=usd_per_gpu_hour,
+        as_of=dt.date(2026, 9, 20),
+        source="test",
+        quote="test",
+        gpus_per_instance=gpus_per_instance,
+        usd_per_instance_hour=usd_per_gpu_hour * gpus_per_instance,
+    )
+
+
+H100_ONLY = {**QUESTION, "hardware": ["h100-sxm-80gb"], "requests_per_day": [1000, 2000, 5000, 1_000_000]}
+
+
+def test_each_rent_kind_is_its_own_labelled_line():
+    points = (
+        _point("h100-sxm-80gb", "spot", 2.0),
+        _point("h100-sxm-80gb", "reserved_1y", 3.0, 8),
+        _point("h100-sxm-80gb", "reserved_3y", 2.5, 8),
+    )
+    result = compute_breakeven(resolve_breakeven_request(H100_ONLY), rental_points=points)
+    body = result.to_dict()
+    options = body["levels"][0]["options"]
+    for name, label in (
+        ("rent", "rent (on-demand)"),
+        ("rent_spot", "rent (spot)"),
+        ("rent_reserved_1y", "rent (1-year reserved)"),
+        ("rent_reserved_3y", "rent (3-year reserved)"),
+        ("buy", "buy"),
+    ):
+        assert options[name]["label"] == label
+        assert options[name]["monthly_usd"] > 0
+    # The existing keys are still there, and rent (the catalog default) names no price point.
+    assert {"kind", "monthly_usd", "usd_per_request", "deployment"} <= set(options["rent"])
+    assert options["rent"]["price"] is None
+    assert options["rent_reserved_1y"]["price"]["kind"] == "reserved_1y"
+    assert {c["option"] for c in body["crossovers"]} == set(body["request"]["options"])
+    assert any("every hour of the 1-year term" in n for n in result.notes)
+
+
+def test_a_reserved_term_costs_the_same_at_every_level_the_same_instances_serve():
+    points = (_point("h100-sxm-80gb", "reserved_1y", 3.0, 8),)
+    question = {**H100_ONLY, "requests_per_day": [1000, 2000, 5000, 20_000_000]}
+    result = compute_breakeven(resolve_breakeven_request(question), rental_points=points)
+    costs = {}
+    for level in result.levels:
+        hosted = level.self_hosted["rent_reserved_1y"]
+        assert hosted is not None
+        instances = hosted.price["instances"]
+        assert instances == -(-hosted.deployment.gpus // 8)
+        assert hosted.monthly_usd == pytest.approx(instances * 24.0 * HOURS_PER_MONTH)
+        costs.setdefault(instances, set()).add(round(hosted.monthly_usd, 6))
+    # One 8-GPU instance serves 1,000 to 5,000 requests/day at one flat price; 20M/day needs more.
+    assert len(costs) >= 2 and all(len(v) == 1 for v in costs.values())
+
+
+def test_spot_is_cheaper_than_on_demand_at_a_lower_rate_and_a_kind_without_points_has_no_line():
+    catalog = default_catalog()
+    on_demand = catalog.hardware["h100-sxm-80gb"].cloud_usd_per_hour
+    points = (_point("h100-sxm-80gb", "spot", on_demand / 2),)
+    result = compute_breakeven(resolve_breakeven_request(H100_ONLY), rental_points=points)
+    for level in result.levels:
+        rent, spot = level.self_hosted["rent"], level.self_hosted["rent_spot"]
+        assert rent is not None and spot is not None
+        assert spot.monthly_usd < rent.monthly_usd
+        assert level.self_hosted["rent_reserved_3y"] is None
+    assert any("rent (3-year reserved): no catalog deployment" in n for n in result.notes)
+
+
+def test_buy_prices_a_published_whole_server_per_gpu_and_buys_whole_servers():
+    from calculator.prices import ServerPrice
+
+    server = ServerPrice(
+        server="Example 8-GPU server",
+        hardware="h100-sxm-80gb",
+        gpus_per_server=8,
+        usd=400_000.0,
+        kind="list",
+        as_of=dt.date(2026, 12, 3),
+        source="test",
+        quote="test",
+    )
+    question = {**H100_ONLY, "options": ["buy"], "requests_per_day": [1000]}
+    plain = compute_breakeven(resolve_breakeven_request(question), server_prices=())
+    whole = compute_breakeven(resolve_breakeven_request(question), server_prices=(server,))
+    before, after = plain.levels[0].self_hosted["buy"], whole.levels[0].self_hosted["buy"]
+    assert before is not None and after is not None
+    assert before.price == {"basis": "accelerator", "usd_per_gpu": 30_000.0}
+    assert after.price["basis"] == "server" and after.price["usd_per_gpu"] == 50_000.0
+    assert after.price["servers"] == 1
+    gpus = after.deployment.gpus
+    amortised = 400_000.0 / (3.0 * HOURS_PER_YEAR) * HOURS_PER_MONTH
+    accelerators = 30_000.0 * gpus / (3.0 * HOURS_PER_YEAR) * HOURS_PER_MONTH
+    assert after.monthly_usd - before.monthly_usd == pytest.approx(amortised - accelerators, rel=1e-6)
+    assert any("Example 8-GPU server" in n for n in whole.notes)

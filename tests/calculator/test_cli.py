@@ -154,7 +154,7 @@ def test_breakeven_prints_the_costs_and_where_self_hosting_wins():
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
-    assert "rent undercuts fireworks's API from" in text and "buy" in text
+    assert "rent (on-demand) undercuts fireworks's API from" in text and "buy" in text
     assert "https://fireworks.ai/pricing" in text.replace(" ", "")
     bad = run("breakeven", "-m", "llama-3.1-70b", "--provider", "nobody")
     assert bad.returncode == 2 and "providers" in bad.stdout

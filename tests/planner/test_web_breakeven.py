@@ -43,7 +43,7 @@ def test_the_page_shows_the_apis_figures_and_the_chart_data(client, catalog):
         re.search(r'<script id="breakeven-data" type="application/json">(.*?)</script>', page, re.S).group(1)
     )
     labels = {line["label"] for line in chart["lines"]}
-    assert "rent" in labels and "fireworks API" in labels
+    assert "rent (on-demand)" in labels and "fireworks API" in labels
     assert all(len(line["points"]) >= 10 for line in chart["lines"])
     crossing = next(c for c in api["crossovers"] if c["provider"] == "fireworks")
     assert f"undercuts fireworks's API from {crossing['requests_per_day']:,.0f}" in page

@@ -101,6 +101,8 @@ class Command(BaseCommand):
                 }
                 defaults = {
                     "usd_per_gpu_hour": point.usd_per_gpu_hour,
+                    "gpus_per_instance": point.gpus_per_instance,
+                    "usd_per_instance_hour": point.usd_per_instance_hour,
                     "source": f'{point.source}: "{point.quote}"',
                     "catalog_default": is_default,
                 }
