@@ -21,9 +21,11 @@ from pathlib import Path
 
 PRICES_CSV = Path(__file__).parent / "data" / "gpu_prices.csv"
 SERVER_PRICES_CSV = Path(__file__).parent / "data" / "server_prices.csv"
-KINDS = ("on_demand", "spot", "reserved_1y", "reserved_3y")
-"""Price kinds: on demand, spot (interruptible), and a 1-year or 3-year reserved term (billed for every hour
-of the term whether used or not)."""
+KINDS = ("on_demand", "spot", "reserved_1y", "reserved_3y", "capacity_block")
+"""Price kinds: on demand, spot (interruptible), a 1-year or 3-year reserved term (billed for every hour of
+the term whether used or not), and a capacity block (GPUs reserved for a block of days to weeks booked ahead
+and paid in full for the block: AWS EC2 Capacity Blocks for ML; a steady deployment books block after
+block, so it bills every hour like on demand)."""
 INSTANCE_PRICE_TOLERANCE_USD_PER_GPU = 0.01
 """usd_per_instance_hour may differ from usd_per_gpu_hour x gpus_per_instance by this much per GPU (a
 provider that quotes both rounds each to the cent)."""

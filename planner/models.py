@@ -289,6 +289,7 @@ class PricePoint(models.Model):
         SPOT = "spot", "Spot"
         RESERVED_1Y = "reserved_1y", "Reserved, 1 year"
         RESERVED_3Y = "reserved_3y", "Reserved, 3 years"
+        CAPACITY_BLOCK = "capacity_block", "Capacity block (days to weeks, booked ahead)"
 
     hardware = models.ForeignKey(Hardware, on_delete=models.CASCADE, related_name="price_points")
     provider = models.CharField(max_length=100)

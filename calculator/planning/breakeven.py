@@ -5,16 +5,17 @@ For each traffic level (requests per day; the peak is mean x peak_to_mean) the m
       requests/day x 365/12 x (prompt x $/1M input + output x $/1M output) / 1e6;
 - rent: the cheapest catalog deployment sized for the traffic within the SLO (capacity.plan_capacity at the
   catalog's on-demand cloud prices: replicas from the serving model at the load, never a batch-1 figure);
-- rent_spot, rent_reserved_1y, rent_reserved_3y: the same at each accelerator's cheapest rental point of that
-  kind (prices.cheapest_by_hardware; data/gpu_prices.csv, or the service's price points), over the
-  accelerators that have one, billed by whole instances: ceil(GPUs / gpus_per_instance) x $/instance-hour x
-  730 h. Every rent option keeps its replicas up all month (no autoscaling), so each bills every hour; a
-  reserved term bills every hour of the term whether the GPUs are used or not, and its monthly figure is the
-  term's cost spread evenly (1 or 3 years of hours at the reserved rate). Spot capacity can be reclaimed
-  at short notice; the option prices it, it does not make it dependable;
+- rent_spot, rent_reserved_1y, rent_reserved_3y, rent_capacity_block: the same at each accelerator's cheapest
+  rental point of that kind (prices.cheapest_by_hardware; data/gpu_prices.csv, or the service's price points),
+  over the accelerators that have one, billed by whole instances: ceil(GPUs / gpus_per_instance) x
+  $/instance-hour x 730 h. Every rent option keeps its replicas up all month (no autoscaling), so each bills
+  every hour; a reserved term bills every hour of the term whether the GPUs are used or not, and its monthly
+  figure is the term's cost spread evenly (1 or 3 years of hours at the reserved rate). Spot capacity can be
+  reclaimed at short notice; the option prices it, it does not make it dependable. Capacity blocks (AWS EC2
+  Capacity Blocks: days to weeks booked ahead, paid for the block) are booked back to back, every hour billed;
 - buy: the cheapest deployment at purchase price, straight-line over `lifetime_years`, plus power (GPUs x
   TDP x power_utilization x PUE x $/kWh) and operations ($ per GPU-month). Where a whole server's price is
-  published (data/server_prices.csv: NVIDIA DGX systems' list prices as reported) the accelerator is priced
+  published (data/server_prices.csv: an NVIDIA DGX system's list price as reported) the accelerator is priced
   at the server's price per GPU (host, network cards and storage included) and bought in whole servers;
   otherwise at the accelerator's own purchase price (hardware.csv purchase_usd, no host server).
 Self-hosting is a step function of the traffic (whole replicas) and the API a straight line, so the two can
@@ -68,14 +69,16 @@ RENT_KINDS = {
     "rent_spot": "spot",
     "rent_reserved_1y": "reserved_1y",
     "rent_reserved_3y": "reserved_3y",
+    "rent_capacity_block": "capacity_block",
 }
 """Each rent option and the price kind it bills (rent: the catalog's on-demand default, as before)."""
-OPTIONS = ("rent", "rent_spot", "rent_reserved_1y", "rent_reserved_3y", "buy")
+OPTIONS = ("rent", "rent_spot", "rent_reserved_1y", "rent_reserved_3y", "rent_capacity_block", "buy")
 OPTION_LABELS = {
     "rent": "rent (on-demand)",
     "rent_spot": "rent (spot)",
     "rent_reserved_1y": "rent (1-year reserved)",
     "rent_reserved_3y": "rent (3-year reserved)",
+    "rent_capacity_block": "rent (capacity blocks)",
     "buy": "buy",
 }
 CURVE_POINTS = 25
@@ -450,6 +453,8 @@ class _SelfHostCosts:
             lifetime_years=request.lifetime_years, usd_per_kwh=request.usd_per_kwh, pue=request.pue
         )
         self.cache: dict[tuple[str, float], SelfHosted | None] = {}
+        self.goodput_memo: dict[Any, Any] = {}
+        """Each option's configurations' SLO goodput, shared by every traffic level (plan_capacity)."""
         wanted = set(_capacity_request(request, min(request.requests_per_day), "rent", catalog).hardware)
         # Each priced rent kind plans on a catalog whose cloud price is that kind's cheapest point, over the
         # accelerators asked for that have one (none: the option has no deployment, nothing is planned).
@@ -489,7 +494,11 @@ class _SelfHostCosts:
         hardware = None if catalog is self.catalog or option == "buy" else tuple(catalog.hardware)
         capacity = _capacity_request(self.request, requests_per_day, option, catalog, hardware)
         return plan_capacity(
-            capacity, catalog=catalog, calibration=self.calibration, assumptions=self.assumptions
+            capacity,
+            catalog=catalog,
+            calibration=self.calibration,
+            assumptions=self.assumptions,
+            goodput_memo=self.goodput_memo,
         )
 
     def _cheapest(self, option: str, requests_per_day: float) -> SelfHosted | None:
@@ -577,9 +586,9 @@ def compute_breakeven(
 ) -> BreakevenResult:
     """Monthly cost of each hosted API listed for the model (`prices`, default data/hosted_api_prices.csv;
     the latest price per provider, current_prices) and of renting (at the catalog's on-demand default, and at
-    each accelerator's cheapest spot, 1-year and 3-year reserved point of `rental_points`, default
-    data/gpu_prices.csv) and buying (whole servers of `server_prices`, default data/server_prices.csv, where
-    one is listed), per level and on a curve."""
+    each accelerator's cheapest spot, 1-year and 3-year reserved and capacity-block point of `rental_points`,
+    default data/gpu_prices.csv) and buying (whole servers of `server_prices`, default
+    data/server_prices.csv, where one is listed), per level and on a curve."""
     catalog = catalog or default_catalog()
     listed = current_prices(hosted_prices() if prices is None else prices, request.model)
     chosen = tuple(p for p in listed if not request.providers or p.provider in request.providers)
@@ -639,6 +648,12 @@ def compute_breakeven(
             notes.append(
                 f"{OPTION_LABELS[option]} can be reclaimed by the provider at short notice; billed in whole "
                 "instances at the cheapest spot point listed."
+            )
+        elif kind == "capacity_block":
+            notes.append(
+                f"{OPTION_LABELS[option]} books GPUs for blocks of days to weeks ahead, paid in full for "
+                "each block; a steady deployment books them back to back, so every hour is billed, in whole "
+                "instances."
             )
         if all(lv.self_hosted[option] is None for lv in curve):
             notes.append(

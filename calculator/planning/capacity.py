@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,14 @@ from calculator.deployment import InputError
 from calculator.engine import BLOCKERS, Blocker, evaluate
 from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
 from calculator.grid import EntityTables, flatten_rows, parallel_tensor_batch
-from calculator.planning.sizing import BINDING, DEFAULT_MAX_UTILIZATION, binding_message, load_columns
+from calculator.planning.sizing import (
+    BINDING,
+    DEFAULT_MAX_UTILIZATION,
+    GoodputColumns,
+    binding_message,
+    load_columns,
+    slo_goodput,
+)
 from calculator.planning.slo import SLO, Traffic, resolve_slo, resolve_traffic
 from calculator.precisions import PRECISIONS, kv_bytes_per_element, resolve_precision
 from calculator.serving import ReplicaModel
@@ -314,7 +321,12 @@ def plan_capacity(
     catalog: Catalog | None = None,
     calibration: Calibration | None = None,
     assumptions: CostAssumptions | None = None,
+    goodput_memo: dict[Any, GoodputColumns] | None = None,
 ) -> CapacityPlan:
+    """The configurations of `request` that carry its traffic within its SLO, cheapest (or by the objective)
+    first. `goodput_memo`: a dict the caller keeps across calls that differ only in their traffic (a
+    break-even's levels): each configuration's SLO goodput is computed once per catalog, calibration and
+    grid, as it does not depend on the traffic."""
     catalog = catalog or default_catalog()
     pairs = [
         (tp, pp)
@@ -385,6 +397,12 @@ def plan_capacity(
         replica = ReplicaModel(rows, flat(results.max_batch_size))
         traffic = request.traffic
         group = rows.workload.tensor_parallel * rows.workload.pipeline_parallel
+        goodput = None
+        if goodput_memo is not None:
+            key = (replace(request, traffic=None, top_k=0), id(catalog), id(calibration), assumptions)
+            goodput = goodput_memo.get(key)
+            if goodput is None:
+                goodput = goodput_memo[key] = slo_goodput(replica, request.slo, request.max_utilization)
         load = load_columns(
             replica,
             request.slo,
@@ -393,6 +411,7 @@ def plan_capacity(
             peak_rps=traffic.peak_rps if traffic else 0.0,
             budget_gpus=request.max_total_gpus,
             max_utilization=request.max_utilization,
+            goodput=goodput,
         )
         g, point, replicas, gpus = load.goodput, load.point, load.replicas, load.gpus
         share = point.requests_per_s

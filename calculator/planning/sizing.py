@@ -321,8 +321,11 @@ def size_replicas(
     peak_rps: float | Array,
     *,
     max_utilization: float = DEFAULT_MAX_UTILIZATION,
+    goodput: GoodputColumns | None = None,
 ) -> SizingColumns:
-    g = slo_goodput(replica, slo, max_utilization)
+    """`goodput`: the replicas' `slo_goodput` under this `slo` and `max_utilization` where the caller has it
+    (it does not depend on the traffic: a break-even sizes the same configurations for many levels)."""
+    g = goodput if goodput is not None else slo_goodput(replica, slo, max_utilization)
     peak = np.asarray(peak_rps, dtype=np.float64) * np.ones_like(g.goodput_rps)
     sizable = g.goodput_rps > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -388,15 +391,17 @@ def load_columns(
     peak_rps: float = 0.0,
     budget_gpus: int | None = None,
     max_utilization: float = DEFAULT_MAX_UTILIZATION,
+    goodput: GoodputColumns | None = None,
 ) -> LoadColumns:
     """With a traffic: the fewest replicas that carry its peak within the SLO (`size_replicas`), serving its
-    mean. Without one: the replicas that fill `budget_gpus` (or one replica), each at its goodput."""
+    mean. Without one: the replicas that fill `budget_gpus` (or one replica), each at its goodput.
+    `goodput`: the replicas' `slo_goodput` for this `slo` and `max_utilization`, where already computed."""
     if peak_rps > 0:
-        s = size_replicas(replica, slo, peak_rps, max_utilization=max_utilization)
+        s = size_replicas(replica, slo, peak_rps, max_utilization=max_utilization, goodput=goodput)
         replicas, point, g = s.replicas, s.point, s.goodput
         served = np.full(np.shape(replicas), mean_rps)
     else:
-        g = slo_goodput(replica, slo, max_utilization)
+        g = goodput if goodput is not None else slo_goodput(replica, slo, max_utilization)
         if budget_gpus is None:
             replicas = np.ones_like(g.goodput_rps)
         else:

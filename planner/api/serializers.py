@@ -916,7 +916,7 @@ class BreakevenRequestSerializer(_StrictSerializer):
         child=serializers.ChoiceField(choices=OPTIONS),
         required=False,
         help_text="default: all; rent is the catalog's on-demand price, rent_spot / rent_reserved_1y / "
-        "rent_reserved_3y each accelerator's cheapest point of that kind",
+        "rent_reserved_3y / rent_capacity_block each accelerator's cheapest point of that kind",
     )
     providers = _OneOrMany(
         child=serializers.CharField(max_length=100), required=False, help_text="default: every listed API"

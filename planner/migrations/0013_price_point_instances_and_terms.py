@@ -2,11 +2,12 @@
 hourly price; empty means GPUs x $/GPU-hour), and the reserved kind split into its terms: reserved_1y and
 reserved_3y.
 
-Existing rows: every `reserved` point becomes `reserved_1y`. The only reserved points the price file ever had
-are AWS EC2 Capacity Blocks (calculator/data/gpu_prices.csv before this migration), which reserve GPUs for
-days booked ahead, not for a 1- or 3-year term; the file stores them as reserved_1y, the shorter term, for
-the reason its quotes give, and a staff-added reserved point states no term either, so it takes the same.
-Reversing maps both terms back to `reserved`. The public points the file rents by instances of several GPUs
+Existing rows: the only reserved points the price file ever had are AWS EC2 Capacity Blocks
+(calculator/data/gpu_prices.csv before this migration), which reserve GPUs for a block of days to weeks
+booked ahead, not for a 1- or 3-year term: those public points become `capacity_block`, as the file now
+has them. Any other `reserved` point (a staff-added or team price) states no term; it becomes
+`reserved_1y`, the shorter and commoner term. Reversing maps the terms and capacity blocks back to
+`reserved`. The public points the file rents by instances of several GPUs
 get the file's GPUs per instance and instance price where their $/GPU-hour is still the file's (an admin's
 own price is left as it is: its instance price stays empty, meaning GPUs x $/GPU-hour).
 
@@ -22,7 +23,13 @@ import django.core.validators
 from django.db import migrations, models
 
 TERM_OF_RESERVED = "reserved_1y"
-"""What a `reserved` point becomes (the module docstring says why)."""
+"""What a `reserved` point other than the file's capacity blocks becomes (the module docstring says why)."""
+CAPACITY_BLOCKS = (
+    ("h200-sxm-141gb", "AWS", "us-east-2", "2024-12-01"),
+    ("h100-sxm-80gb", "AWS", "us-east-1", "2024-12-01"),
+    ("a100-sxm-40gb", "AWS", "us-east-1", "2024-12-01"),
+)
+"""The price file's `reserved` points: AWS EC2 Capacity Blocks (hardware, provider, region, as_of)."""
 
 INSTANCES = {
     ("b200-180gb", "CoreWeave", "North America", "on_demand", "2026-09-20"): (8, 68.80),
@@ -31,16 +38,16 @@ INSTANCES = {
     ("gb200-192gb", "Spheron", "", "on_demand", "2026-03-17"): (2, 9.08),
     ("h200-sxm-141gb", "CoreWeave", "North America", "on_demand", "2026-09-20"): (8, 50.44),
     ("h200-sxm-141gb", "CoreWeave", "North America", "spot", "2026-09-20"): (8, 20.93),
-    ("h200-sxm-141gb", "AWS", "us-east-2", "reserved_1y", "2024-12-01"): (8, 43.26),
+    ("h200-sxm-141gb", "AWS", "us-east-2", "capacity_block", "2024-12-01"): (8, 43.26),
     ("v100-sxm2-32gb", "AWS", "us-east-1", "on_demand", "2026-12-03"): (8, 31.212),
     ("b300-288gb", "CoreWeave", "North America", "spot", "2026-09-20"): (8, 35.84),
     ("h100-sxm-80gb", "AWS", "us-east-1", "on_demand", "2026-11-09"): (8, 55.04),
-    ("h100-sxm-80gb", "AWS", "us-east-1", "reserved_1y", "2024-12-01"): (8, 39.33),
+    ("h100-sxm-80gb", "AWS", "us-east-1", "capacity_block", "2024-12-01"): (8, 39.33),
     ("h100-sxm-80gb", "CoreWeave", "North America", "on_demand", "2026-09-20"): (8, 49.24),
     ("h100-sxm-80gb", "CoreWeave", "North America", "spot", "2026-09-20"): (8, 19.71),
     ("a100-sxm-80gb", "Lambda", "", "on_demand", "2026-09-20"): (8, 22.32),
     ("a100-sxm-80gb", "AWS", "us-east-1", "on_demand", "2026-11-09"): (8, 27.4472),
-    ("a100-sxm-40gb", "AWS", "us-east-1", "reserved_1y", "2024-12-01"): (8, 14.75),
+    ("a100-sxm-40gb", "AWS", "us-east-1", "capacity_block", "2024-12-01"): (8, 14.75),
     ("a100-sxm-40gb", "Lambda", "", "on_demand", "2026-09-20"): (8, 15.92),
     ("l40s-48gb", "CoreWeave", "North America", "on_demand", "2026-09-20"): (8, 18.00),
 }
@@ -56,6 +63,11 @@ def restore_revision_triggers(apps, schema_editor) -> None:
 def split_terms_and_fill_instances(apps, schema_editor) -> None:
     restore_revision_triggers(apps, schema_editor)
     PricePoint = apps.get_model("planner", "PricePoint")
+    for hardware, provider, region, as_of in CAPACITY_BLOCKS:
+        PricePoint.objects.filter(
+            kind="reserved", team__isnull=True, hardware__key=hardware, provider=provider, region=region,
+            as_of=as_of,
+        ).update(kind="capacity_block")  # fmt: skip
     PricePoint.objects.filter(kind="reserved").update(kind=TERM_OF_RESERVED)
     for (hardware, provider, region, kind, as_of), (gpus, instance) in INSTANCES.items():
         points = PricePoint.objects.filter(
@@ -76,7 +88,8 @@ def split_terms_and_fill_instances(apps, schema_editor) -> None:
 
 def join_terms(apps, schema_editor) -> None:
     PricePoint = apps.get_model("planner", "PricePoint")
-    PricePoint.objects.filter(kind__in=("reserved_1y", "reserved_3y")).update(kind="reserved")
+    joined = ("reserved_1y", "reserved_3y", "capacity_block")
+    PricePoint.objects.filter(kind__in=joined).update(kind="reserved")
 
 
 class Migration(migrations.Migration):
@@ -117,6 +130,7 @@ class Migration(migrations.Migration):
                     ("spot", "Spot"),
                     ("reserved_1y", "Reserved, 1 year"),
                     ("reserved_3y", "Reserved, 3 years"),
+                    ("capacity_block", "Capacity block (days to weeks, booked ahead)"),
                 ],
                 default="on_demand",
                 help_text="A reserved term bills every hour of the term whether the GPUs are used or not.",

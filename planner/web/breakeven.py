@@ -62,6 +62,7 @@ class BreakevenForm(forms.Form):
             ("rent_spot", "Rent spot (cheapest spot point, whole instances)"),
             ("rent_reserved_1y", "Rent 1-year reserved (every hour of the term billed)"),
             ("rent_reserved_3y", "Rent 3-year reserved (every hour of the term billed)"),
+            ("rent_capacity_block", "Rent capacity blocks (days to weeks booked ahead, back to back)"),
             ("buy", "Buy (purchase + power; a whole server's list price where published)"),
         ],
         widget=forms.CheckboxSelectMultiple,

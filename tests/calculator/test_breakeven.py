@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 
 import pytest
 
@@ -169,6 +170,7 @@ def test_each_rent_kind_is_its_own_labelled_line():
         _point("h100-sxm-80gb", "spot", 2.0),
         _point("h100-sxm-80gb", "reserved_1y", 3.0, 8),
         _point("h100-sxm-80gb", "reserved_3y", 2.5, 8),
+        _point("h100-sxm-80gb", "capacity_block", 4.9, 8),
     )
     result = compute_breakeven(resolve_breakeven_request(H100_ONLY), rental_points=points)
     body = result.to_dict()
@@ -178,6 +180,7 @@ def test_each_rent_kind_is_its_own_labelled_line():
         ("rent_spot", "rent (spot)"),
         ("rent_reserved_1y", "rent (1-year reserved)"),
         ("rent_reserved_3y", "rent (3-year reserved)"),
+        ("rent_capacity_block", "rent (capacity blocks)"),
         ("buy", "buy"),
     ):
         assert options[name]["label"] == label
@@ -188,6 +191,11 @@ def test_each_rent_kind_is_its_own_labelled_line():
     assert options["rent_reserved_1y"]["price"]["kind"] == "reserved_1y"
     assert {c["option"] for c in body["crossovers"]} == set(body["request"]["options"])
     assert any("every hour of the 1-year term" in n for n in result.notes)
+    assert any("blocks of days to weeks" in n for n in result.notes)
+    # Eight GPUs of one 8-GPU instance at $4.90/GPU-hour, every hour of the month.
+    block = options["rent_capacity_block"]
+    assert block["price"]["instances"] == math.ceil(block["deployment"]["gpus"] / 8)
+    assert block["monthly_usd"] == pytest.approx(block["price"]["instances"] * 4.9 * 8 * HOURS_PER_MONTH)
 
 
 def test_a_reserved_term_costs_the_same_at_every_level_the_same_instances_serve():

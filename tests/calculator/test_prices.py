@@ -100,10 +100,14 @@ def test_every_shipped_point_has_a_term_kind_and_a_consistent_instance_price():
     by_key = {(p.hardware, p.provider, p.kind): p for p in points}
     assert by_key["b200-180gb", "CoreWeave", "on_demand"].gpus_per_instance == 8
     assert by_key["gb200-192gb", "CoreWeave", "on_demand"].usd_per_instance_hour == 42.00
-    # The reserved points are AWS Capacity Blocks, whose term the page does not state: stored as 1-year,
-    # with the reason in the quote.
-    reserved = [p for p in points if p.kind.startswith("reserved")]
-    assert reserved and all(p.kind == "reserved_1y" and "cannot be told" in p.quote for p in reserved)
+    # AWS's Capacity Blocks reserve GPUs for days to weeks, not a 1- or 3-year term: their own kind.
+    blocks = [p for p in points if p.kind == "capacity_block"]
+    assert {(p.hardware, p.provider) for p in blocks} == {
+        ("h100-sxm-80gb", "AWS"),
+        ("h200-sxm-141gb", "AWS"),
+        ("a100-sxm-40gb", "AWS"),
+    }
+    assert all("Capacity Block" in p.quote and p.gpus_per_instance == 8 for p in blocks)
 
 
 def test_the_cheapest_point_of_a_kind_is_the_rent_option_price():

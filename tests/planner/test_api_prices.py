@@ -104,7 +104,7 @@ def test_a_teams_reserved_price_beats_the_public_one_in_the_break_even(client_fo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_migration_0013_maps_reserved_to_a_term_and_keeps_the_revision_triggers():
+def test_migration_0013_maps_reserved_to_its_kind_and_keeps_the_revision_triggers():
     executor = MigrationExecutor(connection)
     executor.migrate([("planner", "0012_hosted_api_prices")])
     old = executor.loader.project_state([("planner", "0012_hosted_api_prices")]).apps
@@ -117,6 +117,10 @@ def test_migration_0013_maps_reserved_to_a_term_and_keeps_the_revision_triggers(
         hardware=hardware, provider="AWS", region="us-east-1", kind="reserved", usd_per_gpu_hour=4.916,
         as_of=dt.date(2024, 12, 1), source="s",
     )  # fmt: skip
+    termless = OldPoint.objects.create(
+        hardware=hardware, provider="Staff", region="", kind="reserved", usd_per_gpu_hour=3.0,
+        as_of=dt.date(2026, 1, 5), source="s",
+    )  # fmt: skip
     edited = OldPoint.objects.create(
         hardware=hardware, provider="AWS", region="us-east-1", kind="on_demand", usd_per_gpu_hour=7.0,
         as_of=dt.date(2026, 11, 9), source="s",
@@ -124,8 +128,10 @@ def test_migration_0013_maps_reserved_to_a_term_and_keeps_the_revision_triggers(
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
     point = PricePoint.objects.get(pk=capacity_block.pk)
-    # The file's Capacity Block: a 1-year term (its quote says why), 8 GPUs at $39.33 an instance-hour.
-    assert (point.kind, point.gpus_per_instance, point.usd_per_instance_hour) == ("reserved_1y", 8, 39.33)
+    # The file's Capacity Block: its own kind, 8 GPUs at $39.33 an instance-hour; a reserved point that states
+    # no term takes the 1-year one.
+    assert (point.kind, point.gpus_per_instance, point.usd_per_instance_hour) == ("capacity_block", 8, 39.33)
+    assert PricePoint.objects.get(pk=termless.pk).kind == "reserved_1y"
     # A point whose price is not the file's keeps an empty instance price (GPUs x $/GPU-hour).
     assert PricePoint.objects.get(pk=edited.pk).usd_per_instance_hour is None
     before = CatalogRevision.objects.get(pk=1).token
