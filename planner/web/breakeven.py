@@ -58,15 +58,18 @@ class BreakevenForm(forms.Form):
         label="Self-hosted options",
         required=False,
         choices=[
-            ("rent", "Rent on demand (the catalog's cloud price)"),
-            ("rent_spot", "Rent spot (cheapest spot point, whole instances)"),
-            ("rent_reserved_1y", "Rent 1-year reserved (every hour of the term billed)"),
-            ("rent_reserved_3y", "Rent 3-year reserved (every hour of the term billed)"),
-            ("rent_capacity_block", "Rent capacity blocks (days to weeks booked ahead, back to back)"),
-            ("buy", "Buy (purchase + power; a whole server's list price where published)"),
+            ("rent", "Rent on demand"),
+            ("rent_spot", "Rent spot"),
+            ("rent_reserved_1y", "Rent 1-year reserved"),
+            ("rent_reserved_3y", "Rent 3-year reserved"),
+            ("rent_capacity_block", "Rent capacity blocks"),
+            ("buy", "Buy"),
         ],
         widget=forms.CheckboxSelectMultiple,
-        help_text="None picked: all.",
+        help_text="None picked: all. On demand bills the catalog's cloud price; spot, reserved and capacity "
+        "blocks each accelerator's cheapest point of that kind in whole instances (a reserved term bills "
+        "every hour of the term, capacity blocks are booked back to back); buy counts purchase and power, "
+        "at a whole server's list price where one is published.",
     )
     lifetime_years = forms.FloatField(label="Lifetime (years)", required=False, min_value=0.01, initial=3)
     usd_per_kwh = forms.FloatField(label="$/kWh", required=False, min_value=0, initial=0.12)
