@@ -57,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_ndtr, ndtr
+from scipy.special import expit, log_ndtr
 from scipy.special import ndtri as ndtr_inverse
 
 from calculator.columns import Array
@@ -68,8 +68,10 @@ from calculator.performance import decode_step_terms, decode_step_time_s, prefil
 ROOT_ITERATIONS = 30
 SLOPE_STEP = 1e-4
 """Relative step of the backward difference that gives the departure rate's slope d'(b) (admission)."""
-ADMISSION_NODES = np.polynomial.legendre.leggauss(8)
+ADMISSION_NODES = np.polynomial.legendre.leggauss(4)
 """Gauss-Legendre nodes and weights on [-1, 1] for the admission chain's log-probability from b to c."""
+ADMISSION_NEGLIGIBLE = -50.0
+"""ln P(wait) below which the admission chance is 0 (e^-50 ~ 2e-22)."""
 """Steps of every search along the load curve (`bracket_root`: regula falsi, Anderson-Bjorck variant)."""
 CLOSED_LOOP_PROMPTS_PER_CLIENT = 10.0
 """Prompts a fixed-concurrency benchmark sends per client (vLLM's benchmark_serving / InferenceX:
@@ -407,7 +409,7 @@ class ReplicaModel:
             rate = r if rate is None else np.minimum(rate, r)
         rate = np.minimum(rate, self.capacity)
         saturated = rate >= self.capacity * (1.0 - 1e-9)
-        return rate, self.latencies(b, rate, saturated, columns, decode=decode, pairs=pairs, in_flight=b)
+        return rate, self.latencies(b, rate, saturated, columns, decode=decode, pairs=pairs)
 
     def latencies(
         self,
@@ -419,13 +421,10 @@ class ReplicaModel:
         prefill_queue: bool = True,
         decode: tuple[Array, Array] | None = None,
         pairs: list[tuple[Array, Array]] | None = None,
-        in_flight: Array | None = None,
     ) -> dict[str, Array]:
         """The requested OnlineColumns latency fields serving `rate` with b requests in flight, each computed
         only if asked for (`point_at` asks for all). `decode`, `pairs`: the decode step's lines and
-        `_pairs_at(b)` when the caller has them. `in_flight`: the requests in flight at `rate` (b on the
-        sustainable curve), the admission queue's operating count; None where b is not that count (a
-        search on the rate alone): then `batch_for_rate(rate)`."""
+        `_pairs_at(b)` when the caller has them."""
         p1 = self.lone_prefill
         memo: dict[str, Array] = {}
 
@@ -458,11 +457,7 @@ class ReplicaModel:
 
         def admission() -> Array:
             if "p_wait" not in memo:
-                # A search on the rate alone knows no in-flight count: the one the rate sustains.
-                held = in_flight
-                if held is None:
-                    held = self.batch_for_rate(np.minimum(rate, self.capacity))
-                memo["p_wait"], memo["inv"] = self._admission_chance(rate, held)
+                memo["p_wait"], memo["inv"] = self._admission_chance(rate, b)
             return memo["p_wait"]
 
         def ttft(q: float | None) -> Array:
@@ -497,26 +492,43 @@ class ReplicaModel:
         }
         return {name: makers[name]() for name in columns}
 
-    def _admission_chance(self, rate: Array, held: Array) -> tuple[Array, Array]:
-        """(P(wait), 1 / (capacity - rate)) for one of c = best-batch slots, b = `held` of them busy on
+    def _admission_chance(self, rate: Array, in_flight: Array) -> tuple[Array, Array]:
+        """(P(wait), 1 / (capacity - rate)) for one of c = best-batch slots, b = `in_flight` of them busy on
         average at `rate`: the birth-death chain of the module docstring (Erlang C, departures d(n) =
         rate(n))."""
         c, capacity = self.best_batch, self.capacity
         headroom = np.maximum(capacity - rate, 0.0)
-        b = np.minimum(held, c)
-        # T = ln P(c) / P(b) = sum over b < k <= c of ln(rate / d(k)), by Gauss-Legendre over [b, c].
+        b = np.minimum(in_flight, c)
         half, middle = 0.5 * (c - b), 0.5 * (c + b)
-        tail = np.zeros(np.broadcast_shapes(np.shape(b), np.shape(rate)))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            for x, w in zip(*ADMISSION_NODES, strict=True):
-                tail = tail + w * half * np.log(rate / self.rate_at(middle + half * x))
-            # Below c the chain is about normal around b, variance rate / d'(b) (backward difference).
+            # Below c the chain is about normal around b, variance rate / d'(b) (backward difference):
+            # ln Z = ln(sd sqrt(2 pi) Phi((c - b) / sd)), relative to P(b).
             slope = (self.rate_at(b) - self.rate_at(b * (1.0 - SLOPE_STEP))) / (b * SLOPE_STEP)
             sd = np.sqrt(rate / np.maximum(slope, 1e-300))
             below = 0.5 * np.log(2.0 * np.pi) + np.log(np.maximum(sd, 1e-300)) + log_ndtr((c - b) / sd)
-            # ln(E / Z): E = exp(T) / (1 - rate / capacity), a geometric tail past c drained at the capacity.
-            above = tail - np.log(headroom / capacity)
-            p_wait = np.where(headroom > 0, expit(np.nan_to_num(above - below, nan=-np.inf)), 1.0)
+            # ln(E / Z), E = exp(T) / (1 - rate / capacity): a geometric tail past c drained at the capacity.
+            # d(n) grows with n, so T <= (c - m) ln(rate / d(m)) at the midpoint m: where even that bound
+            # leaves P(wait) below e^-50 it is 0, and T's quadrature runs on the other rows only.
+            rest = -np.log(headroom / capacity) - below
+            bound = half * np.log(rate / self.rate_at(middle)) + rest
+            shape = np.broadcast_shapes(np.shape(bound), np.shape(capacity))
+            log_odds = np.full(shape, -np.inf)
+            near = np.flatnonzero(np.broadcast_to(bound, shape) > ADMISSION_NEGLIGIBLE)
+            if near.size:
+                flat = len(shape) == 1 and np.shape(capacity) == shape
+                part = self.subset(near) if flat else self
+                pick = (lambda a: np.broadcast_to(a, shape)[near]) if flat else (lambda a: a)
+                r, lo, hi = pick(rate), pick(b), pick(c)
+                # T = ln P(c) / P(b) = sum over b < k <= c of ln(rate / d(k)), by Gauss-Legendre over [b, c].
+                tail = sum(
+                    w * 0.5 * (hi - lo) * np.log(r / part.rate_at(0.5 * (hi + lo) + 0.5 * (hi - lo) * x))
+                    for x, w in zip(*ADMISSION_NODES, strict=True)
+                )
+                odds = tail + pick(rest)
+                log_odds.reshape(-1)[near] = (
+                    np.broadcast_to(odds, shape).reshape(-1)[near] if not flat else odds
+                )
+            p_wait = np.where(headroom > 0, expit(np.nan_to_num(log_odds, nan=-np.inf)), 1.0)
             p_wait = np.where(rate > 0, p_wait, 0.0)
             inv = 1.0 / headroom  # inf where no headroom is left
         return p_wait, inv
@@ -550,7 +562,7 @@ class ReplicaModel:
     ) -> OnlineColumns:
         """The operating point serving `rate` with b requests in flight (b from `batch_for_rate`, or 1 for
         rates a batch of one carries)."""
-        values = self.latencies(b, rate, saturated, LATENCY_COLUMNS, prefill_queue=prefill_queue, in_flight=b)
+        values = self.latencies(b, rate, saturated, LATENCY_COLUMNS, prefill_queue=prefill_queue)
         return OnlineColumns(
             concurrency=b,
             **values,
@@ -650,18 +662,6 @@ def _closed_prefill_wait(rate: Array, service_s: Array, clients: Array) -> Array
 def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array, Array]:
     """M/D/1 waits (p50, p90, p99, mean) in front of the prefill work."""
     return tuple(_prefill_wait(rho, service_s, q) for q in (0.5, 0.9, 0.99, None))  # type: ignore[return-value]
-
-
-def admission_onset(q: float) -> float:
-    """The Halfin-Whitt beta below which the admission wait's q-quantile is positive: P(wait)(beta) = 1 - q
-    (P(wait) falls with beta; bisection, to 1e-12). Below the rate capacity x (1 - beta / sqrt(slots)) the
-    q-quantile of the admission wait is 0."""
-    lo, hi = 0.0, 6.0
-    for _ in range(45):
-        mid = 0.5 * (lo + hi)
-        p_wait = 1.0 / (1.0 + mid * float(ndtr(mid)) * np.sqrt(2.0 * np.pi) * np.exp(mid * mid / 2.0))
-        lo, hi = (mid, hi) if p_wait > 1.0 - q else (lo, mid)
-    return lo
 
 
 def _admission_wait(p_wait: Array, inv: Array, q: float | None) -> Array:
