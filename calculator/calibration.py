@@ -32,29 +32,42 @@ FAMILIES = (
     "exllamav2",
     "mlc-llm",
     "hf-transformers",
+    "sglang-v0.4",
+    "sglang-v0.3",
 )
-FAMILY_PARENT = {"llama.cpp-2023": "llama.cpp", "vllm-v0": "vllm", "tensorrt-llm-v0": "tensorrt-llm"}
+FAMILY_PARENT = {
+    "llama.cpp-2023": "llama.cpp",
+    "vllm-v0": "vllm",
+    "tensorrt-llm-v0": "tensorrt-llm",
+    "sglang-v0.4": "sglang",
+    "sglang-v0.3": "sglang",
+}
 """An older build falls back to its framework's entries before the hardware class's and the global ones,
 and is fitted shrunk towards them."""
-FAMILY_KIN = {**FAMILY_PARENT, **{framework: build for build, framework in FAMILY_PARENT.items()}}
-"""Where a framework has no entry of its own for a hardware class, the same codebase's other builds on that
-class come before other frameworks: llama.cpp's kernels reach 13-31% of a datacenter GPU's bf16 peak in
-prompt processing in both the 2023 builds (A100, H100 PCIe) and a 2026 one (H200, measured/), where the
-compiled engines of "*/datacenter_gpu" reach about 55%. The newer build is fitted first, so its own
-entries never start from the older one's."""
-
-
 FAMILY_SIBLING = {"sglang": "vllm"}
 """A framework fitted as its own family but close to another codebase (SGLang's scheduler and kernels came
 from the same generation as vLLM's, and it was calibrated as vLLM until it had rows of its own): it falls
 back to the sibling's entries, and is fitted shrunk towards them; the sibling does not fall back to it."""
 
+FAMILY_KIN = {
+    **FAMILY_PARENT,
+    **{framework: build for build, framework in FAMILY_PARENT.items() if framework not in FAMILY_SIBLING},
+}
+"""Where a framework has no entry of its own for a hardware class, the same codebase's other builds on that
+class come before other frameworks: llama.cpp's kernels reach 13-31% of a datacenter GPU's bf16 peak in
+prompt processing in both the 2023 builds (A100, H100 PCIe) and a 2026 one (H200, measured/), where the
+compiled engines of "*/datacenter_gpu" reach about 55%. The newer build is fitted first, so its own
+entries never start from the older one's. A framework with a sibling (SGLang) keeps falling back to the
+sibling, not to its older builds (whose rows measure one model or card each)."""
+
 
 def _family_chain(family: str) -> tuple[str, ...]:
-    """The family, then its kin: the framework it is an older build of, the older build of it, or the
-    sibling it falls back to."""
-    kin = FAMILY_KIN.get(family) or FAMILY_SIBLING.get(family)
-    return (family, kin) if kin else (family,)
+    """The family, then its kin (the framework it is an older build of, or the older build of it), then the
+    sibling the last of those falls back to (an older SGLang: SGLang, then vLLM)."""
+    kin = FAMILY_KIN.get(family)
+    chain = (family, kin) if kin else (family,)
+    sibling = FAMILY_SIBLING.get(chain[-1])
+    return (*chain, sibling) if sibling else chain
 
 
 EFFICIENCY_PARAMS = tuple(f for f in EfficiencyColumns.__dataclass_fields__)

@@ -223,6 +223,7 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
             cuda_graph_bytes=0.9 * GIB,
             max_num_seqs=1024,
             max_num_batched_tokens=8192,
+            era="SGLang 0.5 and later",
             needs_discrete_gpu=True,
             fp4_without_fp4_tensor_cores=True,
             aliases=("sgl",),
@@ -334,6 +335,33 @@ FRAMEWORKS: dict[str, FrameworkSpec] = {
 }
 
 
+def _older_sglang(series: str, era: str, what: str) -> FrameworkSpec:
+    """An SGLang series before 0.5 (`sglang_era`), kept to model measurements made with it: calibrated as its
+    own family, shrunk towards 0.5's and falling back to it (calibration.FAMILY_PARENT); estimates use the
+    newest era unless a release names this one. FP4 checkpoints without FP4 tensor cores came with 0.5."""
+    return replace(
+        FRAMEWORKS["sglang"],
+        key=f"sglang-v{series}",
+        family=f"sglang-v{series}",
+        legacy=True,
+        era=era,
+        fp4_without_fp4_tensor_cores=False,
+        aliases=(f"sglang-{series}",),
+        description=f"{era}: {what}",
+    )
+
+
+# 0.4 (December 2024 to mid-2025) brought the overlap ("zero-overhead") scheduler and the first DeepSeek V3
+# MLA/MoE kernels; 0.3 (autumn 2024) scheduled on the CPU between GPU steps.
+FRAMEWORKS.update(
+    (f.key, f)
+    for f in (
+        _older_sglang("0.4", "SGLang 0.4", "overlap scheduler, first DeepSeek V3 kernels"),
+        _older_sglang("0.3", "SGLang 0.3 and earlier", "CPU scheduling between GPU steps"),
+    )
+)
+
+
 CURRENT_FRAMEWORKS: tuple[str, ...] = tuple(k for k, f in FRAMEWORKS.items() if not f.legacy)
 """What a whole-catalog comparison ("*") covers."""
 
@@ -377,7 +405,7 @@ def framework_for_version(framework: FrameworkSpec, version: str | None) -> Fram
     """The entry of `framework`'s engine era for a release `version`: vLLM's V0 engine before 0.8 (else
     V1), llama.cpp's builds dated 2023 (their CUDA prompt processing runs ~1.4x slower per FLOP than the
     2024 builds on the same card), TensorRT-LLM before 1.0 (TensorRT engines; 1.x runs the PyTorch
-    backend); other frameworks have one era so far."""
+    backend), SGLang 0.3 and 0.4 (`sglang_era`); other frameworks have one era so far."""
     if not version:
         return framework
     if framework.key == "vllm" and vllm_engine(version) == "v0":
@@ -386,6 +414,10 @@ def framework_for_version(framework: FrameworkSpec, version: str | None) -> Fram
         return FRAMEWORKS["llama.cpp-2023"]
     if framework.key == "tensorrt-llm" and tensorrt_llm_major(version) == 0:
         return FRAMEWORKS["tensorrt-llm-v0"]
+    if framework.key == "sglang":
+        era = sglang_era(version)
+        if era is not None:
+            return FRAMEWORKS[f"sglang-v{era}"]
     return framework
 
 
@@ -397,6 +429,35 @@ def tensorrt_llm_major(version: str) -> int | None:
         return None
     match = _VERSION.search(text)
     return int(match.group(1)) if match else None
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_YEAR = re.compile(r"\b(" + "|".join(_MONTHS) + r")[a-z]*\.?\s+(20\d\d)\b")
+_SGLANG_RELEASES = ((2024, 12, "0.4"), (2025, 8, None))
+"""When each SGLang series after 0.3 began (its GitHub releases: v0.4.0 on 4 December 2024, v0.5.0 in August
+2025): a build named only by its date (a `lmsysorg/sglang:dev` image) belongs to the series out then."""
+
+
+def sglang_era(version: str) -> str | None:
+    """The legacy SGLang series a version string names: "0.3" (0.3 and earlier), "0.4", or None for 0.5 and
+    later, a nightly, or no version (the newest era). Reads a release number ("v0.3.0", "SGLang v0.4.1
+    (...)", "0.5.9") or, without one, a month and year ("docker lmsysorg/sglang:dev, Dec 2024")."""
+    text = (version or "").lower()
+    match = _VERSION.search(text)
+    if match:
+        major, minor = int(match.group(1)), int(match.group(2))
+        if major == 0 and minor <= 3:
+            return "0.3"
+        return "0.4" if (major, minor) == (0, 4) else None
+    dated = _MONTH_YEAR.search(text)
+    if not dated:
+        return None
+    when = (int(dated.group(2)), _MONTHS.index(dated.group(1)[:3]) + 1)
+    era: str | None = "0.3"
+    for year, month, series in _SGLANG_RELEASES:
+        if when >= (year, month):
+            era = series
+    return era
 
 
 def framework_era(framework: FrameworkSpec) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from calculator.calibrate import FITTED, MIN_ROWS, error_bands, fit_group
-from calculator.calibration import FAMILY_KIN, SOFTWARE_PARAMS, Calibration, load_calibration
+from calculator.calibration import FAMILY_PARENT, SOFTWARE_PARAMS, Calibration, load_calibration
 from calculator.catalog import default_catalog
 from calculator.cli_validate import read_rows
 from calculator.columns import HARDWARE_CLASSES, hardware_class
@@ -52,9 +52,11 @@ def _without(calibration: Calibration, families: set[str]) -> Calibration:
 
 def fit_family(items: list[Item], calibration: Calibration, family: str, *, sweeps: int = 2) -> Calibration:
     """`calibration` with the family's entries refitted on `items` (all of that family)."""
-    others = _without(calibration, {family, FAMILY_KIN.get(family, family)})
-    # Start from what the lookup gives without the family or its other build: the hardware classes' and
-    # the global entries, not the older era's.
+    older = {build for build, framework in FAMILY_PARENT.items() if framework == family}
+    others = _without(calibration, {family, *older})
+    # Start from what the lookup gives without the family or its older builds: an older build starts from
+    # (and is shrunk towards) its framework's entries, a framework from the hardware classes' and the global
+    # ones, not an older era's.
     cal = _without(calibration, {family})
     entries: dict[str, dict[str, float]] = {}
     classes = np.array([hardware_class(d.hardware.kind) for _, d in items])

@@ -34,9 +34,17 @@ TTFT waits in two queues (each an upper-bound quantile, summed):
 - prefill: M/D/1 in front of the prefill work (Kleinrock, Queueing Systems vol. 1, §5.6), rho = rate x P1:
     W_mean = rho / (2 (1 - rho)) x P1;  p-quantile from the exponential tail W(p) = P1 / (1 - rho) x
     ln(rho / (1 - p));
-- admission: the replica has c = admissible-batch slots, each busy for e2e; near capacity arrivals wait for
-  a slot. Halfin-Whitt's many-server approximation of Erlang C (Halfin & Whitt 1981):
-    beta = (1 - u) sqrt(c), u = rate / capacity,  P(wait) = 1 / (1 + beta Phi(beta) / phi(beta)),
+- admission: the replica has c = admissible-batch slots; near capacity arrivals wait for a slot. The
+  in-flight count N is a birth-death chain: arrivals at `rate`, departures at d(n) = rate(n), the rate n
+  requests in flight sustain (Little's law on the curve, n / e2e(n)), d(c) = capacity beyond c (Erlang C
+  with a departure rate that saturates as the step slows with the batch; d(n) = n / S gives M/M/c). Its
+  stationary law P(n) ~ prod over k <= n of rate / d(k) peaks at the operating count b (d(b) = rate):
+    P(wait) = P(N >= c) = E / (Z + E),  E = exp(T) / (1 - rate / capacity),
+    T = sum over b < k <= c of ln(rate / d(k))  (Gauss-Legendre),
+    Z = sqrt(2 pi rate / d'(b)) Phi((c - b) / sqrt(rate / d'(b)))  (Laplace, about b),
+  both relative to P(b). (Halfin-Whitt's beta = (1 - rate / capacity) sqrt(c) before priced every slot at
+  the full batch's e2e: Llama 2 7B at 1 req/s on an H100, simreal, about 20 of 47 slots busy, waited 154
+  ms on average for a 55 ms TTFT.) Once every slot is busy the replica drains at its capacity:
     W(p) = ln(P(wait) / (1 - p)) / (capacity - rate) when P(wait) > 1 - p, mean P(wait) / (capacity - rate);
   it grows without bound as the rate reaches capacity.
 TPOT p99: the decode step at the 99th percentile of the in-flight count (Poisson, b + 2.326 sqrt(b), at most
@@ -49,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import expit, log_ndtr
 from scipy.special import ndtri as ndtr_inverse
 
 from calculator.columns import Array
@@ -58,6 +66,12 @@ from calculator.memory import kv_bytes_per_sequence
 from calculator.performance import decode_step_terms, decode_step_time_s, prefill_terms, prefill_time_s
 
 ROOT_ITERATIONS = 30
+SLOPE_STEP = 1e-4
+"""Relative step of the backward difference that gives the departure rate's slope d'(b) (admission)."""
+ADMISSION_NODES = np.polynomial.legendre.leggauss(4)
+"""Gauss-Legendre nodes and weights on [-1, 1] for the admission chain's log-probability from b to c."""
+ADMISSION_NEGLIGIBLE = -50.0
+"""ln P(wait) below which the admission chance is 0 (e^-50 ~ 2e-22)."""
 """Steps of every search along the load curve (`bracket_root`: regula falsi, Anderson-Bjorck variant)."""
 CLOSED_LOOP_PROMPTS_PER_CLIENT = 10.0
 """Prompts a fixed-concurrency benchmark sends per client (vLLM's benchmark_serving / InferenceX:
@@ -443,7 +457,7 @@ class ReplicaModel:
 
         def admission() -> Array:
             if "p_wait" not in memo:
-                memo["p_wait"], memo["inv"] = _admission_chance(rate, self.capacity, self.best_batch)
+                memo["p_wait"], memo["inv"] = self._admission_chance(rate, b)
             return memo["p_wait"]
 
         def ttft(q: float | None) -> Array:
@@ -477,6 +491,47 @@ class ReplicaModel:
             "e2e_p99_s": lambda: ttft(0.99) + self.steps * tpot_p99(),
         }
         return {name: makers[name]() for name in columns}
+
+    def _admission_chance(self, rate: Array, in_flight: Array) -> tuple[Array, Array]:
+        """(P(wait), 1 / (capacity - rate)) for one of c = best-batch slots, b = `in_flight` of them busy on
+        average at `rate`: the birth-death chain of the module docstring (Erlang C, departures d(n) =
+        rate(n))."""
+        c, capacity = self.best_batch, self.capacity
+        headroom = np.maximum(capacity - rate, 0.0)
+        b = np.minimum(in_flight, c)
+        half, middle = 0.5 * (c - b), 0.5 * (c + b)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Below c the chain is about normal around b, variance rate / d'(b) (backward difference):
+            # ln Z = ln(sd sqrt(2 pi) Phi((c - b) / sd)), relative to P(b).
+            slope = (self.rate_at(b) - self.rate_at(b * (1.0 - SLOPE_STEP))) / (b * SLOPE_STEP)
+            sd = np.sqrt(rate / np.maximum(slope, 1e-300))
+            below = 0.5 * np.log(2.0 * np.pi) + np.log(np.maximum(sd, 1e-300)) + log_ndtr((c - b) / sd)
+            # ln(E / Z), E = exp(T) / (1 - rate / capacity): a geometric tail past c drained at the capacity.
+            # d(n) grows with n, so T <= (c - m) ln(rate / d(m)) at the midpoint m: where even that bound
+            # leaves P(wait) below e^-50 it is 0, and T's quadrature runs on the other rows only.
+            rest = -np.log(headroom / capacity) - below
+            bound = half * np.log(rate / self.rate_at(middle)) + rest
+            shape = np.broadcast_shapes(np.shape(bound), np.shape(capacity))
+            log_odds = np.full(shape, -np.inf)
+            near = np.flatnonzero(np.broadcast_to(bound, shape) > ADMISSION_NEGLIGIBLE)
+            if near.size:
+                flat = len(shape) == 1 and np.shape(capacity) == shape
+                part = self.subset(near) if flat else self
+                pick = (lambda a: np.broadcast_to(a, shape)[near]) if flat else (lambda a: a)
+                r, lo, hi = pick(rate), pick(b), pick(c)
+                # T = ln P(c) / P(b) = sum over b < k <= c of ln(rate / d(k)), by Gauss-Legendre over [b, c].
+                tail = sum(
+                    w * 0.5 * (hi - lo) * np.log(r / part.rate_at(0.5 * (hi + lo) + 0.5 * (hi - lo) * x))
+                    for x, w in zip(*ADMISSION_NODES, strict=True)
+                )
+                odds = tail + pick(rest)
+                log_odds.reshape(-1)[near] = (
+                    np.broadcast_to(odds, shape).reshape(-1)[near] if not flat else odds
+                )
+            p_wait = np.where(headroom > 0, expit(np.nan_to_num(log_odds, nan=-np.inf)), 1.0)
+            p_wait = np.where(rate > 0, p_wait, 0.0)
+            inv = 1.0 / headroom  # inf where no headroom is left
+        return p_wait, inv
 
     def _mixed_first_token(
         self, rate: Array, tpot: Array, q: float | None, decode: tuple[Array, Array]
@@ -607,34 +662,6 @@ def _closed_prefill_wait(rate: Array, service_s: Array, clients: Array) -> Array
 def _prefill_waits(rho: Array, service_s: Array) -> tuple[Array, Array, Array, Array]:
     """M/D/1 waits (p50, p90, p99, mean) in front of the prefill work."""
     return tuple(_prefill_wait(rho, service_s, q) for q in (0.5, 0.9, 0.99, None))  # type: ignore[return-value]
-
-
-def _admission_chance(rate: Array, capacity: Array, slots: Array) -> tuple[Array, Array]:
-    """(P(wait), 1 / (capacity - rate)) for one of `slots` in-flight places (Halfin-Whitt, module
-    docstring)."""
-    headroom = np.maximum(capacity - rate, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # 1 - u = headroom / capacity (u = 1 where the capacity is 0)
-        beta = np.broadcast_to(np.nan_to_num(headroom / capacity) * np.sqrt(slots), np.shape(headroom))
-        inv = 1.0 / headroom  # inf where no headroom is left
-    # Beyond beta = 6 the chance of waiting is below 1e-9: left at 0 (computed only where it counts).
-    p_wait = np.zeros(np.shape(beta))
-    near = np.flatnonzero(beta < 6.0)
-    b = beta.reshape(-1)[near]
-    p_wait.reshape(-1)[near] = 1.0 / (1.0 + b * ndtr(b) * np.sqrt(2.0 * np.pi) * np.exp(b * b / 2.0))
-    return p_wait, inv
-
-
-def admission_onset(q: float) -> float:
-    """The Halfin-Whitt beta below which the admission wait's q-quantile is positive: P(wait)(beta) = 1 - q
-    (P(wait) falls with beta; bisection, to 1e-12). Below the rate capacity x (1 - beta / sqrt(slots)) the
-    q-quantile of the admission wait is 0."""
-    lo, hi = 0.0, 6.0
-    for _ in range(45):
-        mid = 0.5 * (lo + hi)
-        p_wait = 1.0 / (1.0 + mid * float(ndtr(mid)) * np.sqrt(2.0 * np.pi) * np.exp(mid * mid / 2.0))
-        lo, hi = (mid, hi) if p_wait > 1.0 - q else (lo, mid)
-    return lo
 
 
 def _admission_wait(p_wait: Array, inv: Array, q: float | None) -> Array:

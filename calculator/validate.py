@@ -137,7 +137,7 @@ def _num(row: dict[str, str], name: str, default: float = 0.0) -> float:
 
 def framework_of(row: dict[str, str]) -> str:
     """The row's framework entry for its release (`frameworks.framework_for_version`: vLLM's V0 engine,
-    llama.cpp's 2023 builds)."""
+    llama.cpp's 2023 builds, TensorRT-LLM before 1.0, SGLang 0.3 and 0.4)."""
     return framework_for_version(resolve_framework(row["framework"]), row.get("framework_version")).key
 
 
@@ -754,7 +754,8 @@ BREAKDOWN_KEYS = {
     "framework": lambda p: p.framework,
 }
 """`validate --by`: what a breakdown groups rows by (an era is a framework family: vllm is V1, vllm-v0 the
-engine before 0.8, tensorrt-llm 1.x, tensorrt-llm-v0 the TensorRT engines)."""
+engine before 0.8, tensorrt-llm 1.x, tensorrt-llm-v0 the TensorRT engines, sglang 0.5 and later,
+sglang-v0.4 and sglang-v0.3 the series before)."""
 BREAKDOWN_METRICS = (
     "tpot_ms",
     "itl_ms",

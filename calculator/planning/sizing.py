@@ -4,9 +4,9 @@ traffic needs, from the serving model at the load each replica carries (never fr
 goodput = the largest offered rate r <= max_utilization x capacity at which every SLO bound holds. Latencies
 grow with the load (serving.py), so each bound holds on an interval [0, its limit] and the goodput is the
 smallest limit (`_search`): the utilisation ceiling and the mean TPOT bound in closed form on the roofline
-lines (serving.ReplicaModel.batch_for_rate / batch_for_tpot), TTFT bounds (a function of the rate alone)
-and the p99 TPOT / end-to-end bounds by regula falsi (serving.bracket_root), only the SLO's own latencies
-evaluated at each step.
+lines (serving.ReplicaModel.batch_for_rate / batch_for_tpot), the TTFT and the p99 TPOT / end-to-end bounds
+by regula falsi along the sustainable curve in log b (serving.bracket_root; TTFT follows the in-flight count
+through the admission queue), only the SLO's own latencies evaluated at each step.
 replicas = ceil(peak rate / goodput); each replica then carries peak / replicas (its operating point is
 reported), GPUs = replicas x tensor_parallel x pipeline_parallel, and
     $/hour = replicas x per-replica $/hour,  $/month = $/hour x 730,
@@ -29,7 +29,7 @@ from calculator.cost import HOURS_PER_MONTH, CostAssumptions, token_costs
 from calculator.deployment import Deployment, deployments_batch
 from calculator.engine import BLOCKERS, evaluate
 from calculator.planning.slo import SLO, SLO_TERMS, Traffic
-from calculator.serving import OnlineColumns, ReplicaModel, admission_onset, bracket_root
+from calculator.serving import OnlineColumns, ReplicaModel, bracket_root
 
 DEFAULT_MAX_TOTAL_GPUS = 4096
 """Sizing a traffic, a deployment of more GPUs than this is rejected ("gpu_budget") unless a budget is given:
@@ -126,8 +126,8 @@ def slo_goodput(
 
 
 TTFT_COLUMNS = {"ttft_p50_s": 0.5, "ttft_p90_s": 0.9, "ttft_p99_s": 0.99}
-"""TTFT bounds and their quantile: where prompts are prefilled in passes of their own, a function of the rate
-alone (queues in front of the prefill and of the in-flight slots), searched on the rate axis."""
+"""TTFT bounds and their quantile (a TTFT's admission wait turns up steeply near capacity: its search takes
+a few more steps)."""
 
 
 def _search(
@@ -136,111 +136,45 @@ def _search(
     """Goodput and binding bound of the rows at `rows` (flat indices into `goodput` / `binding`, written in
     place) whose SLO holds at the lightest load. Every bound grows with the load, so each group of bounds
     holds up to a largest rate and the goodput is the smallest of them (and of the utilisation ceiling):
-    - where prompts are prefilled in passes of their own, TTFT bounds depend on the rate alone: searched on
-      the rate (as -ln(1 - utilisation)) from where the queues start to fill;
-    - TPOT and end-to-end bounds (and TTFT where prompts ride on decode steps: their first token waits for a
-      step of the batch in flight) along the sustainable curve in log b, with the ceiling as one more bound
-      (or, where even one request in flight is too much load, on log rate with one in flight).
+    each is searched along the sustainable curve in log b, with the ceiling as one more bound (or, where
+    even one request in flight is too much load, on log rate with one in flight). TTFT depends on the
+    in-flight count too: a prompt riding on decode steps waits for a step of the batch in flight, and every
+    prompt for a slot, whose chance of being taken follows the in-flight count (serving.py, admission).
     Each search is `bracket_root` (regula falsi); the bound that crosses first in its bracket names itself."""
-    mixing = np.asarray(replica.mixing).reshape(-1)
-    for by_rate, index in ((True, np.flatnonzero(~mixing)), (False, np.flatnonzero(mixing))):
-        if index.size:
-            part = replica if index.size == mixing.size else replica.subset(index)
-            _search_rows(part, slo, ceiling[index], rows[index], goodput, binding, ttft_by_rate=by_rate)
-
-
-def _search_rows(
-    replica: ReplicaModel,
-    slo: SLO,
-    ceiling: Array,
-    rows: Array,
-    goodput: Array,
-    binding: Array,
-    *,
-    ttft_by_rate: bool,
-) -> None:
-    """`_search` on rows whose TTFT is searched on the rate (`ttft_by_rate`) or along the curve."""
     iterations = replica.root_iterations
-    terms = slo.terms()
-    on_rate = {t.name for t, _ in terms if t.column in TTFT_COLUMNS and ttft_by_rate}
-    ttft_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.name in on_rate})
-    curve_slo = SLO(**{t.name: getattr(slo, t.name) for t, _ in terms if t.name not in on_rate})
     n = ceiling.size
     utilization = BINDING.index("max_utilization")
     limit = ceiling.copy()
     code = np.full(n, utilization, dtype=np.int64)
-    one, never = np.ones(n), np.zeros(n, dtype=bool)
-    if not ttft_slo.empty:
-        columns = tuple(t.column for t, _ in ttft_slo.terms())
+    one = np.ones(n)
+    columns = tuple(t.column for t, _ in slo.terms())
+    rate_one, lone = replica.curve_latencies(one, columns)
+    f_one = np.maximum(_excess(lone, slo), np.log(rate_one / ceiling))
+    steep = np.flatnonzero(f_one > 0)
+    along = np.flatnonzero(f_one <= 0)
+    if along.size:
+        _along_curve(replica.subset(along), slo, ceiling[along], along, limit, code, iterations)
+    if steep.size:
+        # The SLO binds below what one request in flight carries: at b = 1 only the rate moves (the
+        # prefill share and the queues), so search the rate between a sliver of capacity and rate(1).
+        part = replica.subset(steep)
+        ones, nothing = np.ones(steep.size), np.zeros(steep.size, dtype=bool)
 
-        def ttft_excess(model: ReplicaModel, y: Array) -> Array:
-            rate = -np.expm1(-y) * model.capacity
-            return _excess(model.latencies(np.ones(y.shape), rate, never[: y.size], columns), ttft_slo)
+        def rate_excess(rate: Array) -> Array:
+            return _excess(part.latencies(ones, rate, nothing, columns), slo)
 
-        def headroom(model: ReplicaModel, rate: Array) -> Array:
-            """The search variable y = -ln(1 - rate / capacity): both queues' waits grow like 1 / (1 - u)
-            near capacity, close to exponential in y, so the secant steps land well."""
-            return -np.log1p(-np.minimum(rate / model.capacity, 1.0 - 1e-12))
-
-        # Up to where both queues' q-quantiles start to fill (the prefill queue at rho = 1 - q, the admission
-        # queue at serving.admission_onset) TTFT is the lone prefill, within the SLO: the search starts there.
-        q = min(TTFT_COLUMNS[c] for c in columns)
-        start = np.minimum(
-            np.minimum(
-                (1.0 - q) / replica.lone_prefill,
-                replica.capacity * (1.0 - admission_onset(q) / np.sqrt(replica.best_batch)),
-            ),
-            ceiling,
-        )
-        lo = headroom(replica, np.maximum(start, np.minimum(replica.capacity * 1e-6, ceiling)))
-        f_lo = ttft_excess(replica, lo)
-        hi = headroom(replica, ceiling)
-        f_hi = ttft_excess(replica, hi)
-        over = np.flatnonzero(f_hi > 0)
-        if over.size:
-            part = replica.subset(over)
-            lo, hi = bracket_root(
-                lambda y: ttft_excess(part, y), lo[over], hi[over], f_lo[over], f_hi[over], iterations
-            )
-            rate_lo, rate_hi = (-np.expm1(-y) * part.capacity for y in (lo, hi))
-            limit[over] = rate_lo
-            nothing = never[: over.size]
-            inside = part.latencies(np.ones(over.size), rate_lo, nothing, columns)
-            outside = part.latencies(np.ones(over.size), rate_hi, nothing, columns)
-            ceiling_log = np.log(ceiling[over])
-            utilization_ends = (np.log(rate_lo) - ceiling_log, np.log(rate_hi) - ceiling_log)
-            code[over] = _binding(inside, outside, ttft_slo, utilization_ends)
-    if not curve_slo.empty:
-        columns = tuple(t.column for t, _ in curve_slo.terms())
-        rate_one, lone = replica.curve_latencies(one, columns)
-        f_one = np.maximum(_excess(lone, curve_slo), np.log(rate_one / ceiling))
-        steep = np.flatnonzero(f_one > 0)
-        along = np.flatnonzero(f_one <= 0)
-        if along.size:
-            _along_curve(replica.subset(along), curve_slo, ceiling[along], along, limit, code, iterations)
-        if steep.size:
-            # The SLO binds below what one request in flight carries: at b = 1 only the rate moves (the
-            # prefill share and the queues), so search the rate between a sliver of capacity and rate(1).
-            part = replica.subset(steep)
-            ones, nothing = np.ones(steep.size), np.zeros(steep.size, dtype=bool)
-
-            def rate_excess(rate: Array) -> Array:
-                return _excess(part.latencies(ones, rate, nothing, columns), curve_slo)
-
-            # Linear in the rate: the bounds move with the prefill share rate x P1, flat on a log scale.
-            top = np.minimum(rate_one[steep], ceiling[steep])
-            lo = np.minimum(part.capacity * 1e-6, ceiling[steep])
-            f_top = rate_excess(top)
-            inside = f_top > 0
-            lo, hi = bracket_root(
-                rate_excess, lo, top, rate_excess(lo), np.where(inside, f_top, 1.0), iterations
-            )
-            lo = np.where(inside, lo, top)
-            inside = part.latencies(ones, lo, nothing, columns)
-            outside = part.latencies(ones, hi, nothing, columns)
-            cap = ceiling[steep]
-            named = _binding(inside, outside, curve_slo, (np.log(lo / cap), np.log(hi / cap)))
-            _bound(limit, code, steep, lo, named)
+        # Linear in the rate: the bounds move with the prefill share rate x P1, flat on a log scale.
+        top = np.minimum(rate_one[steep], ceiling[steep])
+        lo = np.minimum(part.capacity * 1e-6, ceiling[steep])
+        f_top = rate_excess(top)
+        inside = f_top > 0
+        lo, hi = bracket_root(rate_excess, lo, top, rate_excess(lo), np.where(inside, f_top, 1.0), iterations)
+        lo = np.where(inside, lo, top)
+        inside = part.latencies(ones, lo, nothing, columns)
+        outside = part.latencies(ones, hi, nothing, columns)
+        cap = ceiling[steep]
+        named = _binding(inside, outside, slo, (np.log(lo / cap), np.log(hi / cap)))
+        _bound(limit, code, steep, lo, named)
     goodput[rows] = limit
     binding[rows] = code
 

@@ -180,8 +180,10 @@ def test_the_70b_question_is_one_replica_at_about_12_5k_a_month():
     assert s.feasible and s.replicas == 1 and s.gpus == 4
     assert s.monthly_usd == pytest.approx(price * 4 * 730)
     assert s.ttft_p99_ms <= 1000
-    assert s.binding_constraint == "ttft_p99_ms"
-    assert "TTFT p99 reaches 1,000 ms at" in s.binding_message
+    # At the 90% utilisation cap TTFT p99 is about 0.25 s (serving.py, admission: the in-flight count's
+    # spread at the operating point sets the chance that every slot is busy): the cap binds first.
+    assert s.binding_constraint == "max_utilization"
+    assert "the utilisation cap binds first" in s.binding_message
     assert s.cost_per_request_usd == pytest.approx(price * 4 / 3600 / 10)
     # The curve grows with load and ends below capacity.
     ttft = [p["ttft_p99_ms"] for p in s.curve]
@@ -544,3 +546,26 @@ def test_routed_experts_add_their_eager_launch_cost_to_prefill_only():
     assert moe_1 - moe_0 == pytest.approx(5e-6 * spec.num_layers * spec.moe_num_experts, rel=1e-3)
     assert moe_decode_1 == moe_decode_0
     assert times("llama-3.1-70b", 5e-6) == times("llama-3.1-70b", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("cfg", "io", "shares"),
+    [
+        (("llama-3.1-70b", "h100-sxm-80gb", "fp8", 4), (1000, 200), (0.8, 0.9, 0.95, 0.98, 0.99)),
+        (("llama-2-7b", "h100-sxm-80gb", "fp16", 1), (1034, 1448), (0.75, 0.9, 0.97)),
+    ],
+)
+def test_the_admission_chance_is_the_birth_death_chains(cfg, io, shares):
+    """P(all slots busy) against the exact chain: arrivals at the rate, departures at rate(n) for n in flight
+    (the sustainable rate n requests carry), the capacity beyond the slots (serving.py, admission)."""
+    replica, _ = replica_of(cfg, *io)
+    capacity, slots = float(replica.capacity[0]), int(replica.best_batch[0])
+    departures = replica.rate_at(np.arange(1.0, slots + 1.0).reshape(-1, 1)).reshape(-1)
+    for share in shares:
+        rate = share * capacity
+        log_p = np.concatenate([[0.0], np.cumsum(np.log(rate / departures))])
+        p = np.exp(log_p - log_p.max())
+        beyond = p[-1] * share / (1.0 - share)
+        exact = (p[-1] + beyond) / (p.sum() + beyond)
+        chance, _ = replica._admission_chance(np.array([rate]), replica.batch_for_rate(np.array([rate])))
+        assert float(chance[0]) == pytest.approx(exact, rel=0.25, abs=1e-12)

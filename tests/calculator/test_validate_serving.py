@@ -282,3 +282,54 @@ def test_a_median_e2e_of_sampled_lengths_decodes_the_median_output():
     fixed = predicted(**rate)
     sampled = predicted(**rate, notes="dataset sharegpt")
     assert sampled < 0.75 * fixed
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("SGLang v0.3.0", "sglang-v0.3"),
+        ("0.2.7", "sglang-v0.3"),
+        ("SGLang v0.4.1 (docker lmsysorg/sglang:dev)", "sglang-v0.4"),
+        ("SGLang (docker lmsysorg/sglang:dev, Dec 2024; exact version not stated)", "sglang-v0.4"),
+        ("lmsysorg/sglang:dev, built November 2024", "sglang-v0.3"),
+        ("SGLang 0.5.6.post1", "sglang"),
+        ("0.5.10.post1", "sglang"),
+        ("nightly-dev-20260216-d3bae71e", "sglang"),
+        ("SGLang (version not stated; FA3-backend era, 2025)", "sglang"),  # no month: the newest era
+        ("", "sglang"),
+    ],
+)
+def test_sglang_rows_are_mapped_to_their_era(version, expected):
+    from calculator.validate import framework_of
+
+    assert framework_of({"framework": "sglang", "framework_version": version}) == expected
+
+
+def test_older_sglang_eras_are_legacy_and_fall_back_to_sglang_then_vllm():
+    from calculator.calibration import _family_chain
+    from calculator.frameworks import CURRENT_FRAMEWORKS, resolve_framework
+
+    for key in ("sglang-v0.3", "sglang-v0.4"):
+        assert resolve_framework(key).legacy and key not in CURRENT_FRAMEWORKS
+        assert _family_chain(key) == (key, "sglang", "vllm")
+    assert "sglang" in CURRENT_FRAMEWORKS
+    assert _family_chain("sglang") == ("sglang", "vllm")  # the newest era does not fall back to older ones
+
+
+def test_an_sglang_estimate_names_its_era():
+    from calculator import estimate
+
+    old = estimate("llama-3.1-8b", "h100-sxm-80gb", framework="sglang", framework_version="0.4.1")
+    new = estimate("llama-3.1-8b", "h100-sxm-80gb", framework="sglang")
+    assert old.inputs["framework"] == "sglang-v0.4" and old.inputs["framework_era"] == "SGLang 0.4"
+    assert new.inputs["framework"] == "sglang" and new.inputs["framework_era"] == "SGLang 0.5 and later"
+
+
+def test_a_whole_catalog_comparison_sweeps_the_newest_sglang_only():
+    from calculator.planning.spec import resolve_spec
+
+    one = {"models": ["llama-3.1-8b"], "hardware": ["h100-sxm-80gb"], "precisions": ["bf16"]}
+    swept = resolve_spec({**one, "frameworks": "*"})
+    assert "sglang" in swept.frameworks and not {"sglang-v0.3", "sglang-v0.4"} & set(swept.frameworks)
+    dated = resolve_spec({**one, "frameworks": ["sglang"], "framework_versions": {"sglang": "v0.4.1"}})
+    assert dated.frameworks == ("sglang-v0.4",)

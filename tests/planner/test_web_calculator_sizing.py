@@ -30,7 +30,7 @@ def test_the_70b_example_is_sized_with_its_operating_point_and_chart(client, cat
     assert _card(html, "sizing_gpus") == "4"
     price = Hardware.objects.get(key="h100-sxm-80gb").cloud_usd_per_hour
     assert _card(html, "sizing_monthly") == f"${730 * 4 * price:,.0f}"
-    assert "Limited by:</strong> TTFT p99 reaches 1,000 ms" in html
+    assert "Limited by:</strong> the utilisation cap binds first" in html
     assert 'id="operating-point"' in html and "Headroom" in html
     assert 'id="load-chart"' in html and 'id="load-data"' in html
 
